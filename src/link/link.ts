@@ -1,0 +1,36 @@
+// The one small interface of a NIC's cable. Implementations: tap (native addon), memory (tests).
+
+/** Receives what a link delivers: frames in batches, errors as events. */
+export interface LinkReceiver {
+  /** A batch of whole Ethernet frames (no FCS). The link never reuses a delivered buffer. */
+  onFrames(batch: readonly Uint8Array[]): void;
+  /** A fault of the link (read error, device gone). The link may keep running after it. */
+  onError(err: Error): void;
+}
+
+export interface LinkStats {
+  rxFrames: number;
+  rxBytes: number;
+  txFrames: number;
+  txBytes: number;
+  /** Frames the link could not hand to the OS (EAGAIN, ENOBUFS, closed). */
+  txDropped: number;
+  rxErrors: number;
+}
+
+export interface Link {
+  readonly name: string;
+  /** Largest frame payload (IP MTU); frames are at most mtu + 18 bytes with a VLAN tag. */
+  readonly mtu: number;
+  /** Hand one frame to the wire. Returns false when the link dropped it (counted in stats). */
+  send(frame: Uint8Array): boolean;
+  /** Start delivering received frames to `rx`. Called once. */
+  attach(rx: LinkReceiver): void;
+  /** Stop receiving and release the device. Idempotent. */
+  close(): void;
+  readonly stats: LinkStats;
+}
+
+export function emptyLinkStats(): LinkStats {
+  return { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, txDropped: 0, rxErrors: 0 };
+}

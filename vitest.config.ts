@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // System tests create network namespaces and run the real binary; they take seconds, not ms.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Namespaced system tests are independent, but two cores is all we have.
+    fileParallelism: true,
+  },
+});
