@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { hex } from '../../test/fixtures/wire-frames.js';
+import { parseIpv4 } from './address.js';
+import { foldChecksum, internetChecksum, onesComplementSum, pseudoHeaderSum } from './checksum.js';
+
+describe('checksum', () => {
+  it('matches the RFC 1071 section 3 example', () => {
+    // 00 01 f2 03 f4 f5 f6 f7: sum 0x2ddf0, folded 0xddf2, complemented 0x220d.
+    const b = hex('00 01 f2 03 f4 f5 f6 f7');
+    expect(onesComplementSum(b)).toBe(0x2ddf0);
+    expect(foldChecksum(0x2ddf0)).toBe(0x220d);
+    expect(internetChecksum(b)).toBe(0x220d);
+  });
+
+  it('matches the well-known IPv4 header 192.168.0.1 > 192.168.0.199 (checksum b861)', () => {
+    const header = hex('45 00 00 73 00 00 40 00 40 11 00 00 c0 a8 00 01 c0 a8 00 c7');
+    expect(internetChecksum(header)).toBe(0xb861);
+    header[10] = 0xb8;
+    header[11] = 0x61;
+    expect(internetChecksum(header)).toBe(0);
+  });
+
+  it('pads an odd trailing byte with zero', () => {
+    expect(onesComplementSum(hex('12 34 56'))).toBe(0x1234 + 0x5600);
+  });
+
+  it('chains: summing pieces equals summing the whole (at even split points)', () => {
+    const b = hex('de ad be ef 01 02 03 04 05');
+    expect(internetChecksum(b.subarray(4), onesComplementSum(b.subarray(0, 4)))).toBe(internetChecksum(b));
+  });
+
+  it('keeps a large sum within 32 bits and folds it correctly', () => {
+    const big = new Uint8Array(200_000).fill(0xff);
+    const s = onesComplementSum(big);
+    expect(s).toBeLessThanOrEqual(0xffff_ffff);
+    expect(foldChecksum(s)).toBe(0); // all ones sums to negative zero
+  });
+
+  it('sums the pseudo-header as 16-bit words', () => {
+    const src = parseIpv4('10.77.0.1')!;
+    const dst = parseIpv4('10.77.0.11')!;
+    expect(pseudoHeaderSum(src, dst, 17, 11)).toBe(0x0a4d + 0x0001 + 0x0a4d + 0x000b + 17 + 11);
+  });
+
+  it('empty buffer has checksum 0xffff', () => {
+    expect(internetChecksum(new Uint8Array(0))).toBe(0xffff);
+  });
+});

@@ -1,0 +1,35 @@
+// The Internet checksum (RFC 1071): a ones' complement sum of 16-bit big-endian words.
+// Sums are kept unfolded so pieces (pseudo-header, header, payload) can be chained cheaply.
+
+import type { Ipv4 } from './address.js';
+
+const WORD = 0x1_0000;
+const U32_MAX = 0xffff_ffff;
+
+/** Add `buf` as big-endian 16-bit words (odd tail padded with zero) to `initial`; result stays <= 2^32-1. */
+export function onesComplementSum(buf: Uint8Array, initial = 0): number {
+  let sum = initial;
+  const even = buf.length & ~1;
+  for (let i = 0; i < even; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
+  if (even !== buf.length) sum += buf[even]! << 8;
+  // Plain doubles are exact far past 2^32; fold only so callers may use 32-bit ops on the result.
+  while (sum > U32_MAX) sum = (sum % WORD) + Math.floor(sum / WORD);
+  return sum;
+}
+
+/** Fold carries into 16 bits and complement: the value to store in a checksum field. */
+export function foldChecksum(sum: number): number {
+  let s = sum;
+  while (s > 0xffff) s = (s % WORD) + Math.floor(s / WORD);
+  return ~s & 0xffff;
+}
+
+/** The Internet checksum of `buf`, chained onto `initial`; 0 when verifying a buffer that holds a valid checksum. */
+export function internetChecksum(buf: Uint8Array, initial = 0): number {
+  return foldChecksum(onesComplementSum(buf, initial));
+}
+
+/** Unfolded sum of the IPv4 pseudo-header used by UDP and TCP checksums. */
+export function pseudoHeaderSum(src: Ipv4, dst: Ipv4, protocol: number, length: number): number {
+  return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + (protocol & 0xff) + (length & 0xffff);
+}

@@ -1,0 +1,132 @@
+// Ethernet II header, optionally with one 802.1Q tag (IEEE 802.3 / 802.1Q).
+
+import { readMac, writeMac, type Mac } from './address.js';
+import { readU16, writeU16 } from './bytes.js';
+import { WireError } from './error.js';
+
+/** EtherTypes we name; any other value passes through as a plain number. */
+export const EtherType = {
+  Ipv4: 0x0800,
+  Arp: 0x0806,
+  Vlan: 0x8100,
+  Ipv6: 0x86dd,
+} as const;
+
+const MAC_LEN = 6;
+const TYPE_LEN = 2;
+const TCI_LEN = 2;
+
+/** Byte offsets; the VLAN fields exist only when the outer type is 0x8100. */
+const field = {
+  dst: 0,
+  src: MAC_LEN,
+  etherType: 2 * MAC_LEN,
+  vlanTci: 2 * MAC_LEN + TYPE_LEN,
+  vlanInnerType: 2 * MAC_LEN + TYPE_LEN + TCI_LEN,
+} as const;
+
+const PCP_SHIFT = 13;
+const PCP_MASK = 0x7;
+const VID_MASK = 0x0fff;
+
+/** Untagged Ethernet header length. */
+export const ETHERNET_HEADER_LEN: number = field.etherType + TYPE_LEN;
+/** Length added by one 802.1Q tag. */
+export const VLAN_TAG_LEN: number = TCI_LEN + TYPE_LEN;
+const TAGGED_HEADER_LEN = ETHERNET_HEADER_LEN + VLAN_TAG_LEN;
+
+/** A zero-copy view of an Ethernet frame (FCS not included). */
+export class EthernetFrame {
+  private constructor(
+    readonly buffer: Uint8Array,
+    private readonly hdrLen: number,
+  ) {}
+
+  /** Check lengths (14 bytes, 18 if 802.1Q-tagged) and wrap `buf`, or return why not. */
+  static checked(buf: Uint8Array): EthernetFrame | WireError {
+    if (buf.length < ETHERNET_HEADER_LEN) {
+      return new WireError('ethernet', 'truncated', buf.length, `truncated header (${buf.length} of ${ETHERNET_HEADER_LEN} bytes)`);
+    }
+    if (readU16(buf, field.etherType) !== EtherType.Vlan) return new EthernetFrame(buf, ETHERNET_HEADER_LEN);
+    if (buf.length < TAGGED_HEADER_LEN) {
+      return new WireError('ethernet', 'truncated', buf.length, `truncated 802.1Q tag (${buf.length} of ${TAGGED_HEADER_LEN} bytes)`);
+    }
+    return new EthernetFrame(buf, TAGGED_HEADER_LEN);
+  }
+
+  /** Destination MAC. */
+  dstAddr(): Mac {
+    return readMac(this.buffer, field.dst);
+  }
+
+  /** Source MAC. */
+  srcAddr(): Mac {
+    return readMac(this.buffer, field.src);
+  }
+
+  /** The payload's EtherType: the inner one when the frame carries an 802.1Q tag. */
+  etherType(): number {
+    return readU16(this.buffer, this.isTagged() ? field.vlanInnerType : field.etherType);
+  }
+
+  /** True if the frame carries an 802.1Q tag. */
+  isTagged(): boolean {
+    return this.hdrLen !== ETHERNET_HEADER_LEN;
+  }
+
+  /** 802.1Q VLAN ID (0..4095), undefined when untagged. */
+  vlanId(): number | undefined {
+    return this.isTagged() ? readU16(this.buffer, field.vlanTci) & VID_MASK : undefined;
+  }
+
+  /** 802.1Q priority code point (0..7), undefined when untagged. */
+  vlanPcp(): number | undefined {
+    return this.isTagged() ? (readU16(this.buffer, field.vlanTci) >>> PCP_SHIFT) & PCP_MASK : undefined;
+  }
+
+  /** Header length: 14, or 18 with an 802.1Q tag. */
+  headerLen(): number {
+    return this.hdrLen;
+  }
+
+  /** The bytes after the header (a subarray; may include trailing padding). */
+  payload(): Uint8Array {
+    return this.buffer.subarray(this.hdrLen);
+  }
+}
+
+/** An Ethernet header as a plain value. */
+export class EthernetRepr {
+  constructor(
+    public dst: Mac,
+    public src: Mac,
+    public etherType: number,
+    public vlanId?: number,
+    public vlanPcp?: number,
+  ) {}
+
+  /** Read the header fields of a checked frame. */
+  static parse(f: EthernetFrame): EthernetRepr {
+    return new EthernetRepr(f.dstAddr(), f.srcAddr(), f.etherType(), f.vlanId(), f.vlanPcp());
+  }
+
+  /** Header length this repr emits: 14, or 18 when vlanId is set. */
+  bufferLen(): number {
+    return this.vlanId === undefined ? ETHERNET_HEADER_LEN : TAGGED_HEADER_LEN;
+  }
+
+  /** Write the header at buf[0..bufferLen()). */
+  emit(buf: Uint8Array): void {
+    const len = this.bufferLen();
+    if (buf.length < len) throw new RangeError(`ethernet: emit needs ${len} bytes, got ${buf.length}`);
+    writeMac(buf, field.dst, this.dst);
+    writeMac(buf, field.src, this.src);
+    if (this.vlanId === undefined) {
+      writeU16(buf, field.etherType, this.etherType);
+      return;
+    }
+    writeU16(buf, field.etherType, EtherType.Vlan);
+    writeU16(buf, field.vlanTci, (((this.vlanPcp ?? 0) & PCP_MASK) << PCP_SHIFT) | (this.vlanId & VID_MASK));
+    writeU16(buf, field.vlanInnerType, this.etherType);
+  }
+}
