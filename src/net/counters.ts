@@ -1,0 +1,104 @@
+// Named counters of one stack. Every frame that arrives ends in exactly one place: handled
+// (`rxHandled`) or dropped with a named reason (`rxDropped`), so
+// rxFrames === rxHandled + sum(rxDropped) holds after every processFrame().
+
+/** Why a received frame was dropped. */
+export const RX_DROP_REASONS = [
+  'malformed', // a wire/ parser refused it; the WireError is counted in rxMalformed
+  'not-for-us', // L2 or L3 destination not ours, or an ARP packet about other hosts
+  'vlan', // 802.1Q-tagged with a non-zero VID: this interface is untagged
+  'unknown-ethertype', // neither ARP nor IPv4 (IPv6, LLC/802.3 length, ...)
+  'bad-src', // source cannot be a single host: group MAC, multicast/broadcast IP
+  'arp-conflict', // another MAC claims our IPv4 address (also in arpConflicts)
+  'unsupported', // well-formed but not handled: ARP op other than request/reply, ICMP types we ignore
+  'fragment', // IPv4 fragment: this stack does not reassemble
+  'broadcast-echo', // echo request to a broadcast address (Linux's icmp_echo_ignore_broadcasts)
+  'udp-no-port', // no socket bound to the destination port (also in udpNoPort)
+  'unknown-protocol', // IPv4 protocol we do not implement (TCP included, for now)
+] as const;
+export type RxDropReason = (typeof RX_DROP_REASONS)[number];
+
+/** Why an outgoing packet was dropped before reaching the device. */
+export const TX_DROP_REASONS = [
+  'no-route', // destination outside the subnet and no gateway (or an unroutable address)
+  'too-big', // larger than the MTU: this stack does not fragment
+  'arp-failed', // next hop did not answer arpMaxRequests requests
+  'arp-queue-full', // more than arpPendingMax packets waiting for one address
+  'arp-pending-full', // more than arpPendingAddrMax addresses being resolved at once
+  'tx-full', // the device refused the frame (its queue is full)
+] as const;
+export type TxDropReason = (typeof TX_DROP_REASONS)[number];
+
+export type DropReason = RxDropReason | TxDropReason;
+
+/** Plain object of named numbers; read it, never write it. */
+export interface NetCounters {
+  rxFrames: number;
+  rxBytes: number;
+  /** Frames consumed by the stack (answered, learned from, delivered to a socket). */
+  rxHandled: number;
+  rxDropped: Record<RxDropReason, number>;
+  /** Malformed frames by "protocol:reason" of their WireError, e.g. "ipv4:bad-checksum". */
+  rxMalformed: Record<string, number>;
+  txFrames: number;
+  txBytes: number;
+  txDropped: Record<TxDropReason, number>;
+
+  arpRequestsRx: number;
+  arpRepliesRx: number;
+  arpRequestsTx: number;
+  arpRepliesTx: number;
+  arpAnnouncementsTx: number;
+  arpConflicts: number;
+
+  ipv4Rx: number;
+  ipv4Tx: number;
+
+  icmpEchoRequestsRx: number;
+  icmpEchoRepliesTx: number;
+  icmpEchoRequestsTx: number;
+  icmpEchoRepliesRx: number;
+  icmpDstUnreachableTx: number;
+  /** ICMP errors not sent because the token bucket was empty. */
+  icmpErrorsRateLimited: number;
+
+  udpRx: number;
+  udpTx: number;
+  udpNoPort: number;
+}
+
+function zeroes<K extends string>(keys: readonly K[]): Record<K, number> {
+  const r = {} as Record<K, number>;
+  for (const k of keys) r[k] = 0;
+  return r;
+}
+
+export function newNetCounters(): NetCounters {
+  return {
+    rxFrames: 0,
+    rxBytes: 0,
+    rxHandled: 0,
+    rxDropped: zeroes(RX_DROP_REASONS),
+    rxMalformed: {},
+    txFrames: 0,
+    txBytes: 0,
+    txDropped: zeroes(TX_DROP_REASONS),
+    arpRequestsRx: 0,
+    arpRepliesRx: 0,
+    arpRequestsTx: 0,
+    arpRepliesTx: 0,
+    arpAnnouncementsTx: 0,
+    arpConflicts: 0,
+    ipv4Rx: 0,
+    ipv4Tx: 0,
+    icmpEchoRequestsRx: 0,
+    icmpEchoRepliesTx: 0,
+    icmpEchoRequestsTx: 0,
+    icmpEchoRepliesRx: 0,
+    icmpDstUnreachableTx: 0,
+    icmpErrorsRateLimited: 0,
+    udpRx: 0,
+    udpTx: 0,
+    udpNoPort: 0,
+  };
+}

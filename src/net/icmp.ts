@@ -1,0 +1,62 @@
+// ICMPv4 over the interface: echo (answer requests, deliver replies), and the destination
+// unreachable errors we send for closed ports and unknown protocols.
+//
+// Error policy (RFC 1122 3.2.2, RFC 1812 4.3.2.8): never about a datagram sent to a broadcast
+// or multicast address (IP or link layer), nor from 0.0.0.0 (martian sources never get this
+// far), and never about an ICMP error (we only send errors about UDP and unknown protocols).
+// Rate: one token bucket for the whole stack, icmpErrorBurst tokens (default 10), one more
+// every icmpErrorIntervalUs (default 100 ms) — 10 per second sustained, like a scanned Linux
+// host's per-peer limit but global, so a spoofed-source flood cannot make us amplify.
+
+import { ICMPV4_HEADER_LEN, IPV4_HEADER_LEN, Icmpv4Packet, IpProtocol, emitIcmpv4, icmpv4ReprLen, isWireError, parseIcmpv4Repr } from '../wire/index.js';
+import type { Icmpv4Repr, Ipv4, Ipv4Packet } from '../wire/index.js';
+import type { InterfaceInner } from './iface.js';
+import { dispatchIpv4 } from './ipv4.js';
+
+/** RFC 1812 4.3.2.3: an ICMP error quotes as much of the datagram as fits in 576 bytes. */
+const ICMP_ERROR_MAX_DATAGRAM = 576;
+const MAX_QUOTE = ICMP_ERROR_MAX_DATAGRAM - IPV4_HEADER_LEN - ICMPV4_HEADER_LEN;
+
+/** Ingress: one ICMP message in a packet processIpv4 accepted. */
+export function processIcmpv4(inner: InterfaceInner, ip: Ipv4Packet): void {
+  const p = Icmpv4Packet.checked(ip.payload());
+  if (isWireError(p)) return inner.malformed(p);
+  const r = parseIcmpv4Repr(p);
+  const c = inner.counters;
+  switch (r.kind) {
+    case 'echo-request': {
+      c.icmpEchoRequestsRx++;
+      // Like Linux's icmp_echo_ignore_broadcasts=1 (smurf amplification).
+      if (inner.isBroadcast(ip.dstAddr())) return inner.dropRx('broadcast-echo');
+      inner.handled();
+      const reply: Icmpv4Repr = { kind: 'echo-reply', ident: r.ident, seqNo: r.seqNo, data: r.data };
+      if (dispatchIcmpv4(inner, ip.srcAddr(), reply)) c.icmpEchoRepliesTx++;
+      return;
+    }
+    case 'echo-reply': {
+      c.icmpEchoRepliesRx++;
+      const h = inner.echoReplyHandler;
+      if (h === undefined) return inner.dropRx('unsupported');
+      inner.handled();
+      h(ip.srcAddr(), r.ident, r.seqNo, r.data);
+      return;
+    }
+    default:
+      // Destination unreachable, time exceeded, ...: no socket of ours acts on them yet.
+      return inner.dropRx('unsupported');
+  }
+}
+
+/** Egress: one ICMP message to `dst`. */
+export function dispatchIcmpv4(inner: InterfaceInner, dst: Ipv4, r: Icmpv4Repr): boolean {
+  return dispatchIpv4(inner, dst, IpProtocol.Icmp, icmpv4ReprLen(r), (l4) => emitIcmpv4(r, l4));
+}
+
+/** Egress: destination unreachable `code` about `ip`, unless policy or the rate limit says no. */
+export function dispatchIcmpUnreachable(inner: InterfaceInner, ip: Ipv4Packet, l2Group: boolean, code: number): void {
+  if (l2Group || inner.isBroadcast(ip.dstAddr()) || ip.srcAddr() === 0) return;
+  if (!inner.takeIcmpErrorToken()) return;
+  const len = ip.totalLen();
+  const original = ip.buffer.subarray(0, len < MAX_QUOTE ? len : MAX_QUOTE);
+  if (dispatchIcmpv4(inner, ip.srcAddr(), { kind: 'dst-unreachable', code, original })) inner.counters.icmpDstUnreachableTx++;
+}

@@ -1,0 +1,217 @@
+// The interface's shared state (smoltcp's InterfaceInner): configuration with defaults
+// applied, the device, the clock, counters, the ARP cache and pending queue, the IPv4 ident,
+// the ICMP error token bucket, the UDP port table. Protocol files (arp.ts, ipv4.ts, icmp.ts,
+// udp.ts) are functions over this state; stack.ts is the public face.
+
+import { isMulticastMac, prefixMask, subnetBroadcast } from '../wire/index.js';
+import type { Ipv4, Ipv4Cidr, Mac, WireError } from '../wire/index.js';
+import { ArpCache } from './arp-cache.js';
+import { newNetCounters } from './counters.js';
+import type { NetCounters, RxDropReason, TxDropReason } from './counters.js';
+
+export interface NetConfig {
+  mac: Mac;
+  ipv4: Ipv4Cidr;
+  gateway?: Ipv4;
+  /** Entry lifetime, default 60 s. */
+  arpTtlUs?: number;
+  /** Time between requests for an unresolved address, default 1 s. */
+  arpRetryUs?: number;
+  /** Requests sent for one address before its queued packets are dropped ('arp-failed'), default 3. */
+  arpMaxRequests?: number;
+  /** Packets queued per unresolved address, default 4; more are dropped ('arp-queue-full'). */
+  arpPendingMax?: number;
+  /** Addresses being resolved at once, default 16; more are dropped ('arp-pending-full'). */
+  arpPendingAddrMax?: number;
+  /** Entries in the ARP cache, default 256; the oldest is evicted. */
+  arpCacheMax?: number;
+  /** IP MTU, default 1500; larger packets are dropped ('too-big'), we never fragment. */
+  mtu?: number;
+  /** ICMP error token bucket: at most this many back to back, default 10. */
+  icmpErrorBurst?: number;
+  /** ICMP error token bucket: one token back every this many µs, default 100 ms. */
+  icmpErrorIntervalUs?: number;
+}
+
+/** What sits below the stack: the guest's virtual NIC driver. */
+export interface NetDevice {
+  /** Hand over one whole Ethernet frame (no FCS); false if the device dropped it. */
+  transmit(frame: Uint8Array): boolean;
+}
+
+export type ResolvedConfig = Required<Omit<NetConfig, 'gateway'>> & { gateway: Ipv4 | undefined };
+
+const SECOND = 1_000_000;
+
+function resolveConfig(c: NetConfig): ResolvedConfig {
+  const r: ResolvedConfig = {
+    mac: c.mac,
+    ipv4: { addr: c.ipv4.addr >>> 0, prefixLen: c.ipv4.prefixLen },
+    gateway: c.gateway === undefined ? undefined : c.gateway >>> 0,
+    arpTtlUs: c.arpTtlUs ?? 60 * SECOND,
+    arpRetryUs: c.arpRetryUs ?? SECOND,
+    arpMaxRequests: c.arpMaxRequests ?? 3,
+    arpPendingMax: c.arpPendingMax ?? 4,
+    arpPendingAddrMax: c.arpPendingAddrMax ?? 16,
+    arpCacheMax: c.arpCacheMax ?? 256,
+    mtu: c.mtu ?? 1500,
+    icmpErrorBurst: c.icmpErrorBurst ?? 10,
+    icmpErrorIntervalUs: c.icmpErrorIntervalUs ?? SECOND / 10,
+  };
+  const bad = (what: string): never => {
+    throw new RangeError(`NetConfig: ${what}`);
+  };
+  if (!Number.isInteger(r.mac) || r.mac <= 0 || r.mac > 0xffff_ffff_ffff || isMulticastMac(r.mac)) bad('mac must be a unicast MAC');
+  if (!Number.isInteger(r.ipv4.prefixLen) || r.ipv4.prefixLen < 0 || r.ipv4.prefixLen > 32) bad('prefixLen must be 0..32');
+  if (!(r.arpRetryUs > 0)) bad('arpRetryUs must be > 0');
+  if (!(r.icmpErrorIntervalUs > 0)) bad('icmpErrorIntervalUs must be > 0');
+  for (const k of ['arpMaxRequests', 'arpPendingMax', 'arpPendingAddrMax', 'icmpErrorBurst'] as const) {
+    if (!Number.isInteger(r[k]) || r[k] < 1) bad(`${k} must be an integer >= 1`);
+  }
+  if (!Number.isInteger(r.mtu) || r.mtu < 68 || r.mtu > 9000) bad('mtu must be 68..9000');
+  return r;
+}
+
+/** Packets waiting for one next hop's MAC. */
+export interface PendingResolution {
+  /** Whole frames, built at final size; only the destination MAC is left to write. */
+  frames: Uint8Array[];
+  requestsSent: number;
+  nextRetryAt: number;
+}
+
+export type UdpHandler = (d: UdpDatagram) => void;
+
+export interface UdpDatagram {
+  src: Ipv4;
+  srcPort: number;
+  dst: Ipv4;
+  dstPort: number;
+  /** A view of the received frame: copy it if you keep it beyond the callback. */
+  payload: Uint8Array;
+}
+
+/** Called for each echo reply addressed to us. `data` is a view of the received frame. */
+export type EchoReplyHandler = (src: Ipv4, ident: number, seqNo: number, data: Uint8Array) => void;
+
+export class InterfaceInner {
+  readonly cfg: ResolvedConfig;
+  readonly counters: NetCounters = newNetCounters();
+  readonly arp: ArpCache;
+  readonly pending = new Map<Ipv4, PendingResolution>();
+  readonly udpPorts = new Map<number, UdpHandler>();
+  echoReplyHandler: EchoReplyHandler | undefined;
+  nextEphemeralPort = EPHEMERAL_FIRST;
+  private ident = 0;
+  private icmpTokens: number;
+  private icmpRefillAt: number;
+
+  constructor(
+    cfg: NetConfig,
+    readonly dev: NetDevice,
+    readonly now: () => number,
+  ) {
+    this.cfg = resolveConfig(cfg);
+    this.arp = new ArpCache(this.cfg.arpTtlUs, this.cfg.arpCacheMax);
+    this.icmpTokens = this.cfg.icmpErrorBurst;
+    this.icmpRefillAt = now();
+  }
+
+  get mac(): Mac {
+    return this.cfg.mac;
+  }
+  get addr(): Ipv4 {
+    return this.cfg.ipv4.addr;
+  }
+
+  /** The subnet's directed broadcast, or undefined for /31 and /32 which have none (RFC 3021). */
+  get subnetBroadcast(): Ipv4 | undefined {
+    return this.cfg.ipv4.prefixLen <= 30 ? subnetBroadcast(this.cfg.ipv4) : undefined;
+  }
+
+  /** 255.255.255.255 or our subnet's directed broadcast. */
+  isBroadcast(ip: Ipv4): boolean {
+    return ip === 0xffff_ffff || ip === this.subnetBroadcast;
+  }
+
+  /** A source no single host can have: 0/8 except 0.0.0.0 itself, loopback, multicast, class E,
+   *  the limited or our directed broadcast, or our own address (RFC 1122 3.2.1.3, Linux's martians). */
+  isMartianSrc(ip: Ipv4): boolean {
+    const top = ip >>> 24;
+    return (top === 0 && ip !== 0) || top === 127 || top >= 224 || ip === this.subnetBroadcast || ip === this.addr;
+  }
+
+  inSubnet(ip: Ipv4): boolean {
+    const m = prefixMask(this.cfg.ipv4.prefixLen);
+    return ((this.addr & m) >>> 0) === ((ip & m) >>> 0);
+  }
+
+  nextIdent(): number {
+    const id = this.ident;
+    this.ident = (this.ident + 1) & 0xffff;
+    return id;
+  }
+
+  /** Take one ICMP error token; false (and counted) when the bucket is empty. */
+  takeIcmpErrorToken(): boolean {
+    const now = this.now();
+    const { icmpErrorBurst: burst, icmpErrorIntervalUs: interval } = this.cfg;
+    if (this.icmpTokens >= burst) {
+      this.icmpRefillAt = now;
+    } else {
+      const n = Math.floor((now - this.icmpRefillAt) / interval);
+      if (n > 0) {
+        this.icmpTokens = Math.min(burst, this.icmpTokens + n);
+        this.icmpRefillAt = this.icmpTokens >= burst ? now : this.icmpRefillAt + n * interval;
+      }
+    }
+    if (this.icmpTokens < 1) {
+      this.counters.icmpErrorsRateLimited++;
+      return false;
+    }
+    this.icmpTokens--;
+    return true;
+  }
+
+  /** Hand a finished frame to the device, counting the outcome. */
+  transmit(frame: Uint8Array): boolean {
+    if (!this.dev.transmit(frame)) {
+      this.counters.txDropped['tx-full']++;
+      return false;
+    }
+    this.counters.txFrames++;
+    this.counters.txBytes += frame.length;
+    return true;
+  }
+
+  dropRx(reason: RxDropReason): void {
+    this.counters.rxDropped[reason]++;
+  }
+
+  dropTx(reason: TxDropReason, n = 1): false {
+    this.counters.txDropped[reason] += n;
+    return false;
+  }
+
+  malformed(e: WireError): void {
+    this.counters.rxDropped.malformed++;
+    const key = `${e.protocol}:${e.reason}`;
+    this.counters.rxMalformed[key] = (this.counters.rxMalformed[key] ?? 0) + 1;
+  }
+
+  handled(): void {
+    this.counters.rxHandled++;
+  }
+}
+
+/** IANA's dynamic range (RFC 6335), where port 0 binds land. */
+export const EPHEMERAL_FIRST = 49152;
+export const EPHEMERAL_LAST = 65535;
+
+/** Shortest Ethernet frame without FCS (ETH_ZLEN); shorter frames are zero-padded, as a NIC would. */
+export const ETH_MIN_FRAME = 60;
+
+/** A zeroed frame of at least ETH_MIN_FRAME bytes with room for `len` bytes of headers and payload. */
+export function allocFrame(len: number): Uint8Array {
+  return new Uint8Array(len < ETH_MIN_FRAME ? ETH_MIN_FRAME : len);
+}
