@@ -1,0 +1,442 @@
+// nanoshare_tap: the one piece of C++ in nanoshare. Two small Node-API classes:
+//   Tap     - a Linux TAP device (IFF_TAP | IFF_NO_PI), non-blocking, read in batches from a
+//             uv_poll_t on the main loop (no thread-pool read per frame), written synchronously.
+//   HrTimer - a one-shot CLOCK_MONOTONIC timerfd on the main loop, for sub-millisecond deadlines.
+// Each libuv handle lives on the heap and frees itself in its close callback, so a JS object
+// can be collected (or closed from inside its own callback) while libuv still owns the handle.
+#include <napi.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+namespace {
+
+constexpr size_t kReadBufferBytes = 64 * 1024;  // larger than any TAP frame (max 65535 + headers)
+constexpr int kMaxBatch = 64;                    // frames per onFrames call; the rest wait a loop turn
+constexpr size_t kMaxIfName = IFNAMSIZ - 1;      // 15 characters plus the NUL
+
+std::string ErrnoName(int err) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  const char* name = strerrorname_np(err);
+  if (name != nullptr) return name;
+#endif
+  return "ERRNO_" + std::to_string(err);
+}
+
+Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Value().Set("code", Napi::String::New(env, code));
+  return e;
+}
+
+Napi::Error MakeErrnoError(Napi::Env env, int err, const std::string& what) {
+  Napi::Error e = MakeError(env, ErrnoName(err), what + ": " + std::strerror(err));
+  e.Value().Set("errno", Napi::Number::New(env, err));
+  return e;
+}
+
+// In a libuv callback there is no JS caller to throw to: report as an uncaught exception.
+void ReportUncaught(Napi::Env env, const Napi::Error& e) {
+  napi_fatal_exception(env, e.Value());
+}
+
+void CloseAndFree(uv_poll_t* handle) {
+  handle->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(handle),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+}
+
+// Opens /dev/net/tun and attaches it to TAP `name`; returns the fd or throws. Leaks nothing on error.
+int OpenTap(Napi::Env env, const std::string& name, std::string* actual) {
+  if (name.size() > kMaxIfName) {
+    throw MakeError(env, "ENAMETOOLONG",
+                    "TAP name \"" + name + "\" is too long: Linux allows at most " +
+                        std::to_string(kMaxIfName) + " characters");
+  }
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT || err == ENODEV || err == ENXIO) {
+      throw MakeError(env, "ENOTUN",
+                      "no /dev/net/tun: load the tun module, or in Docker pass --device /dev/net/tun");
+    }
+    if (err == EPERM || err == EACCES) {
+      throw MakeError(env, "EPERM",
+                      "cannot create TAP " + name +
+                          ": permission denied: run as root or with --cap-add NET_ADMIN --device /dev/net/tun");
+    }
+    throw MakeErrnoError(env, err, "cannot open /dev/net/tun for TAP " + name);
+  }
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  std::memcpy(ifr.ifr_name, name.data(), name.size());
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    close(fd);
+    if (err == EPERM || err == EACCES) {
+      throw MakeError(env, "EPERM",
+                      "cannot create TAP " + name +
+                          ": permission denied: run as root or with --cap-add NET_ADMIN --device /dev/net/tun");
+    }
+    if (err == EBUSY) {
+      throw MakeError(env, "EBUSY", "TAP " + name + " is busy: another process has it open");
+    }
+    if (err == EINVAL) {
+      throw MakeErrnoError(env, err,
+                           "cannot create TAP " + name + " (is it a non-TAP interface, or an invalid name?)");
+    }
+    throw MakeErrnoError(env, err, "cannot create TAP " + name);
+  }
+  actual->assign(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
+  return fd;
+}
+
+uint64_t MonotonicNowNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class Tap : public Napi::ObjectWrap<Tap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Tap",
+                       {
+                           InstanceAccessor<&Tap::GetName>("name"),
+                           InstanceMethod<&Tap::Write>("write"),
+                           InstanceMethod<&Tap::WriteBatch>("writeBatch"),
+                           InstanceMethod<&Tap::Close>("close"),
+                       });
+  }
+
+  explicit Tap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tap>(info), ctx_(info.Env(), "nanoshare:tap") {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsString() || !info[1].IsFunction() || !info[2].IsFunction()) {
+      throw Napi::TypeError::New(env, "new Tap(name: string, onFrames: (frames) => void, onError: (err) => void)");
+    }
+    fd_ = OpenTap(env, info[0].As<Napi::String>().Utf8Value(), &name_);
+
+    uv_loop_t* loop = nullptr;
+    int rc = napi_get_uv_event_loop(env, &loop) == napi_ok ? 0 : UV_EINVAL;
+    poll_ = new uv_poll_t;
+    if (rc == 0) rc = uv_poll_init(loop, poll_, fd_);
+    if (rc == 0) {
+      poll_->data = this;
+      rc = uv_poll_start(poll_, UV_READABLE, OnReadable);
+      if (rc != 0) CloseAndFree(poll_);
+    } else {
+      delete poll_;
+    }
+    if (rc != 0) {
+      poll_ = nullptr;
+      close(fd_);
+      fd_ = -1;
+      throw MakeError(env, "EUV", std::string("cannot poll TAP ") + name_ + ": " + uv_strerror(rc));
+    }
+    onFrames_ = Napi::Persistent(info[1].As<Napi::Function>());
+    onError_ = Napi::Persistent(info[2].As<Napi::Function>());
+    buf_.resize(kReadBufferBytes);
+    Ref();  // an open Tap stays alive (and keeps the loop alive) until close()
+  }
+
+  // Only reached once unreferenced (after close) or at environment teardown: no Ref/Unref here.
+  ~Tap() override {
+    referenced_ = false;
+    Release();
+  }
+
+ private:
+  Napi::Value GetName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
+
+  // Returns 1 written, 0 dropped (queue full, device down, closed); throws on anything unexpected.
+  int WriteOne(Napi::Env env, Napi::Value v) {
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw Napi::TypeError::New(env, "Tap.write: frame must be a Uint8Array");
+    }
+    if (fd_ < 0) return 0;
+    Napi::Uint8Array frame = v.As<Napi::Uint8Array>();
+    for (;;) {
+      ssize_t n = write(fd_, frame.Data(), frame.ByteLength());
+      if (n >= 0) return static_cast<size_t>(n) == frame.ByteLength() ? 1 : 0;
+      int err = errno;
+      if (err == EINTR) continue;
+      // EIO: the interface is down (tun_get_user), which is ordinary before the host ups it.
+      if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == EIO) return 0;
+      throw MakeErrnoError(env, err, "write to TAP " + name_);
+    }
+  }
+
+  Napi::Value Write(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), WriteOne(info.Env(), info[0]) == 1);
+  }
+
+  // Writes frames in order and stops at the first one the kernel does not take; returns how many went.
+  Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsArray()) throw Napi::TypeError::New(env, "Tap.writeBatch: frames must be an array");
+    Napi::Array frames = info[0].As<Napi::Array>();
+    uint32_t written = 0;
+    for (uint32_t i = 0, n = frames.Length(); i < n; i++) {
+      if (WriteOne(env, frames.Get(i)) == 0) break;
+      written++;
+    }
+    return Napi::Number::New(env, written);
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Release();
+    return info.Env().Undefined();
+  }
+
+  void Release() {
+    if (poll_ != nullptr) {
+      uv_poll_stop(poll_);
+      CloseAndFree(poll_);
+      poll_ = nullptr;
+    }
+    if (fd_ >= 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+    if (!onFrames_.IsEmpty()) onFrames_.Reset();
+    if (!onError_.IsEmpty()) onError_.Reset();
+    if (referenced_) {
+      referenced_ = false;
+      Unref();
+    }
+  }
+
+  static void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
+    Tap* self = static_cast<Tap*>(handle->data);
+    if (self != nullptr) self->Drain(status);
+  }
+
+  void Drain(int status) {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Napi::Object receiver = Value();  // a local handle keeps the object alive if a callback closes it
+    int readErr = 0;
+    if (status < 0) {
+      readErr = -status;  // libuv status is a negated errno on Linux
+    }
+    Napi::Array batch = Napi::Array::New(env);
+    uint32_t count = 0;
+    while (readErr == 0 && count < kMaxBatch) {
+      ssize_t n = read(fd_, buf_.data(), buf_.size());
+      if (n > 0) {
+        batch.Set(count++, Napi::Buffer<uint8_t>::Copy(env, buf_.data(), static_cast<size_t>(n)));
+      } else if (n == 0) {
+        break;
+      } else if (errno == EINTR) {
+        continue;
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        break;
+      } else {
+        readErr = errno;
+      }
+    }
+    try {
+      if (count > 0 && !onFrames_.IsEmpty()) {
+        onFrames_.MakeCallback(receiver, {batch}, ctx_);
+      }
+      if (readErr != 0 && fd_ >= 0) {
+        // A device that went away (deleted: EBADF; detached: EBADFD) stays unreadable: stop polling
+        // instead of spinning. The Tap then no longer holds the loop; close() is still the owner's job.
+        bool gone = readErr == EBADF || readErr == EBADFD || readErr == EIO || readErr == ENODEV || readErr == ENXIO ||
+                    readErr == EINVAL || readErr == EFAULT;
+        if (gone && poll_ != nullptr) uv_poll_stop(poll_);
+        Napi::Error e = MakeErrnoError(env, readErr, "read from TAP " + name_ + (gone ? " (receive stopped)" : ""));
+        if (!onError_.IsEmpty()) onError_.MakeCallback(receiver, {e.Value()}, ctx_);
+      }
+    } catch (const Napi::Error& e) {
+      ReportUncaught(env, e);
+    }
+  }
+
+  Napi::AsyncContext ctx_;
+  std::string name_;
+  int fd_ = -1;
+  uv_poll_t* poll_ = nullptr;
+  bool referenced_ = true;
+  Napi::FunctionReference onFrames_;
+  Napi::FunctionReference onError_;
+  std::vector<uint8_t> buf_;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+class HrTimer : public Napi::ObjectWrap<HrTimer> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "HrTimer",
+                       {
+                           InstanceMethod<&HrTimer::Arm>("arm"),
+                           InstanceMethod<&HrTimer::Disarm>("disarm"),
+                           InstanceMethod<&HrTimer::Close>("close"),
+                       });
+  }
+
+  explicit HrTimer(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<HrTimer>(info), ctx_(info.Env(), "nanoshare:hrtimer") {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsFunction()) {
+      throw Napi::TypeError::New(env, "new HrTimer(callback: () => void)");
+    }
+    fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (fd_ < 0) throw MakeErrnoError(env, errno, "timerfd_create");
+
+    uv_loop_t* loop = nullptr;
+    int rc = napi_get_uv_event_loop(env, &loop) == napi_ok ? 0 : UV_EINVAL;
+    poll_ = new uv_poll_t;
+    if (rc == 0) rc = uv_poll_init(loop, poll_, fd_);
+    if (rc == 0) {
+      poll_->data = this;
+      rc = uv_poll_start(poll_, UV_READABLE, OnExpired);
+      if (rc == 0) {
+        uv_unref(reinterpret_cast<uv_handle_t*>(poll_));  // a disarmed timer does not hold the loop
+      } else {
+        CloseAndFree(poll_);
+      }
+    } else {
+      delete poll_;
+    }
+    if (rc != 0) {
+      poll_ = nullptr;
+      close(fd_);
+      fd_ = -1;
+      throw MakeError(env, "EUV", std::string("cannot poll timerfd: ") + uv_strerror(rc));
+    }
+    callback_ = Napi::Persistent(info[0].As<Napi::Function>());
+  }
+
+  // Only reached when disarmed or at environment teardown: no Ref/Unref here.
+  ~HrTimer() override {
+    tearingDown_ = true;
+    Release();
+  }
+
+ private:
+  // arm(deadlineNs: bigint): absolute CLOCK_MONOTONIC (process.hrtime.bigint()); replaces any earlier deadline.
+  Napi::Value Arm(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsBigInt()) throw Napi::TypeError::New(env, "HrTimer.arm: deadlineNs must be a bigint");
+    if (fd_ < 0) throw MakeError(env, "ECLOSED", "HrTimer.arm: the timer is closed");
+    bool lossless = false;
+    int64_t deadline = info[0].As<Napi::BigInt>().Int64Value(&lossless);
+    if (!lossless && deadline > 0) deadline = INT64_MAX;
+    if (deadline <= 0) deadline = 1;  // an all-zero it_value would disarm instead of firing now
+    struct itimerspec spec;
+    std::memset(&spec, 0, sizeof spec);
+    spec.it_value.tv_sec = static_cast<time_t>(deadline / 1000000000);
+    spec.it_value.tv_nsec = static_cast<long>(deadline % 1000000000);
+    if (timerfd_settime(fd_, TFD_TIMER_ABSTIME, &spec, nullptr) < 0) {
+      throw MakeErrnoError(env, errno, "timerfd_settime");
+    }
+    deadline_ = static_cast<uint64_t>(deadline);
+    SetArmed(true);
+    return env.Undefined();
+  }
+
+  Napi::Value Disarm(const Napi::CallbackInfo& info) {
+    if (fd_ >= 0) {
+      struct itimerspec spec;
+      std::memset(&spec, 0, sizeof spec);
+      timerfd_settime(fd_, 0, &spec, nullptr);
+    }
+    SetArmed(false);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Release();
+    return info.Env().Undefined();
+  }
+
+  // Armed: the handle holds the loop and the JS object stays alive. Disarmed: neither.
+  void SetArmed(bool armed) {
+    if (armed == armed_) return;
+    armed_ = armed;
+    if (poll_ != nullptr) {
+      if (armed) {
+        uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+      } else {
+        uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+      }
+    }
+    if (tearingDown_) return;
+    if (armed) {
+      Ref();
+    } else {
+      Unref();
+    }
+  }
+
+  void Release() {
+    SetArmed(false);
+    if (poll_ != nullptr) {
+      uv_poll_stop(poll_);
+      CloseAndFree(poll_);
+      poll_ = nullptr;
+    }
+    if (fd_ >= 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+    if (!callback_.IsEmpty()) callback_.Reset();
+  }
+
+  static void OnExpired(uv_poll_t* handle, int /*status*/, int /*events*/) {
+    HrTimer* self = static_cast<HrTimer*>(handle->data);
+    if (self != nullptr) self->Expired();
+  }
+
+  void Expired() {
+    uint64_t expirations = 0;
+    ssize_t n = read(fd_, &expirations, sizeof expirations);
+    if (n != static_cast<ssize_t>(sizeof expirations)) return;  // EAGAIN: re-armed or disarmed meanwhile
+    // A stale readiness from before a re-arm must not fire the new, later deadline early.
+    if (!armed_ || MonotonicNowNs() < deadline_) return;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Napi::Object receiver = Value();  // a local handle keeps the object alive past SetArmed's Unref
+    SetArmed(false);
+    try {
+      if (!callback_.IsEmpty()) callback_.MakeCallback(receiver, {}, ctx_);
+    } catch (const Napi::Error& e) {
+      ReportUncaught(env, e);
+    }
+  }
+
+  Napi::AsyncContext ctx_;
+  int fd_ = -1;
+  uv_poll_t* poll_ = nullptr;
+  bool armed_ = false;
+  bool tearingDown_ = false;
+  uint64_t deadline_ = 0;
+  Napi::FunctionReference callback_;
+};
+
+Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  exports.Set("Tap", Tap::Init(env));
+  exports.Set("HrTimer", HrTimer::Init(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(nanoshare_tap, InitModule)
