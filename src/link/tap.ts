@@ -1,0 +1,174 @@
+// link/tap: the NIC's cable as a Linux TAP device, through the native addon in native/.
+// Receives in batches from the main event loop (the addon polls the fd with libuv and reads up to
+// 64 frames per callback), writes synchronously and never blocks. Frames received before
+// `attach` are dropped and counted (`rxUnattached`): a link without a receiver has nowhere to put them.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { emptyLinkStats, type Link, type LinkReceiver, type LinkStats } from './link.js';
+
+/** The addon's Tap object (native/tap.cc). */
+export interface NativeTap {
+  readonly name: string;
+  /** false when the kernel did not take the frame (EAGAIN, ENOBUFS, interface down, closed). */
+  write(frame: Uint8Array): boolean;
+  /** Writes in order, stops at the first frame not taken; returns how many were written. */
+  writeBatch(frames: readonly Uint8Array[]): number;
+  close(): void;
+}
+
+/** The addon's HrTimer object (native/tap.cc). */
+export interface NativeHrTimer {
+  arm(deadlineNs: bigint): void;
+  disarm(): void;
+  close(): void;
+}
+
+/** What `nanoshare_tap.node` exports. */
+export interface NativeAddon {
+  Tap: new (name: string, onFrames: (frames: Buffer[]) => void, onError: (err: Error) => void) => NativeTap;
+  HrTimer: new (callback: () => void) => NativeHrTimer;
+}
+
+/** Where the build puts the addon: <repo>/native/build/Release, from src/link/ and from dist/link/ alike. */
+export const addonPath = fileURLToPath(new URL('../../native/build/Release/nanoshare_tap.node', import.meta.url));
+
+/** A TAP or addon failure with a stable `code` the CLI maps to exit statuses and one-line messages. */
+export class TapError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TapError';
+    this.code = code;
+  }
+
+  /** Wrap an error thrown or reported by the addon, keeping its code (ENOTUN, EPERM, EBUSY, ...). */
+  static from(err: unknown): TapError {
+    if (err instanceof TapError) return err;
+    const e = err instanceof Error ? err : new Error(String(err));
+    const code = (e as { code?: unknown }).code;
+    return new TapError(typeof code === 'string' ? code : 'EUNKNOWN', e.message, { cause: e });
+  }
+}
+
+let cachedAddon: NativeAddon | undefined;
+
+/** Load the native addon (cached for the default path); throws TapError ENOADDON when it is missing or unloadable. */
+export function loadNativeAddon(path: string = addonPath): NativeAddon {
+  if (path === addonPath && cachedAddon) return cachedAddon;
+  let addon: NativeAddon;
+  try {
+    addon = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    const missing = code === 'MODULE_NOT_FOUND' || code === 'ENOENT';
+    const why = missing ? `the TAP addon is not built (${path})` : `the TAP addon failed to load (${(err as Error).message.split('\n')[0]})`;
+    throw new TapError('ENOADDON', `${why}: run \`npm run build:native\` (needs python3, make, g++)`, { cause: err });
+  }
+  if (path === addonPath) cachedAddon = addon;
+  return addon;
+}
+
+/** Link counters plus what only a TAP knows. */
+export interface TapLinkStats extends LinkStats {
+  /** Frames read before `attach`, dropped. */
+  rxUnattached: number;
+  /** onFrames callbacks from the addon (rxFrames / rxBatches is the mean batch size). */
+  rxBatches: number;
+}
+
+/** Ethernet header (14) plus one 802.1Q tag (4): a frame is at most mtu + this many bytes. */
+const FRAME_OVERHEAD = 18;
+const ETHERNET_HEADER_LEN = 14;
+const DEFAULT_MTU = 1500;
+/** RFC 791's minimum and the largest frame a TAP read can return. */
+const MIN_MTU = 68;
+const MAX_MTU = 65535;
+
+/** A Link over a Linux TAP device. */
+export class TapLink implements Link {
+  readonly name: string;
+  readonly mtu: number;
+  readonly stats: TapLinkStats = { ...emptyLinkStats(), rxUnattached: 0, rxBatches: 0 };
+  private readonly tap: NativeTap;
+  private rx: LinkReceiver | undefined;
+  private closed = false;
+
+  private constructor(addon: NativeAddon, name: string, mtu: number) {
+    this.mtu = mtu;
+    try {
+      this.tap = new addon.Tap(
+        name,
+        (frames) => this.processFrames(frames),
+        (err) => this.processError(err),
+      );
+    } catch (err) {
+      throw TapError.from(err);
+    }
+    this.name = this.tap.name;
+  }
+
+  /** Create (or attach to) TAP `name`; the kernel picks a name for `tap%d`. Throws TapError. */
+  static open(name: string, opts: { mtu?: number } = {}): TapLink {
+    return TapLink.withAddon(loadNativeAddon(), name, opts);
+  }
+
+  /** `open` over a given addon object (tests use a fake one; no privileges needed). */
+  static withAddon(addon: NativeAddon, name: string, opts: { mtu?: number } = {}): TapLink {
+    const mtu = opts.mtu ?? DEFAULT_MTU;
+    if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU) {
+      throw new TapError('EINVAL', `TAP ${name}: mtu ${mtu} is out of range (${MIN_MTU}..${MAX_MTU})`);
+    }
+    return new TapLink(addon, name, mtu);
+  }
+
+  send(frame: Uint8Array): boolean {
+    if (this.closed || frame.length < ETHERNET_HEADER_LEN || frame.length > this.mtu + FRAME_OVERHEAD) {
+      this.stats.txDropped++;
+      return false;
+    }
+    let ok: boolean;
+    try {
+      ok = this.tap.write(frame);
+    } catch (err) {
+      this.stats.txDropped++;
+      this.rx?.onError(TapError.from(err));
+      return false;
+    }
+    if (!ok) {
+      this.stats.txDropped++;
+      return false;
+    }
+    this.stats.txFrames++;
+    this.stats.txBytes += frame.length;
+    return true;
+  }
+
+  attach(rx: LinkReceiver): void {
+    if (this.rx) throw new TapError('EALREADY', `TAP ${this.name}: attach called twice`);
+    this.rx = rx;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.tap.close();
+  }
+
+  private processFrames(frames: Buffer[]): void {
+    this.stats.rxBatches++;
+    const rx = this.rx;
+    if (!rx) {
+      this.stats.rxUnattached += frames.length;
+      return;
+    }
+    this.stats.rxFrames += frames.length;
+    for (const f of frames) this.stats.rxBytes += f.length;
+    rx.onFrames(frames);
+  }
+
+  private processError(err: Error): void {
+    this.stats.rxErrors++;
+    this.rx?.onError(TapError.from(err));
+  }
+}
