@@ -1,0 +1,261 @@
+// TapLink and HrTimer: unit tests (no privileges; a fake addon where the kernel is not needed) and
+// one system test that follows the lab rule: the TAP lives in a namespace this test creates.
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Netns, skipLab, stopChild, waitFor } from '../../test/lab.js';
+import type { LinkReceiver } from './link.js';
+import { HrTimer } from './hrtimer.js';
+import { addonPath, loadNativeAddon, TapError, TapLink, type NativeAddon, type NativeTap } from './tap.js';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const onLinux = process.platform === 'linux';
+
+/** A stand-in for the addon's Tap: records writes, lets the test play the kernel's side. */
+class FakeTap implements NativeTap {
+  static last: FakeTap | undefined;
+  readonly written: Uint8Array[] = [];
+  accept = true;
+  closed = 0;
+  constructor(
+    readonly name: string,
+    readonly deliver: (frames: Buffer[]) => void,
+    readonly fail: (err: Error) => void,
+  ) {
+    FakeTap.last = this;
+  }
+  write(frame: Uint8Array): boolean {
+    if (!this.accept) return false;
+    this.written.push(frame);
+    return true;
+  }
+  writeBatch(frames: readonly Uint8Array[]): number {
+    return frames.filter((f) => this.write(f)).length;
+  }
+  close(): void {
+    this.closed++;
+  }
+}
+
+const fakeAddon: NativeAddon = {
+  Tap: FakeTap,
+  HrTimer: class {
+    arm(): void {}
+    disarm(): void {}
+    close(): void {}
+  },
+};
+
+function recorder(): LinkReceiver & { batches: (readonly Uint8Array[])[]; errors: Error[] } {
+  const batches: (readonly Uint8Array[])[] = [];
+  const errors: Error[] = [];
+  return { batches, errors, onFrames: (b) => batches.push(b), onError: (e) => errors.push(e) };
+}
+
+describe('TapLink over a fake addon', () => {
+  it('drops and counts frames that arrive before attach, then delivers batches as they are', () => {
+    const link = TapLink.withAddon(fakeAddon, 'nstap0');
+    const tap = FakeTap.last!;
+    tap.deliver([Buffer.alloc(60)]);
+    expect(link.stats.rxUnattached).toBe(1);
+    expect(link.stats.rxFrames).toBe(0);
+
+    const rx = recorder();
+    link.attach(rx);
+    const batch = [Buffer.alloc(60, 1), Buffer.alloc(1514, 2)];
+    tap.deliver(batch);
+    expect(rx.batches).toEqual([batch]);
+    expect(rx.batches[0]![1]).toBe(batch[1]); // same Buffer, not a copy
+    expect(link.stats).toMatchObject({ rxFrames: 2, rxBytes: 1574, rxBatches: 2, rxUnattached: 1 });
+  });
+
+  it('counts sends, refuses frames outside 14..mtu+18 bytes, and counts what the kernel refused', () => {
+    const link = TapLink.withAddon(fakeAddon, 'nstap0', { mtu: 1500 });
+    const tap = FakeTap.last!;
+    expect(link.send(new Uint8Array(1518))).toBe(true);
+    expect(link.send(new Uint8Array(1519))).toBe(false);
+    expect(link.send(new Uint8Array(13))).toBe(false);
+    tap.accept = false;
+    expect(link.send(new Uint8Array(60))).toBe(false);
+    expect(link.stats).toMatchObject({ txFrames: 1, txBytes: 1518, txDropped: 3 });
+    expect(tap.written).toHaveLength(1);
+  });
+
+  it('reports read errors as TapError events with their code, and closes once', () => {
+    const link = TapLink.withAddon(fakeAddon, 'nstap0');
+    const tap = FakeTap.last!;
+    const rx = recorder();
+    link.attach(rx);
+    tap.fail(Object.assign(new Error('read from TAP nstap0: File descriptor in bad state'), { code: 'EBADFD' }));
+    expect(rx.errors[0]).toBeInstanceOf(TapError);
+    expect((rx.errors[0] as TapError).code).toBe('EBADFD');
+    expect(link.stats.rxErrors).toBe(1);
+    link.close();
+    link.close();
+    expect(tap.closed).toBe(1);
+    expect(link.send(new Uint8Array(60))).toBe(false);
+  });
+
+  it('wraps constructor errors from the addon in TapError', () => {
+    const throwing: NativeAddon = {
+      ...fakeAddon,
+      Tap: class extends FakeTap {
+        constructor(name: string, deliver: (frames: Buffer[]) => void, fail: (err: Error) => void) {
+          super(name, deliver, fail);
+          throw Object.assign(new Error(`TAP ${name} is busy: another process has it open`), { code: 'EBUSY' });
+        }
+      },
+    };
+    expect(() => TapLink.withAddon(throwing, 'nstap0')).toThrow(expect.objectContaining({ name: 'TapError', code: 'EBUSY' }));
+    expect(() => TapLink.withAddon(fakeAddon, 'nstap0', { mtu: 10 })).toThrow(TapError);
+  });
+});
+
+describe('the native addon loader', () => {
+  it('says how to build the addon when it is missing', () => {
+    let err: unknown;
+    try {
+      loadNativeAddon('/nonexistent/native/build/Release/nanoshare_tap.node');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TapError);
+    expect((err as TapError).code).toBe('ENOADDON');
+    expect((err as TapError).message).toMatch(/npm run build:native.*python3, make, g\+\+/);
+  });
+});
+
+describe.skipIf(!onLinux)('the native addon (built by npm install)', () => {
+  it('rejects a TAP name over 15 characters before touching the kernel', () => {
+    let err: unknown;
+    try {
+      TapLink.open('nstap-0123456789'); // 16 characters
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TapError);
+    expect((err as TapError).code).toBe('ENAMETOOLONG');
+    expect((err as TapError).message).toMatch(/at most 15 characters/);
+  });
+
+  it('HrTimer fires once, at or after its deadline, in deadline order', async () => {
+    const fired: { id: 'a' | 'b'; at: bigint }[] = [];
+    let resolveB!: () => void;
+    const bFired = new Promise<void>((r) => (resolveB = r));
+    const a = new HrTimer(() => fired.push({ id: 'a', at: process.hrtime.bigint() }));
+    const b = new HrTimer(() => {
+      fired.push({ id: 'b', at: process.hrtime.bigint() });
+      resolveB();
+    });
+    const now = process.hrtime.bigint();
+    const deadlines = { a: now + 2_000_000n, b: now + 3_000_000n };
+    a.arm(now + 50_000_000n);
+    a.arm(deadlines.a); // re-arming replaces the earlier deadline
+    b.arm(deadlines.b);
+    await bFired;
+    await new Promise((r) => setTimeout(r, 60)); // past a's first deadline: it must not fire again
+    a.close();
+    b.close();
+    expect(fired.map((f) => f.id)).toEqual(['a', 'b']);
+    for (const f of fired) {
+      const lateNs = f.at - deadlines[f.id];
+      process.stderr.write(`HrTimer ${f.id} fired ${Number(lateNs) / 1000} us after its deadline\n`);
+      expect(lateNs).toBeGreaterThanOrEqual(0n);
+    }
+  });
+
+  it('HrTimer.disarm prevents firing', async () => {
+    let disarmedFired = false;
+    const disarmed = new HrTimer(() => (disarmedFired = true));
+    const now = process.hrtime.bigint();
+    disarmed.arm(now + 1_000_000n);
+    disarmed.disarm();
+    await new Promise<void>((resolve) => {
+      const later = new HrTimer(() => {
+        later.close();
+        resolve();
+      });
+      later.arm(now + 5_000_000n); // fires after the disarmed deadline has long passed
+    });
+    expect(disarmedFired).toBe(false);
+    disarmed.close();
+  });
+
+  it('an armed HrTimer keeps the process alive; a disarmed or closed one does not', () => {
+    const script = (body: string): string =>
+      `const { HrTimer } = require(${JSON.stringify(addonPath)});` +
+      `process.on('exit', () => console.log('exit'));` +
+      body;
+    const run = (body: string) => spawnSync(process.execPath, ['-e', script(body)], { encoding: 'utf8', timeout: 10_000 });
+
+    const armed = run(`new HrTimer(() => console.log('fired')).arm(process.hrtime.bigint() + 20_000_000n);`);
+    expect(armed.stdout.split('\n')).toEqual(['fired', 'exit', '']);
+
+    const idle = run(
+      `const t = new HrTimer(() => console.log('fired')); t.arm(process.hrtime.bigint() + 5_000_000_000n); t.disarm();` +
+        `const c = new HrTimer(() => console.log('fired')); c.arm(process.hrtime.bigint() + 5_000_000_000n); c.close();`,
+    );
+    expect(idle.error).toBeUndefined(); // not killed by the timeout
+    expect(idle.stdout.split('\n')).toEqual(['exit', '']);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// System: a real TAP inside a namespace of our own. The opener must run in the namespace (a TAP is
+// created in the namespace of the process that opens /dev/net/tun), so a child does it there.
+
+const skipSystem = skipLab(['ping']);
+const TAP = 'nstap-t0';
+const PEER_IP = '10.99.0.2';
+const PEER_MAC = '02:4e:53:99:00:02';
+
+describe.skipIf(skipSystem)('a TAP in its own network namespace (system)', () => {
+  let ns: Netns | undefined;
+  afterAll(async () => {
+    await ns?.delete();
+  });
+
+  it('reads in batches, writes ARP replies the kernel believes, and vanishes when closed', async () => {
+    ns = Netns.create('tap');
+    const child: ChildProcess = ns.spawn([process.execPath, 'test/tap-netns-child.mjs', TAP, PEER_IP, PEER_MAC, '150'], {
+      cwd: repoRoot,
+    });
+    const lines: string[] = [];
+    let stderr = '';
+    let partial = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop()!;
+      lines.push(...parts);
+    });
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const seen = (what: string, pred: (l: string) => boolean) =>
+      waitFor(what, () => {
+        if (child.exitCode !== null) throw new Error(`child exited (${child.exitCode}) before ${what}: ${stderr}`);
+        return lines.find(pred);
+      });
+
+    expect(await seen('ready', (l) => l.startsWith('ready '))).toBe(`ready ${TAP}`);
+    expect(lines).toContain('ebusy EBUSY'); // a second opener of the same TAP
+
+    ns.exec(['ip', 'link', 'set', TAP, 'up']);
+    ns.exec(['ip', 'addr', 'add', '10.99.0.1/24', 'dev', TAP]);
+    ns.run(['ping', '-c1', '-W1', PEER_IP]); // no echo reply comes: only its ARP request matters
+    await seen('an ARP reply', (l) => l.startsWith('arp-reply 10.99.0.1 sent'));
+    const neigh = ns.exec(['ip', 'neigh', 'show', 'dev', TAP]);
+    expect(neigh).toMatch(new RegExp(`${PEER_IP.replace(/\./g, '\\.')} lladdr ${PEER_MAC} (REACHABLE|STALE|DELAY)`));
+
+    // A burst while the child stalls its loop on echo 2: the rest queue in the kernel, read as one batch.
+    ns.run(['ping', '-c', '20', '-i', '0.005', '-W', '1', '-q', PEER_IP]);
+    await seen('the last echo request', (l) => l === 'echo 20');
+    const sizes = lines.filter((l) => l.startsWith('batch ')).map((l) => Number(l.slice(6)));
+    process.stderr.write(`TAP rx batch sizes: ${sizes.join(' ')}\n`);
+    expect(sizes.length).toBeGreaterThan(0);
+    expect(Math.max(...sizes)).toBeGreaterThan(1);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(64);
+
+    await stopChild(child);
+    expect(child.exitCode).toBe(0); // closed the TAP itself on SIGTERM
+    expect(ns.run(['ip', 'link', 'show', TAP]).status).not.toBe(0); // non-persistent: gone with its fd
+  });
+});
