@@ -1,0 +1,129 @@
+// Test doubles for code built on net/: a recording NetDevice, a manual clock, a wire between
+// two stacks, and frame builders that use only wire/'s emitters (so a test's bytes are what a
+// real peer would send, checksums included).
+
+import {
+  ARP_PACKET_LEN,
+  ArpRepr,
+  EtherType,
+  EthernetRepr,
+  IPV4_HEADER_LEN,
+  IpProtocol,
+  Ipv4Repr,
+  UDP_HEADER_LEN,
+  UdpRepr,
+  emitIcmpv4,
+  internetChecksum,
+  icmpv4ReprLen,
+} from '../wire/index.js';
+import type { Icmpv4Repr, Ipv4, Mac } from '../wire/index.js';
+import type { NetDevice } from './iface.js';
+
+/** A NetDevice that keeps what it is given; set `accept = false` to play a full queue. */
+export class RecordingDevice implements NetDevice {
+  frames: Uint8Array[] = [];
+  accept = true;
+
+  transmit(frame: Uint8Array): boolean {
+    if (!this.accept) return false;
+    this.frames.push(frame);
+    return true;
+  }
+
+  /** The frames sent since the last take(). */
+  take(): Uint8Array[] {
+    const out = this.frames;
+    this.frames = [];
+    return out;
+  }
+}
+
+/** A monotonic µs clock moved by hand. */
+export class ManualNow {
+  t: number;
+  constructor(start = 1_000_000) {
+    this.t = start;
+  }
+  readonly now = (): number => this.t;
+  advance(us: number): void {
+    this.t += us;
+  }
+}
+
+/** Frames from one end of a cable to a receiver, delivered when pumped (as a driver would, later). */
+export class QueuedWire implements NetDevice {
+  private queue: Uint8Array[] = [];
+  sent = 0;
+  constructor(private readonly deliver: (frame: Uint8Array) => void) {}
+
+  transmit(frame: Uint8Array): boolean {
+    this.queue.push(frame);
+    this.sent++;
+    return true;
+  }
+
+  /** Deliver everything queued; returns how many frames were delivered. */
+  pump(): number {
+    const q = this.queue;
+    this.queue = [];
+    for (const f of q) this.deliver(f);
+    return q.length;
+  }
+}
+
+function frameWith(ethDst: Mac, ethSrc: Mac, etherType: number, bodyLen: number, vlanId?: number): { frame: Uint8Array; body: Uint8Array } {
+  const eth = new EthernetRepr(ethDst, ethSrc, etherType, vlanId);
+  const hl = eth.bufferLen();
+  const frame = new Uint8Array(Math.max(60, hl + bodyLen));
+  eth.emit(frame);
+  return { frame, body: frame.subarray(hl, hl + bodyLen) };
+}
+
+export function arpFrame(ethDst: Mac, ethSrc: Mac, repr: ArpRepr, vlanId?: number): Uint8Array {
+  const { frame, body } = frameWith(ethDst, ethSrc, EtherType.Arp, ARP_PACKET_LEN, vlanId);
+  repr.emit(body);
+  return frame;
+}
+
+export interface Ipv4FrameOpts {
+  ident?: number;
+  ttl?: number;
+  /** Raw flags+fragment-offset word to patch in (header checksum recomputed). */
+  flagsFrag?: number;
+  vlanId?: number;
+}
+
+/** An IPv4 frame with `l4` bytes as payload (already complete, checksum included). */
+export function ipv4Frame(ethDst: Mac, ethSrc: Mac, src: Ipv4, dst: Ipv4, protocol: number, l4: Uint8Array, o: Ipv4FrameOpts = {}): Uint8Array {
+  const { frame, body } = frameWith(ethDst, ethSrc, EtherType.Ipv4, IPV4_HEADER_LEN + l4.length, o.vlanId);
+  body.set(l4, IPV4_HEADER_LEN);
+  const repr = new Ipv4Repr(src, dst, protocol, l4.length, o.ttl ?? 64, o.ident ?? 0x1234, o.flagsFrag === undefined);
+  repr.emit(body);
+  if (o.flagsFrag !== undefined) {
+    body[6] = o.flagsFrag >>> 8;
+    body[7] = o.flagsFrag & 0xff;
+    body[10] = 0;
+    body[11] = 0;
+    const ck = internetChecksum(body.subarray(0, IPV4_HEADER_LEN));
+    body[10] = ck >>> 8;
+    body[11] = ck & 0xff;
+  }
+  return frame;
+}
+
+export function icmpBytes(r: Icmpv4Repr): Uint8Array {
+  const b = new Uint8Array(icmpv4ReprLen(r));
+  emitIcmpv4(r, b);
+  return b;
+}
+
+export function udpBytes(src: Ipv4, dst: Ipv4, srcPort: number, dstPort: number, payload: Uint8Array): Uint8Array {
+  const b = new Uint8Array(UDP_HEADER_LEN + payload.length);
+  b.set(payload, UDP_HEADER_LEN);
+  new UdpRepr(srcPort, dstPort).emit(b, src, dst);
+  return b;
+}
+
+export function udpFrame(ethDst: Mac, ethSrc: Mac, src: Ipv4, dst: Ipv4, srcPort: number, dstPort: number, payload: Uint8Array): Uint8Array {
+  return ipv4Frame(ethDst, ethSrc, src, dst, IpProtocol.Udp, udpBytes(src, dst, srcPort, dstPort, payload));
+}
