@@ -1,0 +1,63 @@
+// Assembly of the whole machine from a config: processor, NIC on a link, nanokernel, and the
+// guests. Pure (no I/O of its own): the link and the clock are given, so tests build the same
+// machine on a MemoryLink and a ManualClock.
+import { formatIpv4Cidr, formatMac } from '../wire/address.js';
+import type { Link } from '../link/link.js';
+import type { Clock } from '../machine/clock.js';
+import { Nic } from '../machine/nic.js';
+import { Processor } from '../machine/processor.js';
+import { Nanokernel, type NanokernelSnapshot } from '../nanokernel/nanokernel.js';
+import { Guest, roleOf, type GuestStats } from '../os/guest.js';
+import type { MachineConfig } from './config.js';
+
+export interface Machine {
+  readonly processor: Processor;
+  readonly nic: Nic;
+  readonly nanokernel: Nanokernel;
+  /** Guests by name, primary first. */
+  readonly guests: Map<string, Guest>;
+  start(): void;
+  stop(): void;
+  stats(): MachineStats;
+}
+
+export interface MachineStats extends NanokernelSnapshot {
+  guests: GuestStats[];
+}
+
+export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock): Machine {
+  const processor = new Processor(clock);
+  const nic = new Nic(link, clock, { lineRateBps: cfg.lineRateBps });
+  const nanokernel = new Nanokernel(processor, nic, { txPolicy: cfg.txPolicy, ...cfg.scheduler });
+  const guests = new Map<string, Guest>();
+  for (const g of cfg.guests) {
+    nanokernel.addDomain({
+      name: g.name,
+      role: roleOf(g.os),
+      mac: g.mac,
+      ipv4: g.ipv4.addr,
+      weight: g.weight,
+      rateBps: g.rateBps,
+      guest: (hw) => {
+        const guest = new Guest(hw, { name: g.name, kind: g.os, mac: g.mac, ipv4: g.ipv4, gateway: g.gateway, echo: g.echo, control: g.control });
+        guests.set(g.name, guest);
+        return guest.os;
+      },
+    });
+  }
+  const ordered = new Map(nanokernel.domains.map((d) => [d.name, guests.get(d.name)!]));
+  return {
+    processor,
+    nic,
+    nanokernel,
+    guests: ordered,
+    start: () => nanokernel.start(),
+    stop: () => nanokernel.shutdown(),
+    stats: () => ({ ...nanokernel.snapshot(), guests: [...ordered.values()].map((g) => g.stats()) }),
+  };
+}
+
+/** The guests as the `ready` log line names them. */
+export function describeGuests(cfg: MachineConfig): Array<{ name: string; os: string; mac: string; ipv4: string }> {
+  return cfg.guests.map((g) => ({ name: g.name, os: g.os, mac: formatMac(g.mac), ipv4: formatIpv4Cidr(g.ipv4) }));
+}

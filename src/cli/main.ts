@@ -1,0 +1,58 @@
+// cli/: the `nanoshare` command. Config (schema, defaults, clear errors naming the field), host
+// network setup with iproute2, boot, signals, stats. It may import every layer; nothing imports it.
+import { readFileSync } from 'node:fs';
+import { ConfigError } from './config.js';
+import { configFromArgs, RUN_USAGE } from './args.js';
+import { runMachine } from './run.js';
+import { statsCommand } from './stats.js';
+
+const USAGE = `Usage: nanoshare <command> [options]
+
+Commands:
+  run      run the machine (as root, or with CAP_NET_ADMIN and /dev/net/tun)
+  stats    print a running machine's counters
+
+Run \`nanoshare <command> --help\` for its options.
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Entry point; resolves with the exit code. Bad input is exit code 2 with one line, never a stack trace. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'run': {
+        const cfg = configFromArgs(rest);
+        if (cfg === 'help') {
+          process.stdout.write(RUN_USAGE);
+          return 0;
+        }
+        return await runMachine(cfg);
+      }
+      case 'stats':
+        return await statsCommand(rest);
+      case '--version':
+      case '-v':
+        process.stdout.write(`nanoshare ${version()}\n`);
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default:
+        throw new ConfigError(`unknown command ${JSON.stringify(cmd)} (known: run, stats)`);
+    }
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`nanoshare: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,121 @@
+// `nanoshare stats`: ask a running machine for its counters over the control socket and print
+// them (a short table, or the whole snapshot with --json). summarize() is also the periodic
+// stats log line.
+import { parseArgs } from 'node:util';
+import type { MachineStats } from './machine.js';
+import { request, defaultControlPath } from './control.js';
+import { ConfigError, checkIfName } from './config.js';
+
+export interface StatsSummary {
+  uptimeS: number;
+  kernelUs: number;
+  switch: MachineStats['switch'];
+  nic: { rx: number; tx: number; rxRingFull: number };
+  domains: Array<{
+    name: string;
+    role: string;
+    cpuPct: number;
+    busyUs: number;
+    quanta: number;
+    preemptions: number;
+    interrupts: number;
+    frames: number;
+    rx: number;
+    tx: number;
+    drops: number;
+    latenessUs?: { p50: number; p99: number; max: number; count: number };
+  }>;
+}
+
+export function summarize(s: MachineStats): StatsSummary {
+  const round = (x: number): number => Math.round(x * 10) / 10;
+  return {
+    uptimeS: round(s.uptimeUs / 1e6),
+    kernelUs: Math.round(s.processor.kernelUs),
+    switch: s.switch,
+    nic: { rx: s.nic.rxFrames ?? 0, tx: s.nic.txFrames ?? 0, rxRingFull: s.nic.rxRingFull ?? 0 },
+    domains: s.domains.map((d) => {
+      const g = s.guests.find((x) => x.name === d.name);
+      const p = d.port;
+      const late = g?.control?.lateness;
+      return {
+        name: d.name,
+        role: d.role,
+        cpuPct: s.uptimeUs > 0 ? round((100 * d.cpu.busyUs) / s.uptimeUs) : 0,
+        busyUs: Math.round(d.cpu.busyUs),
+        quanta: d.cpu.quanta,
+        preemptions: d.cpu.preemptions,
+        interrupts: d.cpu.interrupts,
+        frames: d.cpu.framesHandled,
+        rx: p.rxFrames ?? 0,
+        tx: p.txFrames ?? 0,
+        drops: (p.rxQueueFull ?? 0) + (p.txQueueFull ?? 0) + (p.txSpoofedMac ?? 0) + (p.txSpoofedIp ?? 0) + (p.txMalformed ?? 0),
+        latenessUs: late && { p50: round(late.p50Us), p99: round(late.p99Us), max: round(late.maxUs), count: late.count },
+      };
+    }),
+  };
+}
+
+export function formatSummary(s: StatsSummary): string {
+  const rows = [['guest', 'role', 'cpu%', 'quanta', 'preempt', 'irqs', 'rx', 'tx', 'drops', 'late p50/p99/max us']];
+  for (const d of s.domains) {
+    rows.push([
+      d.name, d.role, d.cpuPct.toFixed(1), String(d.quanta), String(d.preemptions), String(d.interrupts), String(d.rx), String(d.tx), String(d.drops),
+      d.latenessUs ? `${d.latenessUs.p50}/${d.latenessUs.p99}/${d.latenessUs.max}` : '-',
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  const sw = s.switch;
+  return [
+    `uptime ${s.uptimeS} s, nanokernel ${s.kernelUs} us; nic rx ${s.nic.rx} tx ${s.nic.tx} (rx ring full ${s.nic.rxRingFull})`,
+    `switch: rx ${sw.rxFrames} (unicast ${sw.rxUnicast}, broadcast ${sw.rxBroadcast}, multicast ${sw.rxMulticast}), unknown unicast dropped ${sw.rxUnknownUnicast}; ` +
+      `tx ${sw.txFrames}, local ${sw.txLocal}, spoofed mac/ip dropped ${sw.txSpoofedMac}/${sw.txSpoofedIp}`,
+    table,
+  ].join('\n');
+}
+
+export const STATS_USAGE = `Usage: nanoshare stats [--json] [--tap NAME | --control PATH]
+
+Prints the counters of a running machine (per guest: processor time, quanta, preemptions,
+interrupts, frames, drops; the rtos control task's lateness), read from its control socket.
+
+  --json           the whole snapshot as JSON
+  --tap NAME       the machine that runs on TAP NAME (default nstap0)
+  --control PATH   the control socket (default /run/nanoshare/<tap>.sock)
+`;
+
+export async function statsCommand(argv: readonly string[]): Promise<number> {
+  let values: { json?: boolean; tap?: string; control?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { json: { type: 'boolean' }, tap: { type: 'string' }, control: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(STATS_USAGE);
+    return 0;
+  }
+  const path = values.control ?? defaultControlPath(checkIfName(values.tap ?? 'nstap0', '--tap'));
+  let text: string;
+  try {
+    text = await request(path, 'stats');
+  } catch (e) {
+    process.stderr.write(`nanoshare stats: ${(e as Error).message}\n`);
+    return 1;
+  }
+  let snap: MachineStats;
+  try {
+    snap = JSON.parse(text) as MachineStats;
+  } catch {
+    process.stderr.write(`nanoshare stats: the machine at ${path} answered something that is not JSON\n`);
+    return 1;
+  }
+  process.stdout.write(values.json ? JSON.stringify(snap, null, 2) + '\n' : formatSummary(summarize(snap)) + '\n');
+  return 0;
+}

@@ -1,0 +1,48 @@
+// What a guest OS sees of the nanokernel (its "hypercalls"), and what the nanokernel sees of a
+// guest (its entry points). Nothing else crosses the boundary.
+import type { Mac } from '../wire/address.js';
+
+/** Virtual interrupt lines, as bits. */
+export const Irq = {
+  /** Frames are waiting in the virtual RX ring (level-triggered: re-raised while any remain). */
+  NetRx: 1,
+  /** The virtual timer's deadline has passed. */
+  Timer: 2,
+} as const;
+
+export type Role = 'primary' | 'secondary';
+
+/** The guest's virtual NIC: its port on the nanokernel's switch. */
+export interface VirtualNic {
+  readonly mac: Mac;
+  /** Next received frame, or undefined when the ring is empty or this unit's frame budget is spent. Do not modify it: a broadcast frame is shared. */
+  receive(): Uint8Array | undefined;
+  /** Queue a frame for transmission; false when the virtual TX queue is full (the drop is counted). */
+  transmit(frame: Uint8Array): boolean;
+  /** Receive frames sent to a multicast group. */
+  subscribe(group: Mac): void;
+  unsubscribe(group: Mac): void;
+}
+
+/** The services the nanokernel gives a guest. */
+export interface DomainServices {
+  readonly name: string;
+  readonly role: Role;
+  /** Monotonic time in microseconds. */
+  now(): number;
+  /** Program the one virtual timer (undefined disarms it). Irq.Timer is raised at or after `atUs`. */
+  setTimer(atUs: number | undefined): void;
+  readonly nic: VirtualNic;
+}
+
+/** A guest OS as the nanokernel knows it. Each call is one bounded unit of work. */
+export interface GuestOs {
+  /** Start: called once, primary first. May transmit and program the timer. */
+  boot(): void;
+  /** Virtual interrupt entry with the pending lines (bits of Irq). */
+  interrupt(lines: number): void;
+  /** True when the guest's own scheduler has a task ready to run. */
+  runnable(): boolean;
+  /** Run one step of the guest's most eligible task. */
+  step(): void;
+}

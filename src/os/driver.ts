@@ -1,0 +1,64 @@
+// The virtual NIC driver: the guest's side of its port on the nanokernel's switch. On the RX
+// interrupt it takes the frames the nanokernel lets it take in this unit and hands them to the
+// network stack; the stack transmits through it; after every unit it re-arms the stack's timer.
+import { Irq } from '../nanokernel/guest-interface.js';
+import type { NetDevice, NetStack } from '../net/index.js';
+import type { GuestKernel } from './kernel.js';
+
+export interface DriverCounters {
+  rxFrames: number;
+  txFrames: number;
+  /** The virtual TX queue was full. */
+  txQueueFull: number;
+}
+
+export class VirtualNicDriver implements NetDevice {
+  readonly counters: DriverCounters = { rxFrames: 0, txFrames: 0, txQueueFull: 0 };
+  private stack: NetStack | undefined;
+  private pollTimer: number | undefined;
+  private pollTimerAt: number | undefined;
+
+  constructor(private readonly kernel: GuestKernel) {
+    kernel.onInterrupt(Irq.NetRx, () => this.receive());
+    kernel.afterUnit(() => this.armPoll());
+  }
+
+  /** Bind the network stack that frames go up to. */
+  bind(stack: NetStack): void {
+    this.stack = stack;
+  }
+
+  transmit(frame: Uint8Array): boolean {
+    if (this.kernel.hw.nic.transmit(frame)) {
+      this.counters.txFrames++;
+      return true;
+    }
+    this.counters.txQueueFull++;
+    return false;
+  }
+
+  private receive(): void {
+    const nic = this.kernel.hw.nic;
+    const stack = this.stack;
+    for (let f = nic.receive(); f !== undefined; f = nic.receive()) {
+      this.counters.rxFrames++;
+      stack?.processFrame(f);
+    }
+  }
+
+  /** Keep one kernel timer at the stack's next deadline (ARP retries and expiry). */
+  private armPoll(): void {
+    const at = this.stack?.pollAt();
+    if (at === this.pollTimerAt) return;
+    if (this.pollTimer !== undefined) this.kernel.cancel(this.pollTimer);
+    this.pollTimer = undefined;
+    this.pollTimerAt = at;
+    if (at !== undefined) {
+      this.pollTimer = this.kernel.at(at, () => {
+        this.pollTimer = undefined;
+        this.pollTimerAt = undefined;
+        this.stack?.poll();
+      });
+    }
+  }
+}
