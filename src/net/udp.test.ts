@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ArpOperation,
+  ArpRepr,
+  EthernetFrame,
+  Icmpv4DstUnreachable,
+  Icmpv4Packet,
+  Icmpv4Type,
+  IpProtocol,
+  Ipv4Packet,
+  MAC_BROADCAST,
+  UdpPacket,
+  isWireError,
+  parseIpv4,
+} from '../wire/index.js';
+import type { Ipv4 } from '../wire/index.js';
+import type { NetConfig, UdpDatagram } from './index.js';
+import { NetStack } from './index.js';
+import { ManualNow, RecordingDevice, arpFrame, ipv4Frame, udpBytes, udpFrame } from './testing.js';
+
+const ip = (s: string): Ipv4 => parseIpv4(s)!;
+const OUR_MAC = 0x02_4e_53_00_00_0a;
+const OUR_IP = ip('10.77.0.10');
+const PEER_MAC = 0x02_aa_bb_cc_dd_01;
+const PEER_IP = ip('10.77.0.1');
+const HELLO = new TextEncoder().encode('hello, guest');
+
+function setup(extra: Partial<NetConfig> = {}) {
+  const dev = new RecordingDevice();
+  const clock = new ManualNow();
+  const stack = new NetStack({ mac: OUR_MAC, ipv4: { addr: OUR_IP, prefixLen: 24 }, ...extra }, dev, clock.now);
+  stack.processFrame(arpFrame(MAC_BROADCAST, PEER_MAC, new ArpRepr(ArpOperation.Request, PEER_MAC, PEER_IP, 0, OUR_IP)));
+  dev.take();
+  return { dev, clock, stack };
+}
+
+function parseIp(frame: Uint8Array) {
+  const eth = EthernetFrame.checked(frame);
+  if (isWireError(eth)) throw new Error(eth.message);
+  const p = Ipv4Packet.checked(eth.payload());
+  if (isWireError(p)) throw new Error(p.message);
+  return { eth, ip: p };
+}
+
+describe('UDP ingress', () => {
+  it('delivers a datagram to the bound socket', () => {
+    const { stack } = setup();
+    const got: UdpDatagram[] = [];
+    stack.udpBind(7, (d) => got.push(d));
+    stack.processFrame(udpFrame(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 40000, 7, HELLO));
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatchObject({ src: PEER_IP, srcPort: 40000, dst: OUR_IP, dstPort: 7 });
+    expect(new TextDecoder().decode(got[0]!.payload)).toBe('hello, guest');
+    expect(stack.counters.udpRx).toBe(1);
+  });
+
+  it('delivers broadcasts too (DHCP, discovery), without answering them when closed', () => {
+    const { dev, stack } = setup();
+    const got: UdpDatagram[] = [];
+    stack.udpBind(68, (d) => got.push(d));
+    stack.processFrame(udpFrame(MAC_BROADCAST, PEER_MAC, PEER_IP, ip('255.255.255.255'), 67, 68, HELLO));
+    stack.processFrame(udpFrame(MAC_BROADCAST, PEER_MAC, PEER_IP, ip('10.77.0.255'), 67, 69, HELLO));
+    expect(got).toHaveLength(1);
+    expect(dev.take()).toHaveLength(0);
+    expect(stack.counters.udpNoPort).toBe(1);
+  });
+
+  it('verifies the checksum; accepts a zero (absent) one', () => {
+    const { stack } = setup();
+    const got: UdpDatagram[] = [];
+    stack.udpBind(7, (d) => got.push(d));
+    const l4 = udpBytes(PEER_IP, OUR_IP, 40000, 7, HELLO);
+    l4[8] = l4[8]! ^ 1;
+    stack.processFrame(ipv4Frame(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, IpProtocol.Udp, l4));
+    expect(got).toHaveLength(0);
+    expect(stack.counters.rxMalformed['udp:bad-checksum']).toBe(1);
+    l4[6] = 0;
+    l4[7] = 0;
+    stack.processFrame(ipv4Frame(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, IpProtocol.Udp, l4));
+    expect(got).toHaveLength(1);
+  });
+
+  it('answers a closed port with ICMP port unreachable quoting the datagram', () => {
+    const { dev, stack } = setup();
+    const req = udpFrame(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 40000, 9999, HELLO);
+    stack.processFrame(req);
+    const out = dev.take();
+    expect(out).toHaveLength(1);
+    const { eth, ip: p } = parseIp(out[0]!);
+    expect(eth.dstAddr()).toBe(PEER_MAC);
+    expect(p.srcAddr()).toBe(OUR_IP);
+    expect(p.dstAddr()).toBe(PEER_IP);
+    expect(p.protocol()).toBe(IpProtocol.Icmp);
+    const icmp = Icmpv4Packet.checked(p.payload());
+    if (isWireError(icmp)) throw new Error(icmp.message);
+    expect(icmp.msgType()).toBe(Icmpv4Type.DstUnreachable);
+    expect(icmp.msgCode()).toBe(Icmpv4DstUnreachable.PortUnreachable);
+    const quoted = req.subarray(14, 14 + 20 + 8 + HELLO.length);
+    expect(Array.from(icmp.data())).toEqual(Array.from(quoted));
+    expect(stack.counters.udpNoPort).toBe(1);
+    expect(stack.counters.rxDropped['udp-no-port']).toBe(1);
+    expect(stack.counters.icmpDstUnreachableTx).toBe(1);
+  });
+
+  it('rate-limits port unreachables with a token bucket', () => {
+    const { dev, clock, stack } = setup({ icmpErrorBurst: 3, icmpErrorIntervalUs: 1000 });
+    const probe = udpFrame(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 40000, 9999, HELLO);
+    for (let i = 0; i < 10; i++) stack.processFrame(probe);
+    expect(dev.take()).toHaveLength(3);
+    expect(stack.counters.icmpErrorsRateLimited).toBe(7);
+    expect(stack.counters.udpNoPort).toBe(10);
+    clock.advance(999);
+    stack.processFrame(probe);
+    expect(dev.take()).toHaveLength(0);
+    clock.advance(1);
+    stack.processFrame(probe);
+    stack.processFrame(probe);
+    expect(dev.take()).toHaveLength(1); // one token back per interval
+    clock.advance(1_000_000);
+    for (let i = 0; i < 10; i++) stack.processFrame(probe);
+    expect(dev.take()).toHaveLength(3); // refilled to the burst, not beyond
+  });
+});
+
+describe('UDP sockets and egress', () => {
+  it('sends a datagram with valid checksums to the resolved MAC', () => {
+    const { dev, stack } = setup();
+    const sock = stack.udpBind(5000, () => {});
+    expect(sock.send(PEER_IP, 7, HELLO)).toBe(true);
+    const out = dev.take();
+    expect(out).toHaveLength(1);
+    const { eth, ip: p } = parseIp(out[0]!);
+    expect(eth.dstAddr()).toBe(PEER_MAC);
+    expect(p.protocol()).toBe(IpProtocol.Udp);
+    expect(p.dontFrag()).toBe(true);
+    const u = UdpPacket.checked(p.payload(), p.srcAddr(), p.dstAddr()); // verifies the checksum
+    if (isWireError(u)) throw new Error(u.message);
+    expect(u.checksum()).not.toBe(0);
+    expect(u.srcPort()).toBe(5000);
+    expect(u.dstPort()).toBe(7);
+    expect(Array.from(u.payload())).toEqual(Array.from(HELLO));
+    expect(stack.counters.udpTx).toBe(1);
+  });
+
+  it('sends to the subnet broadcast at MAC_BROADCAST without ARP', () => {
+    const { dev, stack } = setup();
+    expect(stack.sendUdp(5000, ip('10.77.0.255'), 9, HELLO)).toBe(true);
+    const out = dev.take();
+    expect(out).toHaveLength(1);
+    expect(parseIp(out[0]!).eth.dstAddr()).toBe(MAC_BROADCAST);
+  });
+
+  it('refuses datagrams over the MTU and counts tx-full', () => {
+    const { dev, stack } = setup();
+    expect(stack.sendUdp(5000, PEER_IP, 7, new Uint8Array(1472))).toBe(true);
+    expect(stack.sendUdp(5000, PEER_IP, 7, new Uint8Array(1473))).toBe(false);
+    expect(stack.counters.txDropped['too-big']).toBe(1);
+    dev.accept = false;
+    expect(stack.sendUdp(5000, PEER_IP, 7, HELLO)).toBe(false);
+    expect(stack.counters.txDropped['tx-full']).toBe(1);
+  });
+
+  it('binds, refuses a port in use, hands out ephemeral ports, frees on close', () => {
+    const { stack } = setup();
+    const a = stack.udpBind(7, () => {});
+    expect(a.port).toBe(7);
+    expect(() => stack.udpBind(7, () => {})).toThrow('udp port 7 in use');
+    expect(() => stack.udpBind(70000, () => {})).toThrow(RangeError);
+    const e1 = stack.udpBind(0, () => {});
+    const e2 = stack.udpBind(0, () => {});
+    expect(e1.port).toBeGreaterThanOrEqual(49152);
+    expect(e2.port).not.toBe(e1.port);
+    a.close();
+    const b = stack.udpBind(7, () => {});
+    a.close(); // a stale close must not unbind the new owner
+    const got: number[] = [];
+    b.close();
+    stack.udpBind(7, (d) => got.push(d.srcPort));
+    stack.processFrame(udpFrame(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 1234, 7, HELLO));
+    expect(got).toEqual([1234]);
+    expect(a.send(PEER_IP, 7, HELLO)).toBe(false);
+    expect(() => stack.sendUdp(5000, PEER_IP, 0, HELLO)).toThrow(RangeError);
+  });
+});
