@@ -118,6 +118,7 @@ export class Nanokernel {
   private running = false;
   private rateTimer: TimerHandle | undefined;
   private secondaryCursor = 0;
+  private secondaries: Domain[] = [];
   private started = false;
 
   constructor(readonly processor: Processor, readonly nic: Nic, private readonly opts: NanokernelOptions = {}) {
@@ -141,6 +142,7 @@ export class Nanokernel {
     d.guest = spec.guest(this.servicesFor(d));
     this.domains.push(d);
     this.domains.sort((a, b) => rank(a.role) - rank(b.role));
+    this.secondaries = this.domains.filter((x) => x.role === 'secondary');
     return d;
   }
 
@@ -171,7 +173,13 @@ export class Nanokernel {
         }
         return f;
       },
-      transmit: (frame) => port.enqueueTx(frame),
+      transmit: (frame) => {
+        const ok = port.enqueueTx(frame);
+        // The doorbell: a transmit outside a dispatched unit (never the case for a guest
+        // running under the nanokernel, but cheap to honour) still gets the arbiter to run.
+        if (ok && !this.running) this.processor.wake();
+        return ok;
+      },
       subscribe: (group) => this.demux.subscribe(port, group),
       unsubscribe: (group) => this.demux.unsubscribe(port, group),
     };
@@ -235,16 +243,22 @@ export class Nanokernel {
     try {
       this.demuxNicRx();
       this.checkTimers(start);
-      for (const d of this.domains) {
-        if (d.role !== 'primary') continue;
-        while (d.hasWork() && clock.now() - start < this.sched.sliceUs) {
-          guestUs += this.runUnit(d);
-          this.pumpTx();
-          this.demuxNicRx();
-          this.checkTimers(clock.now());
+      for (;;) {
+        for (const d of this.domains) {
+          if (d.role !== 'primary') continue;
+          while (d.hasWork() && clock.now() - start < this.sched.sliceUs) {
+            guestUs += this.runUnit(d);
+            this.pumpTx();
+            this.demuxNicRx();
+            this.checkTimers(clock.now());
+          }
         }
+        if (this.primaryHasWork()) break; // the slice is spent: yield to I/O, then go on
+        const q = this.runSecondaryQuantum();
+        guestUs += q.spentUs;
+        // A preempted quantum hands the processor straight back to the primary.
+        if (!q.preempted || clock.now() - start >= this.sched.sliceUs) break;
       }
-      if (!this.primaryHasWork()) guestUs += this.runSecondaryQuantum();
       this.pumpTx();
     } finally {
       this.running = false;
@@ -253,9 +267,9 @@ export class Nanokernel {
     if (this.hasWork()) this.processor.wake();
   }
 
-  /** Give one quantum to the next secondary with work; returns processor time spent in it. */
-  private runSecondaryQuantum(): number {
-    const secondaries = this.domains.filter((d) => d.role === 'secondary');
+  /** Give one quantum to the next secondary with work (round robin among secondaries). */
+  private runSecondaryQuantum(): { spentUs: number; preempted: boolean } {
+    const secondaries = this.secondaries;
     const n = secondaries.length;
     for (let i = 0; i < n; i++) {
       const d = secondaries[(this.secondaryCursor + i) % n]!;
@@ -263,29 +277,29 @@ export class Nanokernel {
       this.secondaryCursor = (this.secondaryCursor + i + 1) % n;
       return this.runQuantum(d);
     }
-    return 0;
+    return { spentUs: 0, preempted: false };
   }
 
-  private runQuantum(d: Domain): number {
+  /** Units of `d` until its work, the quantum's time or frames run out, or the primary has work. */
+  private runQuantum(d: Domain): { spentUs: number; preempted: boolean } {
     const clock = this.clock;
     const q0 = clock.now();
     const f0 = d.stats.framesHandled;
-    let spent = 0;
+    let spentUs = 0;
     d.stats.quanta++;
     for (;;) {
-      spent += this.runUnit(d);
+      spentUs += this.runUnit(d);
       this.pumpTx();
       this.demuxNicRx();
       const now = clock.now();
       this.checkTimers(now);
-      if (!d.hasWork()) break;
+      if (!d.hasWork()) return { spentUs, preempted: false };
       if (this.primaryHasWork()) {
         d.stats.preemptions++;
-        break;
+        return { spentUs, preempted: true };
       }
-      if (now - q0 >= this.sched.quantumUs || d.stats.framesHandled - f0 >= this.sched.quantumFrames) break;
+      if (now - q0 >= this.sched.quantumUs || d.stats.framesHandled - f0 >= this.sched.quantumFrames) return { spentUs, preempted: false };
     }
-    return spent;
   }
 
   /** One unit of a guest: its pending interrupts, else one task step. Returns its duration. */

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { StrictPriority, WeightedShare, DRR_QUANTUM_BYTES } from './arbiter.js';
+import { Port } from './port.js';
+import { TokenBucket } from './token-bucket.js';
+
+function port(name: string, primary: boolean, weight = 1, bucket?: TokenBucket, queue = 100_000): Port {
+  return new Port(name, name.length, undefined, primary, 4, queue, weight, bucket);
+}
+
+function fill(p: Port, n: number, len: number): void {
+  for (let i = 0; i < n; i++) p.enqueueTx(new Uint8Array(len));
+}
+
+/** Drain `frames` selections; returns bytes sent per port name. */
+function drain(policy: { select(now: number): Port | undefined }, frames: number, now = 0): Map<string, number> {
+  const bytes = new Map<string, number>();
+  for (let i = 0; i < frames; i++) {
+    const p = policy.select(now);
+    if (!p) break;
+    const f = p.tx.shift()!;
+    p.bucket?.consume(f.length);
+    bytes.set(p.name, (bytes.get(p.name) ?? 0) + f.length);
+  }
+  return bytes;
+}
+
+describe('StrictPriority', () => {
+  it('serves the primary first even when the secondary queued earlier', () => {
+    const rtos = port('rtos', true);
+    const gpos = port('gpos', false);
+    const policy = new StrictPriority([rtos, gpos]);
+    fill(gpos, 3, 100);
+    fill(rtos, 2, 100);
+    expect([policy.select(0), (rtos.tx.shift(), policy.select(0))]).toEqual([rtos, rtos]);
+    rtos.tx.shift();
+    expect(policy.select(0)).toBe(gpos);
+  });
+
+  it('returns nothing when every queue is empty', () => {
+    const policy = new StrictPriority([port('rtos', true), port('gpos', false)]);
+    expect(policy.select(0)).toBeUndefined();
+  });
+});
+
+describe('WeightedShare (deficit round robin by bytes)', () => {
+  it('splits bytes 3:1 between saturated ports, whatever their frame sizes', () => {
+    const a = port('a', true, 3);
+    const b = port('b', false, 1);
+    fill(a, 20_000, 1500);
+    fill(b, 60_000, 200); // small frames must not buy b a larger share
+    const bytes = drain(new WeightedShare([a, b]), 20_000);
+    const share = bytes.get('a')! / (bytes.get('a')! + bytes.get('b')!);
+    expect(share).toBeGreaterThan(0.74);
+    expect(share).toBeLessThan(0.76);
+  });
+
+  it('gives an idle port no banked credit when it wakes up', () => {
+    const a = port('a', false);
+    const b = port('b', false);
+    const policy = new WeightedShare([a, b]);
+    fill(a, 100, 1000);
+    drain(policy, 50);
+    expect(b.deficit).toBe(0);
+    fill(b, 100, 1000);
+    const bytes = drain(policy, 40);
+    // After b joins, the two alternate: neither gets more than one quantum ahead.
+    expect(Math.abs(bytes.get('a')! - bytes.get('b')!)).toBeLessThanOrEqual(DRR_QUANTUM_BYTES);
+  });
+
+  it('lets a lone busy port use the whole link', () => {
+    const a = port('a', false, 1);
+    const b = port('b', false, 9);
+    fill(a, 10, 1000);
+    expect(drain(new WeightedShare([a, b]), 100).get('a')).toBe(10_000);
+  });
+
+  it('refuses a non-positive weight', () => {
+    expect(() => new WeightedShare([port('a', false, 0)])).toThrow(/weight/);
+  });
+});
+
+describe('TokenBucket rate limit', () => {
+  it('holds a port to its rate over virtual time', () => {
+    const bucket = new TokenBucket(8_000_000, 3000, 0); // 1 MB/s, 3000-byte burst
+    const limited = port('gpos', false, 1, bucket);
+    const policy = new StrictPriority([port('rtos', true), limited]);
+    fill(limited, 10_000, 1000);
+    let sent = 0;
+    for (let now = 0; now <= 1_000_000; now += 100) sent += drain(policy, 1000, now).get('gpos') ?? 0;
+    // 1 s at 1 MB/s plus the initial burst, to within one frame.
+    expect(sent).toBeGreaterThanOrEqual(1_000_000);
+    expect(sent).toBeLessThanOrEqual(1_000_000 + 3000 + 1000);
+    expect(limited.counters.txRateLimited).toBeGreaterThan(0);
+  });
+
+  it('says when the next frame may go', () => {
+    const bucket = new TokenBucket(8_000_000, 1000, 0);
+    expect(bucket.allows(1000, 0)).toBe(true);
+    bucket.consume(1000);
+    expect(bucket.allows(500, 0)).toBe(false);
+    expect(bucket.readyAt(500, 0)).toBeCloseTo(500, 6); // 500 bytes at 1 byte/µs
+    expect(bucket.allows(500, 500)).toBe(true);
+  });
+});

@@ -1,0 +1,185 @@
+// The scheduler on a virtual clock: scripted guests spend virtual time in their units, so the
+// quantum and preemption bounds are checked exactly, with no wall clock involved.
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../machine/clock.js';
+import { Nic } from '../machine/nic.js';
+import { Processor } from '../machine/processor.js';
+import { MemoryLink } from '../link/memory.js';
+import { MAC_BROADCAST, writeMac } from '../wire/address.js';
+import { Nanokernel, type NanokernelOptions } from './nanokernel.js';
+import { Irq, type DomainServices, type GuestOs } from './guest-interface.js';
+
+const RTOS_MAC = 0x024e5300000a;
+const GPOS_MAC = 0x024e5300000b;
+
+/** A guest that does what the test scripts: units cost `unitUs` of virtual time. */
+class ScriptedGuest implements GuestOs {
+  /** Task steps still to run. */
+  work = 0;
+  readonly units: string[] = [];
+  framesTaken = 0;
+  onStep: (() => void) | undefined;
+  onInterrupt: ((lines: number) => void) | undefined;
+
+  constructor(readonly hw: DomainServices, readonly clock: ManualClock, readonly log: string[], public unitUs: number) {}
+
+  boot(): void {}
+
+  interrupt(lines: number): void {
+    this.log.push(`${this.hw.name}:irq${lines}`);
+    if (lines & Irq.NetRx) while (this.hw.nic.receive()) this.framesTaken++;
+    this.onInterrupt?.(lines);
+    this.clock.spend(this.unitUs);
+  }
+
+  runnable(): boolean {
+    return this.work > 0;
+  }
+
+  step(): void {
+    this.work--;
+    this.log.push(`${this.hw.name}:step`);
+    this.clock.spend(this.unitUs);
+    this.onStep?.();
+  }
+}
+
+function setup(opts: NanokernelOptions = {}, unitUs = 50) {
+  const clock = new ManualClock();
+  const link = new MemoryLink();
+  const nk = new Nanokernel(new Processor(clock), new Nic(link, clock), opts);
+  const log: string[] = [];
+  let rtos!: ScriptedGuest;
+  let gpos!: ScriptedGuest;
+  nk.addDomain({ name: 'gpos', role: 'secondary', mac: GPOS_MAC, guest: (hw) => (gpos = new ScriptedGuest(hw, clock, log, unitUs)) });
+  nk.addDomain({ name: 'rtos', role: 'primary', mac: RTOS_MAC, guest: (hw) => (rtos = new ScriptedGuest(hw, clock, log, unitUs)) });
+  return { clock, link, nk, log, rtos, gpos, domain: (n: string) => nk.domains.find((d) => d.name === n)! };
+}
+
+function frameTo(dst: number, src = 0x020000000099): Uint8Array {
+  const f = new Uint8Array(60);
+  writeMac(f, 0, dst);
+  writeMac(f, 6, src);
+  f[12] = 0x88; // a local experimental EtherType: the scheduler does not care what is inside
+  f[13] = 0xb5;
+  return f;
+}
+
+describe('Nanokernel scheduler', () => {
+  it('orders the primary first whatever order the domains were added in', () => {
+    const { nk } = setup();
+    expect(nk.domains.map((d) => d.role)).toEqual(['primary', 'secondary']);
+  });
+
+  it('runs all the primary\'s work before the secondary gets a unit', () => {
+    const { nk, clock, log, rtos, gpos } = setup();
+    gpos.work = 3;
+    rtos.work = 3;
+    nk.start();
+    clock.advance(0);
+    expect(log).toEqual(['rtos:step', 'rtos:step', 'rtos:step', 'gpos:step', 'gpos:step', 'gpos:step']);
+  });
+
+  it('bounds a secondary quantum in microseconds', () => {
+    const { nk, clock, gpos, domain } = setup({ quantumUs: 200 }, 50);
+    gpos.work = 20;
+    nk.start();
+    clock.advance(0);
+    const d = domain('gpos');
+    expect(d.stats.units - 1).toBe(20); // every step, plus boot
+    // 50 µs units, 200 µs quanta: four units a quantum.
+    expect(d.stats.quanta).toBe(5);
+    expect(d.stats.busyUs).toBe(1000);
+  });
+
+  it('bounds a secondary quantum in frames and a unit in frames', () => {
+    const { nk, clock, link, gpos, domain } = setup({ quantumUs: 1_000_000, quantumFrames: 64, unitFrames: 16 }, 1);
+    nk.start();
+    link.inject(Array.from({ length: 200 }, () => frameTo(GPOS_MAC)));
+    clock.advance(0);
+    const d = domain('gpos');
+    expect(gpos.framesTaken).toBe(200);
+    // 16 frames per unit: 13 units; 64 frames per quantum: 4 quanta (64+64+64+8).
+    expect(d.stats.units - 1).toBe(13); // plus boot
+    expect(d.stats.quanta).toBe(4);
+  });
+
+  it('preempts the secondary at the next unit boundary when the primary gets a frame', () => {
+    const { nk, clock, link, log, gpos, domain } = setup({ quantumUs: 10_000 }, 50);
+    gpos.work = 10;
+    let n = 0;
+    gpos.onStep = () => {
+      if (++n === 3) link.inject([frameTo(RTOS_MAC)]); // arrives while the secondary runs
+    };
+    nk.start();
+    clock.advance(0);
+    const third = log.indexOf('gpos:step', log.indexOf('gpos:step', log.indexOf('gpos:step') + 1) + 1);
+    expect(log[third + 1]).toBe(`rtos:irq${Irq.NetRx}`);
+    expect(domain('gpos').stats.preemptions).toBe(1);
+    expect(log.filter((x) => x === 'gpos:step')).toHaveLength(10);
+  });
+
+  it('delivers the primary\'s timer within one secondary unit of its deadline', () => {
+    const { nk, clock, rtos, gpos } = setup({ quantumUs: 10_000 }, 70);
+    let firedAt: number | undefined;
+    rtos.onInterrupt = (lines) => {
+      if (lines & Irq.Timer) firedAt = clock.now();
+    };
+    gpos.work = 100;
+    nk.start();
+    rtos.hw.setTimer(1000);
+    clock.advance(0); // one long run of the secondary: the timer can only be seen at unit boundaries
+    expect(firedAt).toBeDefined();
+    expect(firedAt! - 1000).toBeGreaterThanOrEqual(0);
+    expect(firedAt! - 1000).toBeLessThanOrEqual(70);
+  });
+
+  it('yields to the event loop between secondary quanta so new I/O is seen', () => {
+    const { nk, clock, gpos, nk: { processor } } = setup({ quantumUs: 100 }, 50);
+    gpos.work = 10;
+    nk.start();
+    const before = processor.wakeups;
+    clock.advance(0);
+    // Five quanta of two units, each run ending with a deferred wake-up for the next.
+    expect(processor.wakeups - before).toBeGreaterThanOrEqual(4);
+  });
+
+  it('keeps the RX line asserted while frames remain (level-triggered)', () => {
+    const { nk, clock, link, gpos } = setup({ unitFrames: 4 }, 1);
+    nk.start();
+    link.inject(Array.from({ length: 10 }, () => frameTo(GPOS_MAC)));
+    clock.advance(0);
+    expect(gpos.framesTaken).toBe(10);
+  });
+
+  it('drops and counts frames past a full guest RX ring, and unknown unicast', () => {
+    const { nk, link, domain } = setup({ rxQueue: 8 });
+    nk.start();
+    // The whole batch is demultiplexed before any guest runs: 8 fit, 4 do not.
+    link.inject([...Array.from({ length: 12 }, () => frameTo(GPOS_MAC)), frameTo(0x020000000777)]);
+    expect(domain('gpos').port.counters.rxQueueFull).toBe(4);
+    expect(domain('gpos').port.counters.rxFrames).toBe(8);
+    expect(nk.counters.rxUnknownUnicast).toBe(1);
+  });
+
+  it('gives broadcast to both guests', () => {
+    const { nk, clock, link, rtos, gpos } = setup();
+    nk.start();
+    link.inject([frameTo(MAC_BROADCAST)]);
+    clock.advance(0);
+    expect([rtos.framesTaken, gpos.framesTaken]).toEqual([1, 1]);
+  });
+
+  it('accounts processor time per domain and in the nanokernel', () => {
+    const { nk, clock, rtos, gpos, domain } = setup({}, 30);
+    rtos.work = 2;
+    gpos.work = 3;
+    nk.start();
+    clock.advance(0);
+    expect(domain('rtos').stats.busyUs).toBe(60);
+    expect(domain('gpos').stats.busyUs).toBe(90);
+    const snap = nk.snapshot();
+    expect(snap.domains.map((d) => d.cpu.units)).toEqual([3, 4]); // boot is a unit too
+    expect(snap.processor.kernelUs).toBeGreaterThanOrEqual(0);
+  });
+});

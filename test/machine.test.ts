@@ -1,0 +1,234 @@
+// The whole two-guest machine on the in-memory link and a virtual clock: what a host on the LAN
+// would see, with no privileges. The test plays the host 10.77.0.1.
+import { describe, expect, it } from 'vitest';
+import { MemoryLink } from '../src/link/memory.js';
+import { ManualClock } from '../src/machine/clock.js';
+import { buildMachine } from '../src/cli/machine.js';
+import { defaultConfig } from '../src/cli/config.js';
+import {
+  ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, Icmpv4Packet, Icmpv4Type, IpProtocol, Ipv4Packet, UdpPacket,
+  MAC_BROADCAST, isWireError, parseIpv4, parseMac, type Ipv4, type Mac,
+} from '../src/wire/index.js';
+import { arpFrame, icmpBytes, ipv4Frame, udpFrame } from '../src/net/testing.js';
+
+const HOST_MAC = parseMac('02:00:00:00:00:01')!;
+const HOST_IP = parseIpv4('10.77.0.1')!;
+const RTOS = { mac: parseMac('02:4e:53:00:00:0a')!, ip: parseIpv4('10.77.0.10')! };
+const GPOS = { mac: parseMac('02:4e:53:00:00:0b')!, ip: parseIpv4('10.77.0.11')! };
+
+function boot() {
+  const clock = new ManualClock(1_000_000);
+  const link = new MemoryLink('mem0');
+  const machine = buildMachine(defaultConfig(), link, clock);
+  machine.start();
+  clock.advance(0);
+  const settle = (us = 0): void => clock.advance(us);
+  const send = (...frames: Uint8Array[]): void => {
+    link.inject(frames);
+    settle();
+  };
+  return { clock, link, machine, send, settle, port: (name: string) => machine.nanokernel.domains.find((d) => d.name === name)!.port };
+}
+
+interface Seen {
+  eth: EthernetFrame;
+  arp?: ArpPacket;
+  ip?: Ipv4Packet;
+  icmp?: Icmpv4Packet;
+  udp?: UdpPacket;
+}
+
+function parse(frame: Uint8Array): Seen {
+  const eth = EthernetFrame.checked(frame);
+  if (isWireError(eth)) throw new Error(`machine sent a malformed frame: ${eth.message}`);
+  const seen: Seen = { eth };
+  if (eth.etherType() === EtherType.Arp) {
+    const arp = ArpPacket.checked(eth.payload());
+    if (isWireError(arp)) throw new Error(arp.message);
+    seen.arp = arp;
+  } else if (eth.etherType() === EtherType.Ipv4) {
+    const ip = Ipv4Packet.checked(eth.payload());
+    if (isWireError(ip)) throw new Error(ip.message);
+    seen.ip = ip;
+    if (ip.protocol() === IpProtocol.Icmp) {
+      const icmp = Icmpv4Packet.checked(ip.payload());
+      if (!isWireError(icmp)) seen.icmp = icmp;
+    } else if (ip.protocol() === IpProtocol.Udp) {
+      const udp = UdpPacket.checked(ip.payload(), ip.srcAddr(), ip.dstAddr());
+      if (!isWireError(udp)) seen.udp = udp;
+    }
+  }
+  return seen;
+}
+
+const arpWhoHas = (target: Ipv4): Uint8Array => arpFrame(MAC_BROADCAST, HOST_MAC, new ArpRepr(ArpOperation.Request, HOST_MAC, HOST_IP, 0, target));
+const ping = (dstMac: Mac, dst: Ipv4, seqNo: number): Uint8Array =>
+  ipv4Frame(dstMac, HOST_MAC, HOST_IP, dst, IpProtocol.Icmp, icmpBytes({ kind: 'echo-request', ident: 0x4242, seqNo, data: new TextEncoder().encode(`ping ${seqNo}`) }));
+
+describe('the two-guest machine on the in-memory link', () => {
+  it('announces both guests with one gratuitous ARP each at boot', () => {
+    const { link } = boot();
+    const arps = link.drain().map(parse).filter((s) => s.arp);
+    expect(arps.map((s) => [s.eth.srcAddr(), s.arp!.senderProtoAddr(), s.arp!.targetProtoAddr()])).toEqual([
+      [RTOS.mac, RTOS.ip, RTOS.ip],
+      [GPOS.mac, GPOS.ip, GPOS.ip],
+    ]);
+  });
+
+  for (const guest of [RTOS, GPOS]) {
+    it(`resolves ${guest === RTOS ? 'rtos' : 'gpos'} by ARP and answers its ping, from its own MAC and IP`, () => {
+      const { link, send } = boot();
+      link.drain();
+      send(arpWhoHas(guest.ip));
+      const replies = link.drain().map(parse);
+      expect(replies).toHaveLength(1); // exactly one guest answers: the owner
+      const r = replies[0]!;
+      expect(r.arp!.operation()).toBe(ArpOperation.Reply);
+      expect([r.eth.srcAddr(), r.eth.dstAddr(), r.arp!.senderHwAddr(), r.arp!.senderProtoAddr(), r.arp!.targetHwAddr()]).toEqual([guest.mac, HOST_MAC, guest.mac, guest.ip, HOST_MAC]);
+
+      send(ping(guest.mac, guest.ip, 1), ping(guest.mac, guest.ip, 2));
+      const echoes = link.drain().map(parse);
+      expect(echoes.map((s) => [s.eth.srcAddr(), s.eth.dstAddr(), s.ip!.srcAddr(), s.ip!.dstAddr(), s.icmp!.msgType(), s.icmp!.echoIdent(), s.icmp!.echoSeqNo()])).toEqual([
+        [guest.mac, HOST_MAC, guest.ip, HOST_IP, Icmpv4Type.EchoReply, 0x4242, 1],
+        [guest.mac, HOST_MAC, guest.ip, HOST_IP, Icmpv4Type.EchoReply, 0x4242, 2],
+      ]);
+      expect(new TextDecoder().decode(echoes[1]!.icmp!.data())).toBe('ping 2');
+    });
+  }
+
+  it('echoes UDP on port 7 from both guests', () => {
+    const { link, send } = boot();
+    send(arpWhoHas(RTOS.ip), arpWhoHas(GPOS.ip));
+    link.drain();
+    const payload = new TextEncoder().encode('hi\n');
+    send(udpFrame(RTOS.mac, HOST_MAC, HOST_IP, RTOS.ip, 40000, 7, payload), udpFrame(GPOS.mac, HOST_MAC, HOST_IP, GPOS.ip, 40001, 7, payload));
+    const out = link.drain().map(parse).filter((s) => s.udp);
+    expect(out.map((s) => [s.eth.srcAddr(), s.ip!.srcAddr(), s.udp!.srcPort(), s.udp!.dstPort(), new TextDecoder().decode(s.udp!.payload())])).toEqual([
+      [RTOS.mac, RTOS.ip, 7, 40000, 'hi\n'],
+      [GPOS.mac, GPOS.ip, 7, 40001, 'hi\n'],
+    ]);
+  });
+
+  it('gives a broadcast to both guests', () => {
+    const { send, port } = boot();
+    const before = [port('rtos').counters.rxFrames, port('gpos').counters.rxFrames];
+    send(arpWhoHas(parseIpv4('10.77.0.99')!));
+    expect([port('rtos').counters.rxFrames - before[0]!, port('gpos').counters.rxFrames - before[1]!]).toEqual([1, 1]);
+  });
+
+  it('never shows one guest the other\'s unicast, and drops unknown unicast', () => {
+    const { send, port, machine, link } = boot();
+    link.drain();
+    const rtosNet = machine.guests.get('rtos')!.net.counters;
+    const gposBefore = port('gpos').counters.rxFrames;
+    const rtosBefore = port('rtos').counters.rxFrames;
+    send(ping(GPOS.mac, GPOS.ip, 1), udpFrame(GPOS.mac, HOST_MAC, HOST_IP, GPOS.ip, 1234, 7, new Uint8Array(4)));
+    expect(port('gpos').counters.rxFrames - gposBefore).toBe(2);
+    // The rtos got only what the gpos broadcast meanwhile (its ARP request for the host):
+    // neither the echo request nor the datagram.
+    const gposBroadcasts = link.drain().filter((f) => parse(f).eth.dstAddr() === MAC_BROADCAST).length;
+    expect(gposBroadcasts).toBe(1);
+    expect(port('rtos').counters.rxFrames - rtosBefore).toBe(gposBroadcasts);
+    expect([rtosNet.icmpEchoRequestsRx, rtosNet.udpRx]).toEqual([0, 0]);
+    // A frame for the rtos's IP but nobody's MAC reaches no guest at all.
+    const rtosRx = port('rtos').counters.rxFrames;
+    send(ping(parseMac('02:4e:53:00:00:99')!, RTOS.ip, 1));
+    expect(machine.nanokernel.counters.rxUnknownUnicast).toBe(1);
+    expect(port('rtos').counters.rxFrames).toBe(rtosRx);
+    expect(rtosNet.icmpEchoRequestsRx).toBe(0);
+  });
+
+  it('drops a frame a guest sends with the other guest\'s MAC or IP, and counts it', () => {
+    const { link, machine, settle, port } = boot();
+    link.drain();
+    const gpos = machine.guests.get('gpos')!;
+    const nic = gpos.kernel.hw.nic;
+    // gpos pretends to be the rtos: by MAC, then by IP with its own MAC, then in an ARP reply.
+    nic.transmit(udpFrame(HOST_MAC, RTOS.mac, RTOS.ip, HOST_IP, 7, 9, new Uint8Array(8)));
+    nic.transmit(udpFrame(HOST_MAC, GPOS.mac, RTOS.ip, HOST_IP, 7, 9, new Uint8Array(8)));
+    nic.transmit(arpFrame(HOST_MAC, GPOS.mac, new ArpRepr(ArpOperation.Reply, GPOS.mac, RTOS.ip, HOST_MAC, HOST_IP)));
+    settle();
+    expect(link.drain().filter((f) => parse(f).eth.srcAddr() === RTOS.mac)).toHaveLength(0);
+    expect(port('gpos').counters.txSpoofedMac).toBe(1);
+    expect(port('gpos').counters.txSpoofedIp).toBe(2);
+    expect(machine.nanokernel.counters.txSpoofedMac + machine.nanokernel.counters.txSpoofedIp).toBe(3);
+    // ...and the rtos never learned the forged binding of its own address.
+    expect(machine.guests.get('rtos')!.net.arp.entries(machine.processor.clock.now()).some((e) => e.mac === GPOS.mac && e.ip === RTOS.ip)).toBe(false);
+  });
+
+  it('delivers guest-to-guest unicast locally, never onto the wire', () => {
+    const { link, machine, settle, port } = boot();
+    link.drain();
+    const gpos = machine.guests.get('gpos')!;
+    const got: string[] = [];
+    const sock = gpos.net.udpBind(5555, (d) => got.push(new TextDecoder().decode(d.payload)));
+    sock.send(RTOS.ip, 7, new TextEncoder().encode('to the rtos'));
+    settle(10);
+    expect(got).toEqual(['to the rtos']); // the rtos echoed it back
+    const onWire = link.drain().map(parse);
+    // Only the ARP request (a broadcast) went out; the unicast exchange stayed inside.
+    expect(onWire.every((s) => s.eth.dstAddr() === MAC_BROADCAST)).toBe(true);
+    expect(port('gpos').counters.txLocal).toBeGreaterThanOrEqual(1);
+    expect(port('rtos').counters.txLocal).toBeGreaterThanOrEqual(2); // ARP reply + echo
+  });
+
+  it('drops and counts malformed frames from the wire without disturbing service', () => {
+    const { link, send, machine } = boot();
+    const junk = [new Uint8Array(5), new Uint8Array(14).fill(0xff), Uint8Array.from({ length: 64 }, (_, i) => (i * 37) & 0xff)];
+    send(...junk);
+    const nicRunts = machine.nic.counters.rxRunts;
+    expect(nicRunts).toBe(1);
+    link.drain();
+    send(arpWhoHas(RTOS.ip));
+    expect(link.drain().map(parse)[0]!.arp!.senderHwAddr()).toBe(RTOS.mac);
+  });
+});
+
+describe('one processor, two OSes: a flood on the secondary', () => {
+  const flood = (n: number): Uint8Array[] =>
+    Array.from({ length: n }, (_, i) => udpFrame(GPOS.mac, HOST_MAC, HOST_IP, GPOS.ip, 10000 + (i % 1000), 7, new Uint8Array(32)));
+
+  function primed() {
+    const m = boot();
+    m.send(arpWhoHas(RTOS.ip), arpWhoHas(GPOS.ip));
+    m.link.drain();
+    return m;
+  }
+
+  it('serves the primary\'s ping first when it arrives in the same batch as a flood for the secondary', () => {
+    const { link, send } = primed();
+    const batch = flood(200);
+    batch.splice(150, 0, ping(RTOS.mac, RTOS.ip, 7));
+    send(...batch);
+    const out = link.drain().map(parse);
+    const rtosReply = out.findIndex((s) => s.icmp?.msgType() === Icmpv4Type.EchoReply && s.eth.srcAddr() === RTOS.mac);
+    expect(rtosReply).toBe(0);
+    expect(out.filter((s) => s.udp && s.eth.srcAddr() === GPOS.mac)).toHaveLength(200);
+  });
+
+  it('preempts the secondary within one unit when the ping arrives mid-flood', () => {
+    const { link, send, machine } = primed();
+    const { unitFrames, quantumFrames } = machine.nanokernel.sched;
+    const gpos = machine.guests.get('gpos')!;
+    const transmit = gpos.driver.transmit.bind(gpos.driver);
+    let replies = 0;
+    let repliesAtPing = -1;
+    gpos.driver.transmit = (frame: Uint8Array): boolean => {
+      if (++replies === 50) {
+        repliesAtPing = replies;
+        link.inject([ping(RTOS.mac, RTOS.ip, 9)]); // arrives while the gpos is inside a unit
+      }
+      return transmit(frame);
+    };
+    send(...flood(250));
+    const out = link.drain().map(parse);
+    const rtosReply = out.findIndex((s) => s.icmp?.msgType() === Icmpv4Type.EchoReply && s.eth.srcAddr() === RTOS.mac);
+    expect(rtosReply).toBeGreaterThan(0);
+    const gposRepliesBefore = out.slice(0, rtosReply).filter((s) => s.udp).length;
+    // Between the ping's arrival and the rtos's reply, the gpos finishes at most its current unit.
+    expect(gposRepliesBefore - repliesAtPing).toBeLessThan(unitFrames);
+    expect(unitFrames).toBeLessThanOrEqual(quantumFrames);
+    expect(machine.nanokernel.domains.find((d) => d.name === 'gpos')!.stats.preemptions).toBeGreaterThanOrEqual(1);
+    expect(out.filter((s) => s.udp)).toHaveLength(250);
+  });
+});
