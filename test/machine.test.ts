@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryLink } from '../src/link/memory.js';
 import { ManualClock } from '../src/machine/clock.js';
 import { buildMachine } from '../src/cli/machine.js';
-import { defaultConfig } from '../src/cli/config.js';
+import { defaultConfig, type MachineConfig } from '../src/cli/config.js';
 import {
   ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, Icmpv4Packet, Icmpv4Type, IpProtocol, Ipv4Packet, UdpPacket,
   MAC_BROADCAST, isWireError, parseIpv4, parseMac, type Ipv4, type Mac,
@@ -16,10 +16,12 @@ const HOST_IP = parseIpv4('10.77.0.1')!;
 const RTOS = { mac: parseMac('02:4e:53:00:00:0a')!, ip: parseIpv4('10.77.0.10')! };
 const GPOS = { mac: parseMac('02:4e:53:00:00:0b')!, ip: parseIpv4('10.77.0.11')! };
 
-function boot() {
+function boot(tune: (cfg: MachineConfig) => void = () => {}) {
   const clock = new ManualClock(1_000_000);
   const link = new MemoryLink('mem0');
-  const machine = buildMachine(defaultConfig(), link, clock);
+  const cfg = defaultConfig();
+  tune(cfg);
+  const machine = buildMachine(cfg, link, clock);
   machine.start();
   clock.advance(0);
   const settle = (us = 0): void => clock.advance(us);
@@ -230,5 +232,60 @@ describe('one processor, two OSes: a flood on the secondary', () => {
     expect(unitFrames).toBeLessThanOrEqual(quantumFrames);
     expect(machine.nanokernel.domains.find((d) => d.name === 'gpos')!.stats.preemptions).toBeGreaterThanOrEqual(1);
     expect(out.filter((s) => s.udp)).toHaveLength(250);
+  });
+});
+
+describe('sharing the NIC: TX arbitration at a finite line rate', () => {
+  function saturated(policy: 'strict' | 'weighted', weights: [number, number]) {
+    const m = boot((cfg) => {
+      cfg.txPolicy = policy;
+      cfg.lineRateBps = 100e6;
+      cfg.guests.forEach((g, i) => {
+        g.weight = weights[i]!;
+        g.load = { dst: HOST_IP, port: 9, size: 1200 };
+      });
+    });
+    m.send(arpWhoHas(RTOS.ip), arpWhoHas(GPOS.ip)); // both guests learn the host from the requests
+    m.settle(100_000); // warm up: queues fill
+    const bytes0 = [m.port('rtos').counters.txBytes, m.port('gpos').counters.txBytes];
+    m.settle(1_000_000);
+    const sent = [m.port('rtos').counters.txBytes - bytes0[0]!, m.port('gpos').counters.txBytes - bytes0[1]!];
+    return { ...m, sent };
+  }
+
+  it('shares a saturated 100 Mbit/s line 75/25 under weighted 3:1', () => {
+    const { sent, machine } = saturated('weighted', [3, 1]);
+    const share = sent[0]! / (sent[0]! + sent[1]!);
+    expect(share).toBeGreaterThan(0.72);
+    expect(share).toBeLessThan(0.78);
+    // And the line is full: 1 s at 100 Mbit/s is about 12.5 MB with framing overhead.
+    expect(sent[0]! + sent[1]!).toBeGreaterThan(11_500_000);
+    expect(sent[0]! + sent[1]!).toBeLessThan(12_600_000);
+    expect(machine.nic.counters.txLinkDropped).toBe(0);
+  });
+
+  it('gives the primary the whole line under strict priority when it is saturated', () => {
+    const { sent } = saturated('strict', [1, 1]);
+    expect(sent[0]! / (sent[0]! + sent[1]!)).toBeGreaterThan(0.97);
+  });
+
+  it('keeps the primary\'s ping reply close to the head of the line while the gpos saturates it', () => {
+    const m = boot((cfg) => {
+      cfg.lineRateBps = 100e6;
+      cfg.guests[1]!.load = { dst: HOST_IP, port: 9, size: 1200 };
+    });
+    m.send(arpWhoHas(RTOS.ip), arpWhoHas(GPOS.ip));
+    m.settle(50_000);
+    m.link.drain();
+    const t0 = m.clock.now();
+    m.link.inject([ping(RTOS.mac, RTOS.ip, 1)]);
+    let replyAt: number | undefined;
+    for (let t = 0; t < 10_000 && replyAt === undefined; t += 10) {
+      m.settle(10);
+      if (m.link.drain().some((f) => parse(f).icmp?.msgType() === Icmpv4Type.EchoReply)) replyAt = m.clock.now();
+    }
+    expect(replyAt).toBeDefined();
+    // At most the NIC's feed of gpos frames (8 x ~100 µs at 100 Mbit/s) is ahead of it.
+    expect(replyAt! - t0).toBeLessThanOrEqual(9 * 100);
   });
 });

@@ -1,7 +1,7 @@
 // Command-line flags of `nanoshare run`, applied over the defaults and the --config file.
 import { parseArgs } from 'node:util';
 import {
-  ConfigError, applyJson, checkCidr, checkIfName, checkIpv4, checkLogLevel, checkMac, checkPolicy, checkPrecision, checkRate,
+  ConfigError, applyJson, checkCidr, checkEndpoint, checkIfName, checkIpv4, checkLogLevel, checkMac, checkPolicy, checkPrecision, checkRate,
   defaultConfig, loadConfigFile, validate, type MachineConfig,
 } from './config.js';
 
@@ -24,6 +24,8 @@ export const RUN_OPTIONS = {
   gateway: { type: 'string' },
   'control-period': { type: 'string' },
   telemetry: { type: 'string' },
+  'rtos-load': { type: 'string' },
+  'gpos-load': { type: 'string' },
   'stats-interval': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -49,6 +51,8 @@ processor and one NIC bridged to a TAP device. Needs root or CAP_NET_ADMIN and /
   --line-rate BPS          NIC line rate, e.g. 100M or 1G (default: as fast as the TAP takes frames)
   --control-period US      the rtos control task's period in microseconds (default 1000)
   --telemetry ADDR:PORT    the rtos sends a telemetry datagram there every period (default off)
+  --rtos-load ADDR:PORT    the rtos sends 1200-byte UDP datagrams there as fast as it may (default off)
+  --gpos-load ADDR:PORT    the same for the gpos: a traffic generator, for benchmarks
   --control PATH           control socket for \`nanoshare stats\` (default /run/nanoshare/<tap>.sock)
   --stats-interval S       seconds between stats log lines (default 10, 0 = off)
   --log-level LEVEL        fatal, error, warn, info (default), debug, trace, silent
@@ -101,13 +105,10 @@ export function configFromArgs(argv: readonly string[]): MachineConfig | 'help' 
   }
   if (rtos?.control) {
     if (values['control-period'] !== undefined) rtos.control.periodUs = intFlag(values['control-period'], '--control-period', 100, 10_000_000);
-    if (values.telemetry !== undefined) {
-      const m = /^([0-9.]+):([0-9]{1,5})$/.exec(values.telemetry);
-      const port = m ? Number(m[2]) : 0;
-      if (!m || port < 1 || port > 65535) throw new ConfigError(`--telemetry: expected ADDRESS:PORT like 10.77.0.1:9000, got ${JSON.stringify(values.telemetry)}`);
-      rtos.control.telemetry = { dst: checkIpv4(m[1]!, '--telemetry'), port };
-    }
+    if (values.telemetry !== undefined) rtos.control.telemetry = checkEndpoint(values.telemetry, '--telemetry');
   }
+  if (values['rtos-load'] !== undefined && rtos) rtos.load = { ...checkEndpoint(values['rtos-load'], '--rtos-load'), size: 1200 };
+  if (values['gpos-load'] !== undefined && gpos) gpos.load = { ...checkEndpoint(values['gpos-load'], '--gpos-load'), size: 1200 };
   checkIfName(cfg.tap, '--tap');
   validate(cfg);
   return cfg;

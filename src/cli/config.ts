@@ -22,6 +22,8 @@ export interface GuestSettings {
   echo: boolean;
   /** rtos only. */
   control?: { periodUs: number; telemetry?: { dst: Ipv4; port: number } };
+  /** UDP traffic generator (off unless set). */
+  load?: { dst: Ipv4; port: number; size: number };
 }
 
 export interface MachineConfig {
@@ -132,7 +134,7 @@ export function checkRate(v: Json | undefined, field: string): number {
   return bps;
 }
 
-function checkEndpoint(v: string, field: string): { dst: Ipv4; port: number } {
+export function checkEndpoint(v: string, field: string): { dst: Ipv4; port: number } {
   const m = /^([0-9.]+):([0-9]{1,5})$/.exec(v);
   if (!m) fail(field, `expected ADDRESS:PORT like 10.77.0.1:9000, got ${JSON.stringify(v)}`);
   const dst = checkIpv4(m[1]!, field);
@@ -141,7 +143,7 @@ function checkEndpoint(v: string, field: string): { dst: Ipv4; port: number } {
   return { dst, port };
 }
 
-const GUEST_KEYS = ['name', 'os', 'mac', 'ipv4', 'gateway', 'weight', 'rate', 'echo', 'control'] as const;
+const GUEST_KEYS = ['name', 'os', 'mac', 'ipv4', 'gateway', 'weight', 'rate', 'echo', 'control', 'load'] as const;
 const TOP_KEYS = ['tap', 'bridge', 'uplink', 'hostIp', 'capture', 'capturePrecision', 'logLevel', 'control', 'txPolicy', 'lineRate', 'mtu', 'scheduler', 'statsInterval', 'guests'] as const;
 const SCHED_KEYS = ['quantumUs', 'quantumFrames', 'unitFrames', 'sliceUs'] as const;
 
@@ -174,6 +176,13 @@ function parseGuest(v: Json, field: string): GuestSettings {
     }
   } else if (o.control !== undefined) {
     fail(`${field}.control`, 'only the rtos runs the control task');
+  }
+  if (o.load !== undefined && o.load !== null) {
+    const l = expectObject(o.load, `${field}.load`);
+    onlyKeys(l, ['dst', 'size'], `${field}.load`);
+    if (l.dst === undefined) fail(`${field}.load.dst`, 'required (ADDRESS:PORT)');
+    const ep = checkEndpoint(str(l.dst, `${field}.load.dst`), `${field}.load.dst`);
+    g.load = { dst: ep.dst, port: ep.port, size: l.size === undefined ? 1200 : num(l.size, `${field}.load.size`, 1, 1472) };
   }
   return g;
 }

@@ -39,7 +39,7 @@ export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock): Mach
       weight: g.weight,
       rateBps: g.rateBps,
       guest: (hw) => {
-        const guest = new Guest(hw, { name: g.name, kind: g.os, mac: g.mac, ipv4: g.ipv4, gateway: g.gateway, echo: g.echo, control: g.control });
+        const guest = new Guest(hw, { name: g.name, kind: g.os, mac: g.mac, ipv4: g.ipv4, gateway: g.gateway, echo: g.echo, control: g.control, load: g.load && { ...g.load, priority: 10 } });
         guests.set(g.name, guest);
         return guest.os;
       },

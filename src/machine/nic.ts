@@ -101,6 +101,11 @@ export class Nic {
     return this.tx.capacity - this.tx.length;
   }
 
+  /** Frames in the TX ring, not yet on the wire (nonzero only with a line rate). */
+  txPending(): number {
+    return this.tx.length;
+  }
+
   /** Queue a frame for the wire; false when the TX ring is full. */
   transmit(frame: Uint8Array): boolean {
     if (!this.tx.push(frame)) {

@@ -8,6 +8,8 @@ export const Irq = {
   NetRx: 1,
   /** The virtual timer's deadline has passed. */
   Timer: 2,
+  /** The virtual TX queue has room again (raised once per wantTxSpace()). */
+  TxSpace: 4,
 } as const;
 
 export type Role = 'primary' | 'secondary';
@@ -19,6 +21,10 @@ export interface VirtualNic {
   receive(): Uint8Array | undefined;
   /** Queue a frame for transmission; false when the virtual TX queue is full (the drop is counted). */
   transmit(frame: Uint8Array): boolean;
+  /** Free slots in the virtual TX queue. */
+  txSpace(): number;
+  /** Ask for one Irq.TxSpace when at least half the TX queue is free again. */
+  wantTxSpace(): void;
   /** Receive frames sent to a multicast group. */
   subscribe(group: Mac): void;
   unsubscribe(group: Mac): void;

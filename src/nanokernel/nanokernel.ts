@@ -26,6 +26,12 @@ export interface SchedulerOptions {
 
 export interface NanokernelOptions extends Partial<SchedulerOptions> {
   txPolicy?: TxPolicyName;
+  /**
+   * Most frames the arbiter keeps in the NIC's TX ring (default 8). The arbiter's order only
+   * matters for frames it still holds: a deep hardware ring would queue the primary behind the
+   * secondary's burst (as byte queue limits keep Linux's rings short).
+   */
+  txFeed?: number;
   /** Virtual RX ring slots per guest. */
   rxQueue?: number;
   /** Virtual TX queue slots per guest. */
@@ -172,6 +178,10 @@ export class Nanokernel {
           d.stats.framesHandled++;
         }
         return f;
+      },
+      txSpace: () => port.tx.capacity - port.tx.length,
+      wantTxSpace: () => {
+        port.wantTxSpace = true;
       },
       transmit: (frame) => {
         const ok = port.enqueueTx(frame);
@@ -373,11 +383,16 @@ export class Nanokernel {
     const policy = this.policy;
     if (!policy) return;
     const now = this.clock.now();
-    while (this.nic.txSpace() > 0) {
+    const feed = this.opts.txFeed ?? 8;
+    while (this.nic.txSpace() > 0 && this.nic.txPending() < feed) {
       const port = policy.select(now);
       if (!port) break;
       const frame = port.tx.shift()!;
       port.bucket?.consume(frame.length);
+      if (port.wantTxSpace && port.tx.length <= port.tx.capacity >> 1) {
+        port.wantTxSpace = false;
+        this.domainOf(port).pending |= Irq.TxSpace;
+      }
       this.forward(port, frame);
     }
     this.armRateTimer(now);

@@ -42,6 +42,8 @@ export class Port {
   };
   /** DRR state: bytes this port may still send in the current round. */
   deficit = 0;
+  /** The guest asked to be told when the TX queue has room. */
+  wantTxSpace = false;
 
   constructor(
     readonly name: string,

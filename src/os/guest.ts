@@ -7,6 +7,7 @@ import { GuestKernel, type KernelStats } from './kernel.js';
 import { VirtualNicDriver, type DriverCounters } from './driver.js';
 import { EchoService, type EchoCounters } from './services/echo.js';
 import { ControlTask, type ControlTaskOptions } from './services/control.js';
+import { LoadGenerator, type LoadOptions } from './services/load.js';
 import type { LatencySummary } from './latency.js';
 
 export type OsKind = 'rtos' | 'gpos';
@@ -21,6 +22,8 @@ export interface GuestConfig {
   echo?: boolean;
   /** The rtos's periodic control task (rtos only; default period 1 ms). */
   control?: ControlTaskOptions;
+  /** A UDP traffic generator (default off). */
+  load?: LoadOptions;
 }
 
 export interface GuestStats {
@@ -32,6 +35,7 @@ export interface GuestStats {
   arp: number;
   echo?: EchoCounters;
   control?: { periodUs: number; cycles: number; overruns: number; telemetrySent: number; telemetryDropped: number; lateness: LatencySummary };
+  load?: { sent: number; bytes: number; stalls: number };
 }
 
 /** The role each personality takes on the machine. */
@@ -45,6 +49,7 @@ export class Guest {
   readonly net: NetStack;
   readonly echo: EchoService | undefined;
   readonly control: ControlTask | undefined;
+  readonly load: LoadGenerator | undefined;
 
   constructor(hw: DomainServices, readonly cfg: GuestConfig) {
     this.kernel = new GuestKernel(hw, cfg.kind === 'rtos' ? 'fixed-priority' : 'time-sharing');
@@ -53,6 +58,7 @@ export class Guest {
     this.driver.bind(this.net);
     this.echo = cfg.echo === false ? undefined : new EchoService(this.net);
     if (cfg.kind === 'rtos' && cfg.control) this.control = new ControlTask(this.kernel, this.net, cfg.control);
+    if (cfg.load) this.load = new LoadGenerator(this.kernel, this.net, cfg.load);
     this.kernel.onBoot(() => this.net.announce());
   }
 
@@ -79,6 +85,7 @@ export class Guest {
         telemetryDropped: c.telemetryDropped,
         lateness: c.lateness.summary(),
       },
+      load: this.load && { sent: this.load.sent, bytes: this.load.bytes, stalls: this.load.stalls },
     };
   }
 }

@@ -8,3 +8,4 @@ export * from './latency.js';
 export * from './guest.js';
 export * from './services/echo.js';
 export * from './services/control.js';
+export * from './services/load.js';
