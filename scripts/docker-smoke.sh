@@ -21,6 +21,8 @@
 #   NANOSHARE_SMOKE_REF=REF      build from `git archive REF` instead of the working tree
 #   NANOSHARE_DOCKER_BUILD_NETWORK=host|default   network of the build's RUN steps (default host)
 #   NANOSHARE_IMAGE=NAME         tag of the image built (default nanoshare:smoke)
+#   NANOSHARE_DOCKERD_FLAGS=...  flags of the dockerd this script starts when none is running
+#                                (default: --bridge=none --iptables=false --ip-forward=false)
 #   KEEP_WORK=1                  keep the work directory (build log, captures, container logs)
 set -euo pipefail
 
@@ -102,8 +104,12 @@ if ! command -v docker >/dev/null || ! command -v dockerd >/dev/null; then
   apt_install docker.io || skip "no Docker engine, and apt-get install docker.io failed"
 fi
 if ! docker info >/dev/null 2>&1; then
-  log "no Docker engine answering: starting dockerd (log: $WORK/dockerd.log)"
-  dockerd >"$WORK/dockerd.log" 2>&1 &
+  # An engine of our own leaves nothing on this machine: no docker0, no iptables rules, no
+  # ip_forward change. The test needs none of them (builds use --network host, every container
+  # names its network, and the host reaches mode 2's guests on the network's own bridge).
+  read -r -a dockerd_flags <<<"${NANOSHARE_DOCKERD_FLAGS:---bridge=none --iptables=false --ip-forward=false}"
+  log "no Docker engine answering: starting dockerd ${dockerd_flags[*]} (log: $WORK/dockerd.log)"
+  dockerd "${dockerd_flags[@]}" >"$WORK/dockerd.log" 2>&1 &
   DOCKERD_PID=$!
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && break
@@ -156,7 +162,8 @@ run_container() {
   local name="$1"
   shift
   CONTAINERS+=("$name")
-  docker run -d --name "$name" "$@" >/dev/null
+  # stderr kept aside: an engine without ip_forward warns on every run, which is fine here.
+  docker run -d --name "$name" "$@" >/dev/null 2>"$WORK/$name.run.log" || { cat "$WORK/$name.run.log"; fail "docker run $name failed"; }
 }
 
 wait_ready() {
