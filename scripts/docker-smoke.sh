@@ -142,7 +142,7 @@ net_args=()
 [[ "$BUILD_NET" == default ]] || net_args=(--network "$BUILD_NET")
 log "docker build --build-arg BASE=$BASE -t $IMAGE (log: $WORK/build.log)"
 t=$SECONDS
-docker build "${net_args[@]}" --build-arg "BASE=$BASE" -t "$IMAGE" "$CTX" >"$WORK/build.log" 2>&1 || {
+docker build --force-rm "${net_args[@]}" --build-arg "BASE=$BASE" -t "$IMAGE" "$CTX" >"$WORK/build.log" 2>&1 || {
   tail -n 30 "$WORK/build.log"
   fail "docker build failed"
 }
