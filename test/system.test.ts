@@ -1,0 +1,375 @@
+// System test (issue 2): the real `nanoshare run` on a real TAP, inside a network namespace the
+// test creates and deletes (the lab rule, shared/DESIGN.md). From the TAP side we ping both guests
+// with iputils ping, check the neighbour table holds their two MACs, talk to their UDP echo
+// services, read the counters over the control socket, stop the machine with SIGTERM and parse
+// the capture with pcap-parser. Skips with a reason without root; fails under NANOSHARE_REQUIRE_NET=1.
+import type { ChildProcess } from 'node:child_process';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { Netns, skipLab, stopChild, waitFor } from './lab.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'nanoshare');
+const require = createRequire(import.meta.url);
+
+const GUESTS = [
+  { name: 'rtos', mac: '02:4e:53:00:00:0a', ip: '10.77.0.10' },
+  { name: 'gpos', mac: '02:4e:53:00:00:0b', ip: '10.77.0.11' },
+] as const;
+
+// ---- the machine as a child process ----------------------------------------------------------
+
+interface Running {
+  child: ChildProcess;
+  /** Everything written on stderr so far. */
+  stderr: () => string;
+  ready: ReadyLine;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+interface ReadyLine {
+  msg: 'ready';
+  pid: number;
+  tap: string;
+  hostIp?: string;
+  bridge?: string;
+  capture?: string;
+  control?: string;
+  guests: Array<{ name: string; os: string; mac: string; ipv4: string }>;
+}
+
+async function startMachine(ns: Netns, args: readonly string[]): Promise<Running> {
+  const child = ns.spawn([process.execPath, BIN, 'run', '--stats-interval', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => (err += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const ready = await waitFor(
+    'the "ready" log line',
+    () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nanoshare exited (${child.exitCode ?? child.signalCode}) before ready:\n${err}`);
+      for (const line of err.split('\n')) {
+        if (!line.includes('"msg":"ready"')) continue;
+        return JSON.parse(line) as ReadyLine;
+      }
+      return undefined;
+    },
+    15_000,
+  );
+  return { child, stderr: () => err, ready, exited };
+}
+
+async function terminate(m: Running, timeoutMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  m.child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`nanoshare did not exit within ${timeoutMs} ms of SIGTERM:\n${m.stderr()}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([m.exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// ---- what we measure ---------------------------------------------------------------------------
+
+interface PingResult {
+  transmitted: number;
+  received: number;
+  lossPct: number;
+  rtt: { min: number; avg: number; max: number };
+}
+
+function parsePing(out: string): PingResult {
+  const s = /(\d+) packets transmitted, (\d+) (?:packets )?received.*?([\d.]+)% packet loss/.exec(out);
+  const r = /= ([\d.]+)\/([\d.]+)\/([\d.]+)\/([\d.]+) ms/.exec(out);
+  if (!s || !r) throw new Error(`cannot parse ping output:\n${out}`);
+  return { transmitted: Number(s[1]), received: Number(s[2]), lossPct: Number(s[3]), rtt: { min: Number(r[1]), avg: Number(r[2]), max: Number(r[3]) } };
+}
+
+function ping(ns: Netns, ip: string): PingResult {
+  const r = ns.run(['ping', '-n', '-c3', '-i0.2', '-W2', ip], 15_000);
+  expect(r.status, `ping ${ip}: ${r.stdout}${r.stderr}`).toBe(0);
+  return parsePing(r.stdout);
+}
+
+function vmRssKb(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]);
+}
+
+// A UDP client run inside the namespace: send one datagram, print the reply (hex) and its source.
+// Retries a few times in case the first datagram waits on ARP.
+const UDP_ECHO_CLIENT = `
+const dgram = require('node:dgram');
+const [ip, port, hex] = process.argv.slice(1);
+const payload = Buffer.from(hex, 'hex');
+const s = dgram.createSocket('udp4');
+let tries = 0;
+const send = () => {
+  if (++tries > 5) { console.error('no reply from ' + ip + ':' + port); process.exit(3); }
+  s.send(payload, Number(port), ip);
+  timer = setTimeout(send, 500);
+};
+let timer;
+s.on('message', (msg, rinfo) => {
+  clearTimeout(timer);
+  console.log(JSON.stringify({ hex: msg.toString('hex'), from: rinfo.address + ':' + rinfo.port }));
+  s.close();
+});
+s.bind(0, send);
+`;
+
+function udpEcho(ns: Netns, ip: string, payload: Buffer): { reply: Buffer; from: string } {
+  const out = ns.exec([process.execPath, '-e', UDP_ECHO_CLIENT, ip, '7', payload.toString('hex')], { timeoutMs: 10_000 });
+  const j = JSON.parse(out.trim()) as { hex: string; from: string };
+  return { reply: Buffer.from(j.hex, 'hex'), from: j.from };
+}
+
+// ---- the capture -------------------------------------------------------------------------------
+
+interface Frame {
+  src: string;
+  dst: string;
+  type: number;
+  payload: Buffer;
+}
+
+interface CaptureSummary {
+  records: number;
+  linkType: number;
+  frames: Frame[];
+}
+
+function macText(b: Buffer, off: number): string {
+  return [...b.subarray(off, off + 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+/** Read every record with pcap-parser, rejecting on its error events. */
+function readCapture(file: string): Promise<CaptureSummary> {
+  const pcapParser = require('pcap-parser') as {
+    parse(input: NodeJS.ReadableStream): NodeJS.EventEmitter;
+  };
+  return new Promise((resolve, reject) => {
+    const frames: Frame[] = [];
+    let linkType = -1;
+    const p = pcapParser.parse(createReadStream(file));
+    p.on('globalHeader', (h: { linkLayerType: number }) => (linkType = h.linkLayerType));
+    p.on('packet', (pkt: { header: { capturedLength: number; originalLength: number }; data: Buffer }) => {
+      const d = pkt.data;
+      let type = d.length >= 14 ? d.readUInt16BE(12) : -1;
+      let off = 14;
+      if (type === 0x8100 && d.length >= 18) {
+        type = d.readUInt16BE(16);
+        off = 18;
+      }
+      frames.push({ dst: macText(d, 0), src: macText(d, 6), type, payload: d.subarray(off) });
+    });
+    p.on('error', reject);
+    p.on('end', () => resolve({ records: frames.length, linkType, frames }));
+  });
+}
+
+/** Independent of pcap-parser (which ignores a truncated last record): the file is exactly a header plus whole records. */
+function pcapByteAccounting(file: string): { records: number; bytes: number; trailing: number } {
+  const b = readFileSync(file);
+  if (b.length < 24) throw new Error(`${file}: ${b.length} bytes, shorter than a pcap header`);
+  const magic = b.readUInt32LE(0);
+  const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
+  const rd = (o: number): number => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+  let off = 24;
+  let records = 0;
+  while (off + 16 <= b.length) {
+    const incl = rd(off + 8);
+    if (off + 16 + incl > b.length) break;
+    off += 16 + incl;
+    records++;
+  }
+  return { records, bytes: b.length, trailing: b.length - off };
+}
+
+function ipv4Of(f: Frame): { proto: number; src: string; dst: string; l4: Buffer } | undefined {
+  if (f.type !== 0x0800 || f.payload.length < 20) return undefined;
+  const ihl = (f.payload[0]! & 0x0f) * 4;
+  const ip = (o: number): string => [...f.payload.subarray(o, o + 4)].join('.');
+  return { proto: f.payload[9]!, src: ip(12), dst: ip(16), l4: f.payload.subarray(ihl) };
+}
+
+const isIcmpEchoReplyFrom = (f: Frame, g: (typeof GUESTS)[number]): boolean => {
+  const ip = ipv4Of(f);
+  return f.src === g.mac && !!ip && ip.proto === 1 && ip.src === g.ip && ip.l4[0] === 0;
+};
+const isUdpEchoReplyFrom = (f: Frame, g: (typeof GUESTS)[number], payload: Buffer): boolean => {
+  const ip = ipv4Of(f);
+  return f.src === g.mac && !!ip && ip.proto === 17 && ip.src === g.ip && ip.l4.readUInt16BE(0) === 7 && ip.l4.subarray(8).equals(payload);
+};
+const isArpReplyFrom = (f: Frame, g: (typeof GUESTS)[number]): boolean =>
+  f.type === 0x0806 && f.src === g.mac && f.payload.length >= 28 && f.payload.readUInt16BE(6) === 2 && macText(f.payload, 8) === g.mac && [...f.payload.subarray(14, 18)].join('.') === g.ip;
+
+// ---- the tests ---------------------------------------------------------------------------------
+
+const skip = skipLab(['ping']);
+
+describe.skipIf(skip)('system: nanoshare run on a real TAP in a namespace of its own', () => {
+  it('both guests answer ping, ARP and UDP echo; stats count them; SIGTERM exits 0, removes the TAP and leaves a capture with their replies', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'nanoshare-sys-'));
+    const ns = Netns.create('sys');
+    const cap = join(tmp, 'cap.pcap');
+    const ctl = join(tmp, 'ctl.sock');
+    let m: Running | undefined;
+    try {
+      m = await startMachine(ns, ['--capture', cap, '--control', ctl]);
+
+      // The ready line names both guests, with their MACs and addresses.
+      expect(m.ready.tap).toBe('nstap0');
+      expect(m.ready.hostIp).toBe('10.77.0.1/24');
+      expect(m.ready.control).toBe(ctl);
+      for (const g of GUESTS) expect(m.ready.guests).toContainEqual(expect.objectContaining({ name: g.name, mac: g.mac, ipv4: `${g.ip}/24` }));
+
+      // ns.spawn runs `ip netns exec`, which execs node: the child's PID is the machine's.
+      expect(m.ready.pid).toBe(m.child.pid);
+      const rssKb = vmRssKb(m.ready.pid);
+      console.log(`nanoshare RSS after boot: ${(rssKb / 1024).toFixed(1)} MiB (VmRSS ${rssKb} kB, pid ${m.ready.pid})`);
+
+      // Ping each guest from the TAP side.
+      for (const g of GUESTS) {
+        const p = ping(ns, g.ip);
+        console.log(`ping ${g.name} ${g.ip}: ${p.received}/${p.transmitted} replies, rtt min/avg/max = ${p.rtt.min}/${p.rtt.avg}/${p.rtt.max} ms`);
+        expect(p.transmitted).toBe(3);
+        expect(p.received).toBe(3);
+        expect(p.lossPct).toBe(0);
+      }
+
+      // The host's neighbour table: two different MACs behind the one TAP.
+      const neigh = ns.exec(['ip', 'neigh', 'show', 'dev', 'nstap0']);
+      for (const g of GUESTS) expect(neigh, neigh).toMatch(new RegExp(`^${g.ip.replace(/\./g, '\\.')} lladdr ${g.mac}\\b`, 'm'));
+      expect(GUESTS[0].mac).not.toBe(GUESTS[1].mac);
+
+      // UDP echo on port 7: the reply is byte-for-byte what was sent, from the guest's port 7.
+      const payloads = new Map<string, Buffer>();
+      for (const g of [GUESTS[1], GUESTS[0]]) {
+        const payload = Buffer.concat([Buffer.from(`nanoshare echo to ${g.name} `), randomBytes(16)]);
+        payloads.set(g.name, payload);
+        const r = udpEcho(ns, g.ip, payload);
+        expect(r.from).toBe(`${g.ip}:7`);
+        expect(r.reply.equals(payload), `reply ${r.reply.toString('hex')} != sent ${payload.toString('hex')}`).toBe(true);
+      }
+
+      // Counters over the control socket: both guests received and transmitted.
+      const stats = JSON.parse(ns.exec([process.execPath, BIN, 'stats', '--json', '--control', ctl])) as {
+        domains: Array<{ name: string; port: { rxFrames: number; txFrames: number } }>;
+      };
+      for (const g of GUESTS) {
+        const d = stats.domains.find((x) => x.name === g.name);
+        expect(d, `stats has no domain ${g.name}`).toBeDefined();
+        expect(d!.port.rxFrames).toBeGreaterThan(0);
+        expect(d!.port.txFrames).toBeGreaterThan(0);
+      }
+
+      // SIGTERM: clean exit, TAP gone.
+      const { code, signal } = await terminate(m);
+      expect({ code, signal }, m.stderr()).toEqual({ code: 0, signal: null });
+      expect(m.stderr()).toContain('"msg":"stopped"');
+      expect(ns.run(['ip', 'link', 'show', 'dev', 'nstap0']).status, 'nstap0 still exists after SIGTERM').not.toBe(0);
+
+      // The capture: valid to its last byte, Ethernet, with the replies of both guests.
+      const acct = pcapByteAccounting(cap);
+      expect(acct.trailing, `capture has ${acct.trailing} trailing bytes after ${acct.records} records`).toBe(0);
+      const c = await readCapture(cap);
+      expect(c.linkType).toBe(1);
+      expect(c.records).toBe(acct.records);
+      for (const g of GUESTS) {
+        expect(c.frames.filter((f) => isIcmpEchoReplyFrom(f, g)).length, `ICMP echo replies from ${g.mac}`).toBeGreaterThanOrEqual(3);
+        expect(c.frames.some((f) => isUdpEchoReplyFrom(f, g, payloads.get(g.name)!)), `UDP echo reply from ${g.mac}`).toBe(true);
+        expect(c.frames.some((f) => isArpReplyFrom(f, g)), `ARP reply from ${g.mac}`).toBe(true);
+      }
+      console.log(`capture: ${c.records} records, ${acct.bytes} bytes`);
+    } finally {
+      if (m) await stopChild(m.child);
+      await ns.delete();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('the capture stays valid when SIGTERM arrives in the middle of traffic', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'nanoshare-sys-'));
+    const ns = Netns.create('sysflood');
+    const cap = join(tmp, 'cap.pcap');
+    let m: Running | undefined;
+    let floodAll: ChildProcess[] = [];
+    try {
+      m = await startMachine(ns, ['--capture', cap, '--control', join(tmp, 'ctl.sock')]);
+      // Two pings every 10 ms (one per guest) keep frames crossing the NIC when SIGTERM lands.
+      const floods = GUESTS.map((g) => ns.spawn(['ping', '-n', '-q', '-i', '0.01', '-W', '1', '-c', '100000', g.ip], { stdio: ['ignore', 'ignore', 'ignore'] }));
+      floodAll = floods;
+      // Let the traffic run until the capture holds some 400 records (request + reply = 2 per ping).
+      await waitFor('traffic in the capture', () => (statSync(cap, { throwIfNoEntry: false })?.size ?? 0) > 24 + 400 * (16 + 98), 15_000);
+      for (const f of floods) expect(f.exitCode, 'a ping flood is still running at SIGTERM').toBeNull();
+
+      const { code, signal } = await terminate(m);
+      expect({ code, signal }, m.stderr()).toEqual({ code: 0, signal: null });
+      await Promise.all(floodAll.map((f) => stopChild(f)));
+
+      const acct = pcapByteAccounting(cap);
+      expect(acct.trailing, `capture has ${acct.trailing} trailing bytes after ${acct.records} records`).toBe(0);
+      const c = await readCapture(cap);
+      expect(c.records).toBeGreaterThan(0);
+      expect(c.records).toBe(acct.records);
+      for (const g of GUESTS) expect(c.frames.some((f) => isIcmpEchoReplyFrom(f, g)), `ICMP echo replies from ${g.mac}`).toBe(true);
+      // The "stopped" line reports how many records were written; the file holds all of them.
+      const stopped = m.stderr().split('\n').find((l) => l.includes('"msg":"stopped"'));
+      expect(stopped, m.stderr()).toBeDefined();
+      const captured = (JSON.parse(stopped!) as { captured?: number }).captured;
+      if (captured !== undefined) expect(c.records).toBe(captured);
+      console.log(`capture after SIGTERM mid-traffic: ${c.records} records, ${acct.bytes} bytes, all whole`);
+    } finally {
+      await Promise.all(floodAll.map((f) => stopChild(f)));
+      if (m) await stopChild(m.child);
+      await ns.delete();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('--bridge attaches the TAP to an existing bridge; both guests answer through it', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'nanoshare-sys-'));
+    const ns = Netns.create('sysbr');
+    let m: Running | undefined;
+    try {
+      ns.exec(['ip', 'link', 'add', 'nsbr0', 'type', 'bridge']);
+      ns.exec(['ip', 'addr', 'add', '10.77.0.1/24', 'dev', 'nsbr0']);
+      ns.exec(['ip', 'link', 'set', 'nsbr0', 'up']);
+      m = await startMachine(ns, ['--bridge', 'nsbr0', '--control', join(tmp, 'ctl.sock')]);
+      expect(m.ready.bridge).toBe('nsbr0');
+      expect(m.ready.hostIp).toBeUndefined();
+
+      // The TAP is a port of the bridge and has no address of its own.
+      const tapInfo = JSON.parse(ns.exec(['ip', '-j', '-d', 'addr', 'show', 'dev', 'nstap0'])) as Array<{ master?: string; addr_info: Array<{ family: string }> }>;
+      expect(tapInfo[0]!.master).toBe('nsbr0');
+      expect(tapInfo[0]!.addr_info.filter((a) => a.family === 'inet')).toEqual([]);
+
+      for (const g of GUESTS) {
+        const p = ping(ns, g.ip);
+        console.log(`via bridge: ping ${g.name} ${g.ip}: rtt min/avg/max = ${p.rtt.min}/${p.rtt.avg}/${p.rtt.max} ms`);
+        expect(p.lossPct).toBe(0);
+      }
+      const neigh = ns.exec(['ip', 'neigh', 'show', 'dev', 'nsbr0']);
+      for (const g of GUESTS) expect(neigh, neigh).toContain(`${g.ip} lladdr ${g.mac}`);
+
+      const { code, signal } = await terminate(m);
+      expect({ code, signal }, m.stderr()).toEqual({ code: 0, signal: null });
+      expect(ns.run(['ip', 'link', 'show', 'dev', 'nstap0']).status, 'nstap0 still exists after SIGTERM').not.toBe(0);
+      expect(ns.run(['ip', 'link', 'show', 'dev', 'nsbr0']).status, 'the bridge (not ours to remove) is gone').toBe(0);
+    } finally {
+      if (m) await stopChild(m.child);
+      await ns.delete();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
