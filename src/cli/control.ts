@@ -1,5 +1,6 @@
 // The running machine's control socket: a Unix socket (default /run/nanoshare/<tap>.sock) that
-// answers one request per connection. `stats\n` gets the counters as one line of JSON.
+// answers one request per connection: `stats\n` gets the counters as one line of JSON,
+// `reset-lateness\n` starts a new window for the rtos task's lateness, `ping\n` says it is alive.
 // `nanoshare stats` is its client.
 import { createServer, createConnection, type Server } from 'node:net';
 import { mkdirSync, rmSync, existsSync } from 'node:fs';
@@ -11,8 +12,14 @@ export function defaultControlPath(tap: string): string {
   return `${CONTROL_DIR}/${tap}.sock`;
 }
 
-/** Serve `stats` requests at `path`. A stale socket file from a dead process is replaced. */
-export async function serveControl(path: string, stats: () => unknown): Promise<Server> {
+export interface ControlHandlers {
+  stats(): unknown;
+  /** Start a new lateness window for the rtos control task. */
+  resetLateness(): void;
+}
+
+/** Serve requests at `path`. A stale socket file from a dead process is replaced. */
+export async function serveControl(path: string, handlers: ControlHandlers): Promise<Server> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
   if (existsSync(path)) {
     if (await answers(path)) throw new Error(`control socket ${path} is in use by another nanoshare (choose another with --control)`);
@@ -29,9 +36,12 @@ export async function serveControl(path: string, stats: () => unknown): Promise<
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
       const cmd = buf.slice(0, nl).trim();
-      if (cmd === 'stats') sock.end(JSON.stringify(stats()) + '\n');
+      if (cmd === 'stats') sock.end(JSON.stringify(handlers.stats()) + '\n');
       else if (cmd === 'ping') sock.end('{"ok":true}\n');
-      else sock.end(JSON.stringify({ error: `unknown request ${JSON.stringify(cmd)} (known: stats, ping)` }) + '\n');
+      else if (cmd === 'reset-lateness') {
+        handlers.resetLateness();
+        sock.end('{"ok":true}\n');
+      } else sock.end(JSON.stringify({ error: `unknown request ${JSON.stringify(cmd)} (known: stats, ping, reset-lateness)` }) + '\n');
     });
   });
   await new Promise<void>((resolve, reject) => {

@@ -69,7 +69,12 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
   const controlPath = cfg.control ?? defaultControlPath(tap.name);
   let control: Server | undefined;
   try {
-    control = await serveControl(controlPath, () => machine.stats());
+    control = await serveControl(controlPath, {
+      stats: () => machine.stats(),
+      resetLateness: () => {
+        for (const g of machine.guests.values()) g.control?.resetLateness();
+      },
+    });
   } catch (e) {
     log.warn({ control: controlPath, err: (e as Error).message }, 'control socket unavailable; `nanoshare stats` will not reach this machine');
   }

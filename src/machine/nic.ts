@@ -48,6 +48,7 @@ export class Nic {
   private readonly maxFrame: number;
   private readonly lineRateBps: number;
   private txBusyUntil = 0;
+  private txBacklogged = false;
   private txTimer: TimerHandle | undefined;
   private irqHandler: (cause: number) => void = () => {};
   private errorHandler: (err: Error) => void = () => {};
@@ -126,12 +127,17 @@ export class Nic {
         if (this.txBusyUntil > now) {
           this.txTimer = this.clock.at(this.txBusyUntil, () => {
             this.txTimer = undefined;
+            this.txBacklogged = true; // the ring was waiting for the wire, not idle
             this.drainTx();
           });
           break;
         }
+        // Back to back while backlogged: a late wake-up does not lose wire time, the frames
+        // that should have left meanwhile leave now. After an idle wire, start from now.
+        const start = this.txBacklogged ? this.txBusyUntil : now;
         const frame = this.tx.peek()!;
-        this.txBusyUntil = Math.max(now, this.txBusyUntil) + ((frame.length + WIRE_OVERHEAD_BYTES) * 8 * 1e6) / this.lineRateBps;
+        this.txBusyUntil = start + ((frame.length + WIRE_OVERHEAD_BYTES) * 8 * 1e6) / this.lineRateBps;
+        this.txBacklogged = false;
       }
       const frame = this.tx.shift()!;
       if (this.link.send(frame)) {

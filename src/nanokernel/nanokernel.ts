@@ -131,7 +131,7 @@ export class Nanokernel {
     this.clock = processor.clock;
     this.sched = { ...DEFAULT_SCHEDULER, ...stripUndefined(opts) };
     this.startedAt = this.clock.now();
-    processor.setEntry(() => this.run());
+    processor.setEntry(() => this.run(true));
     nic.onInterrupt((cause) => {
       if (cause & (NicIrq.Rx | NicIrq.TxDone)) this.interrupt();
     });
@@ -213,10 +213,14 @@ export class Nanokernel {
     });
   }
 
-  /** A hardware interrupt (NIC, timer): run now unless already running; then the run picks it up. */
+  /**
+   * A hardware interrupt (NIC, timer): the nanokernel and the primary run at once; secondary
+   * work is deferred to the next turn of the event loop, so the interrupt path stays short and
+   * other pending interrupts (the primary's timer) are taken promptly.
+   */
   private interrupt(): void {
     if (this.running) return;
-    this.run();
+    this.run(false);
   }
 
   /** Raise due virtual timers. */
@@ -239,11 +243,22 @@ export class Nanokernel {
   hasWork(): boolean {
     if (!this.nic.rx.isEmpty()) return true;
     for (const d of this.domains) if (d.hasWork()) return true;
+    return this.txWaiting();
+  }
+
+  /** Frames queued in a guest's TX queue that the arbiter could move now. */
+  private txWaiting(): boolean {
+    if (this.nic.txSpace() === 0 || this.nic.txPending() >= (this.opts.txFeed ?? 8)) return false; // TxDone will wake us
+    const now = this.clock.now();
+    for (const d of this.domains) {
+      const head = d.port.tx.peek();
+      if (head && (!d.port.bucket || d.port.bucket.allows(head.length, now))) return true;
+    }
     return false;
   }
 
-  /** One run of the processor: NIC RX, the primary while it has work, one secondary quantum, TX. */
-  private run(): void {
+  /** One run of the processor: NIC RX, the primary while it has work, one secondary quantum (if allowed), TX. */
+  private run(secondaries: boolean): void {
     if (this.running || !this.started) return;
     this.running = true;
     this.runs++;
@@ -263,7 +278,7 @@ export class Nanokernel {
             this.checkTimers(clock.now());
           }
         }
-        if (this.primaryHasWork()) break; // the slice is spent: yield to I/O, then go on
+        if (this.primaryHasWork() || !secondaries) break; // slice spent, or interrupt context
         const q = this.runSecondaryQuantum();
         guestUs += q.spentUs;
         // A preempted quantum hands the processor straight back to the primary.
@@ -384,7 +399,10 @@ export class Nanokernel {
     if (!policy) return;
     const now = this.clock.now();
     const feed = this.opts.txFeed ?? 8;
-    while (this.nic.txSpace() > 0 && this.nic.txPending() < feed) {
+    // Bounded like every other unit of work: a deep TX queue is written out over several runs,
+    // so the primary's interrupts never wait behind hundreds of writes.
+    let budget = this.sched.unitFrames;
+    while (budget-- > 0 && this.nic.txSpace() > 0 && this.nic.txPending() < feed) {
       const port = policy.select(now);
       if (!port) break;
       const frame = port.tx.shift()!;

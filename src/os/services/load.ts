@@ -16,7 +16,7 @@ export interface LoadOptions {
   size?: number;
   /** Task priority (the rtos runs it below its control task). */
   priority?: number;
-  /** Datagrams per task step, at most (default 32). */
+  /** Datagrams per task step, at most (default 8: a step is a bounded unit). */
   batch?: number;
 }
 
@@ -39,7 +39,7 @@ export class LoadGenerator {
 
   private step(): boolean {
     const nic = this.kernel.hw.nic;
-    const batch = this.opts.batch ?? 32;
+    const batch = this.opts.batch ?? 8;
     for (let i = 0; i < batch; i++) {
       // Keep a few slots free so the guest's own replies (echo, ARP) are never crowded out.
       if (nic.txSpace() <= 4) {
