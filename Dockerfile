@@ -45,10 +45,12 @@ WORKDIR /opt/nanoshare
 COPY --from=build /out/ ./
 RUN ln -s /opt/nanoshare/bin/nanoshare /usr/local/bin/nanoshare \
  && mkdir -p /run/nanoshare
-ENV NODE_ENV=production
+ENV NODE_ENV=production \
+    NANOSHARE_CONTROL=/run/nanoshare/control.sock
 # The TAP, bridge and addresses need CAP_NET_ADMIN, which a non-root user would not keep.
 USER root
-# Asks the running machine over its control socket (not just "is the process there").
+# Asks the running machine over its control socket (not just "is the process there"); run and
+# stats both default to $NANOSHARE_CONTROL, so this works whatever --tap is given.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 CMD ["nanoshare", "stats"]
 ENTRYPOINT ["nanoshare", "run"]
 CMD []

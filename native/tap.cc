@@ -151,6 +151,7 @@ class Tap : public Napi::ObjectWrap<Tap> {
     onFrames_ = Napi::Persistent(info[1].As<Napi::Function>());
     onError_ = Napi::Persistent(info[2].As<Napi::Function>());
     buf_.resize(kReadBufferBytes);
+    stage_.reserve(256 * 1024);
     Ref();  // an open Tap stays alive (and keeps the loop alive) until close()
   }
 
@@ -234,12 +235,17 @@ class Tap : public Napi::ObjectWrap<Tap> {
     if (status < 0) {
       readErr = -status;  // libuv status is a negated errno on Linux
     }
-    Napi::Array batch = Napi::Array::New(env);
+    // The batch is read into one staging area and handed to JS as ONE ArrayBuffer with a
+    // Uint8Array view per frame: one backing store per wake-up instead of one per frame, which
+    // is what the garbage collector's pauses scale with under a flood (see README: benchmark).
+    stage_.clear();
+    uint32_t lengths[kMaxBatch];
     uint32_t count = 0;
     while (readErr == 0 && count < kMaxBatch) {
       ssize_t n = read(fd_, buf_.data(), buf_.size());
       if (n > 0) {
-        batch.Set(count++, Napi::Buffer<uint8_t>::Copy(env, buf_.data(), static_cast<size_t>(n)));
+        stage_.insert(stage_.end(), buf_.data(), buf_.data() + n);
+        lengths[count++] = static_cast<uint32_t>(n);
       } else if (n == 0) {
         break;
       } else if (errno == EINTR) {
@@ -252,6 +258,14 @@ class Tap : public Napi::ObjectWrap<Tap> {
     }
     try {
       if (count > 0 && !onFrames_.IsEmpty()) {
+        Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, stage_.size());
+        std::memcpy(ab.Data(), stage_.data(), stage_.size());
+        Napi::Array batch = Napi::Array::New(env, count);
+        size_t off = 0;
+        for (uint32_t i = 0; i < count; i++) {
+          batch.Set(i, Napi::Uint8Array::New(env, lengths[i], ab, off));
+          off += lengths[i];
+        }
         onFrames_.MakeCallback(receiver, {batch}, ctx_);
       }
       if (readErr != 0 && fd_ >= 0) {
@@ -276,6 +290,7 @@ class Tap : public Napi::ObjectWrap<Tap> {
   Napi::FunctionReference onFrames_;
   Napi::FunctionReference onError_;
   std::vector<uint8_t> buf_;
+  std::vector<uint8_t> stage_;  // one batch of frames, back to back
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ processor and one NIC bridged to a TAP device. Needs root or CAP_NET_ADMIN and /
   --telemetry ADDR:PORT    the rtos sends a telemetry datagram there every period (default off)
   --rtos-load ADDR:PORT    the rtos sends 1200-byte UDP datagrams there as fast as it may (default off)
   --gpos-load ADDR:PORT    the same for the gpos: a traffic generator, for benchmarks
-  --control PATH           control socket for \`nanoshare stats\` (default /run/nanoshare/<tap>.sock)
+  --control PATH           control socket for \`nanoshare stats\` (default $NANOSHARE_CONTROL or /run/nanoshare/<tap>.sock)
   --stats-interval S       seconds between stats log lines (default 10, 0 = off)
   --log-level LEVEL        fatal, error, warn, info (default), debug, trace, silent
   -h, --help               this text

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { formatIpv4Cidr, formatMac, inSubnet, isMulticastMac, parseIpv4, parseIpv4Cidr, parseMac, type Ipv4, type Ipv4Cidr, type Mac } from '../wire/address.js';
 import type { OsKind } from '../os/guest.js';
 import type { TxPolicyName } from '../nanokernel/arbiter.js';
+import { DEFAULT_SCHEDULER } from '../nanokernel/nanokernel.js';
 import type { PcapPrecision } from '../capture/pcap.js';
 
 export class ConfigError extends Error {
@@ -40,7 +41,7 @@ export interface MachineConfig {
   /** NIC line rate in bits/s (0 = as fast as the TAP takes frames). */
   lineRateBps: number;
   mtu: number;
-  scheduler: { quantumUs: number; quantumFrames: number; unitFrames: number; sliceUs: number };
+  scheduler: { quantumUs: number; quantumFrames: number; unitFrames: number; sliceUs: number; guardUs: number };
   /** Seconds between stats log lines (0 = none). */
   statsInterval: number;
   guests: GuestSettings[];
@@ -57,7 +58,7 @@ export function defaultConfig(): MachineConfig {
     txPolicy: 'strict',
     lineRateBps: 0,
     mtu: 1500,
-    scheduler: { quantumUs: 200, quantumFrames: 64, unitFrames: 32, sliceUs: 2000 },
+    scheduler: { ...DEFAULT_SCHEDULER },
     statsInterval: 10,
     guests: [
       { name: 'rtos', os: 'rtos', mac: parseMac('02:4e:53:00:00:0a')!, ipv4: parseIpv4Cidr('10.77.0.10/24')!, weight: 1, echo: true, control: { periodUs: DEFAULT_CONTROL_PERIOD_US } },
@@ -145,7 +146,7 @@ export function checkEndpoint(v: string, field: string): { dst: Ipv4; port: numb
 
 const GUEST_KEYS = ['name', 'os', 'mac', 'ipv4', 'gateway', 'weight', 'rate', 'echo', 'control', 'load'] as const;
 const TOP_KEYS = ['tap', 'bridge', 'uplink', 'hostIp', 'capture', 'capturePrecision', 'logLevel', 'control', 'txPolicy', 'lineRate', 'mtu', 'scheduler', 'statsInterval', 'guests'] as const;
-const SCHED_KEYS = ['quantumUs', 'quantumFrames', 'unitFrames', 'sliceUs'] as const;
+const SCHED_KEYS = ['quantumUs', 'quantumFrames', 'unitFrames', 'sliceUs', 'guardUs'] as const;
 
 function parseGuest(v: Json, field: string): GuestSettings {
   const o = expectObject(v, field);
@@ -210,6 +211,7 @@ export function applyJson(cfg: MachineConfig, json: Json): void {
     if (s.quantumFrames !== undefined) cfg.scheduler.quantumFrames = num(s.quantumFrames, 'scheduler.quantumFrames', 1, 65536);
     if (s.unitFrames !== undefined) cfg.scheduler.unitFrames = num(s.unitFrames, 'scheduler.unitFrames', 1, 4096);
     if (s.sliceUs !== undefined) cfg.scheduler.sliceUs = num(s.sliceUs, 'scheduler.sliceUs', 100, 1_000_000);
+    if (s.guardUs !== undefined) cfg.scheduler.guardUs = num(s.guardUs, 'scheduler.guardUs', 0, 100_000);
   }
   if (o.guests !== undefined) {
     if (!Array.isArray(o.guests)) fail('guests', 'expected an array of guests');

@@ -8,8 +8,9 @@ import { dirname } from 'node:path';
 
 export const CONTROL_DIR = '/run/nanoshare';
 
+/** NANOSHARE_CONTROL if set (the Docker image sets it, so its HEALTHCHECK finds the machine whatever --tap says), else one socket per TAP. */
 export function defaultControlPath(tap: string): string {
-  return `${CONTROL_DIR}/${tap}.sock`;
+  return process.env.NANOSHARE_CONTROL || `${CONTROL_DIR}/${tap}.sock`;
 }
 
 export interface ControlHandlers {

@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { formatIpv4Cidr } from '../wire/address.js';
 import type { MachineConfig } from './config.js';
-import { setupUplink, type IpCommand } from './uplink.js';
+import { setupUplink, UplinkInputError, type IpCommand } from './uplink.js';
 
 export class HostNetError extends Error {
   constructor(message: string, readonly exitCode = 1) {
@@ -58,7 +58,11 @@ export async function setupHostNet(cfg: MachineConfig, tap: string, tapExisted: 
       if (tapExisted) undo.push(() => ip(['link', 'set', 'dev', tap, 'nomaster']));
     } else if (cfg.uplink) {
       const bridge = `nsbr-${tap}`.slice(0, 15);
-      undo.push(await setupUplink(ip, { uplink: cfg.uplink, tap, bridge }));
+      try {
+        undo.push(await setupUplink(ip, { uplink: cfg.uplink, tap, bridge }));
+      } catch (e) {
+        throw new HostNetError(`--uplink ${cfg.uplink}: ${(e as Error).message}`, e instanceof UplinkInputError ? 2 : 1);
+      }
     }
     await ip(['link', 'set', 'dev', tap, 'up']);
     if (tapExisted) undo.push(() => ip(['link', 'set', 'dev', tap, 'down']));

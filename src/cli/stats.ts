@@ -82,7 +82,7 @@ interrupts, frames, drops; the rtos control task's lateness), read from its cont
 
   --json           the whole snapshot as JSON
   --tap NAME       the machine that runs on TAP NAME (default nstap0)
-  --control PATH   the control socket (default /run/nanoshare/<tap>.sock)
+  --control PATH   the control socket (default $NANOSHARE_CONTROL or /run/nanoshare/<tap>.sock)
 `;
 
 export async function statsCommand(argv: readonly string[]): Promise<number> {

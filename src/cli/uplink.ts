@@ -14,6 +14,9 @@
 // its stdout, or rejects with an Error carrying ip's message. JSON is asked for explicitly (`-j`)
 // where this module parses the output, so a runner that always adds `-j` works as well.
 
+/** The uplink, TAP or bridge named cannot be used as asked; nothing was changed. */
+export class UplinkInputError extends Error {}
+
 export interface IpCommand {
   (args: string[]): Promise<string>;
 }
@@ -68,7 +71,7 @@ const IFNAMSIZ = 16;
 
 function checkName(what: string, name: string): void {
   if (!name || name.length >= IFNAMSIZ || /[\s/:]/.test(name)) {
-    throw new Error(`${what} name ${JSON.stringify(name)} is not a valid interface name (1-15 characters, no spaces, '/' or ':')`);
+    throw new UplinkInputError(`${what} name ${JSON.stringify(name)} is not a valid interface name (1-15 characters, no spaces, '/' or ':')`);
   }
 }
 
@@ -162,19 +165,19 @@ export async function setupUplink(ip: IpCommand, opts: { uplink: string; tap: st
   checkName('tap', tap);
   checkName('bridge', bridge);
   if (new Set([uplink, tap, bridge]).size !== 3) {
-    throw new Error(`uplink ${uplink}, tap ${tap} and bridge ${bridge} must be three different interfaces`);
+    throw new UplinkInputError(`uplink ${uplink}, tap ${tap} and bridge ${bridge} must be three different interfaces`);
   }
 
   const up = await showDev(ip, 'addr', uplink);
-  if (!up) throw new Error(`uplink ${uplink} not found (\`ip link\` lists the interfaces there are)`);
-  if (up.master) throw new Error(`uplink ${uplink} is already attached to ${up.master}`);
-  if (up.linkinfo?.info_kind === 'bridge') throw new Error(`uplink ${uplink} is itself a bridge: use --bridge ${uplink} instead`);
+  if (!up) throw new UplinkInputError(`uplink ${uplink} not found (\`ip link\` lists the interfaces there are)`);
+  if (up.master) throw new UplinkInputError(`uplink ${uplink} is already attached to ${up.master}`);
+  if (up.linkinfo?.info_kind === 'bridge') throw new UplinkInputError(`uplink ${uplink} is itself a bridge: use --bridge ${uplink} instead`);
   if (up.link_type && up.link_type !== 'ether') {
-    throw new Error(`uplink ${uplink} is not an Ethernet interface (link type ${up.link_type})`);
+    throw new UplinkInputError(`uplink ${uplink} is not an Ethernet interface (link type ${up.link_type})`);
   }
-  if (await showDev(ip, 'link', bridge)) throw new Error(`bridge ${bridge} already exists (choose another name with --bridge)`);
+  if (await showDev(ip, 'link', bridge)) throw new UplinkInputError(`bridge ${bridge} already exists (choose another name with --bridge)`);
   const tapLink = await showDev(ip, 'link', tap);
-  if (tapLink?.master) throw new Error(`tap ${tap} is already attached to ${tapLink.master}`);
+  if (tapLink?.master) throw new UplinkInputError(`tap ${tap} is already attached to ${tapLink.master}`);
 
   const addrs = movableAddrs(up);
   const routes = [

@@ -25,7 +25,7 @@ export interface NativeHrTimer {
 
 /** What `nanoshare_tap.node` exports. */
 export interface NativeAddon {
-  Tap: new (name: string, onFrames: (frames: Buffer[]) => void, onError: (err: Error) => void) => NativeTap;
+  Tap: new (name: string, onFrames: (frames: Uint8Array[]) => void, onError: (err: Error) => void) => NativeTap;
   HrTimer: new (callback: () => void) => NativeHrTimer;
 }
 
@@ -155,7 +155,7 @@ export class TapLink implements Link {
     this.tap.close();
   }
 
-  private processFrames(frames: Buffer[]): void {
+  private processFrames(frames: Uint8Array[]): void {
     this.stats.rxBatches++;
     const rx = this.rx;
     if (!rx) {

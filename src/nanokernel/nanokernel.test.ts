@@ -128,10 +128,39 @@ describe('Nanokernel scheduler', () => {
     gpos.work = 100;
     nk.start();
     rtos.hw.setTimer(1000);
-    clock.advance(0); // one long run of the secondary: the timer can only be seen at unit boundaries
+    clock.advance(0); // the secondary runs until a unit would cross the deadline, then waits
+    expect(firedAt).toBeUndefined();
+    expect(clock.now()).toBeLessThanOrEqual(1000);
+    clock.advance(1000 - clock.now() + 5000);
     expect(firedAt).toBeDefined();
     expect(firedAt! - 1000).toBeGreaterThanOrEqual(0);
     expect(firedAt! - 1000).toBeLessThanOrEqual(70);
+  });
+
+  it('starts no secondary unit that would run into the primary\'s deadline, then resumes it', () => {
+    const { nk, clock, rtos, gpos, domain } = setup({ quantumUs: 10_000, guardUs: 300 }, 70);
+    let firedAt: number | undefined;
+    rtos.onInterrupt = (lines) => {
+      if (lines & Irq.Timer) firedAt = clock.now();
+    };
+    gpos.work = 100;
+    nk.start();
+    rtos.hw.setTimer(1000);
+    clock.advance(10_000);
+    // Units of 70 µs: the last one starts at 910 at the latest and ends by 980, before 1000.
+    expect(firedAt).toBe(1000);
+    expect(domain('gpos').stats.guarded).toBeGreaterThanOrEqual(1);
+    expect(gpos.work).toBe(0); // and the secondary got all its work done after
+  });
+
+  it('caps the guard, so a secondary with long units is not starved by a frequent deadline', () => {
+    const { nk, clock, rtos, gpos } = setup({ quantumUs: 10_000, guardUs: 100 }, 400);
+    gpos.work = 10;
+    nk.start();
+    rtos.hw.setTimer(350);
+    clock.advance(20_000);
+    expect(gpos.work).toBe(0);
+    void rtos;
   });
 
   it('yields to the event loop between secondary quanta so new I/O is seen', () => {

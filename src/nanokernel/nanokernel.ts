@@ -22,6 +22,12 @@ export interface SchedulerOptions {
   unitFrames: number;
   /** Longest run of the processor before it yields to the event loop for I/O. */
   sliceUs: number;
+  /**
+   * Longest guard before the primary's next timer deadline in which no secondary unit starts.
+   * The guard is twice the secondary's recent unit length, capped here, so a unit that cannot
+   * finish before the deadline waits for the primary instead of making it late.
+   */
+  guardUs: number;
 }
 
 export interface NanokernelOptions extends Partial<SchedulerOptions> {
@@ -38,7 +44,7 @@ export interface NanokernelOptions extends Partial<SchedulerOptions> {
   txQueue?: number;
 }
 
-export const DEFAULT_SCHEDULER: SchedulerOptions = { quantumUs: 200, quantumFrames: 64, unitFrames: 32, sliceUs: 2000 };
+export const DEFAULT_SCHEDULER: SchedulerOptions = { quantumUs: 200, quantumFrames: 64, unitFrames: 32, sliceUs: 2000, guardUs: 300 };
 
 export interface DomainSpec {
   name: string;
@@ -66,10 +72,14 @@ export interface DomainStats {
   framesHandled: number;
   /** Longest single unit, in microseconds. */
   maxUnitUs: number;
+  /** Moving average of a unit's length (1/8 weight to the newest). */
+  avgUnitUs: number;
+  /** Times a unit was held back because the primary's deadline was nearer than the guard. */
+  guarded: number;
 }
 
 export class Domain {
-  readonly stats: DomainStats = { busyUs: 0, units: 0, quanta: 0, preemptions: 0, interrupts: 0, framesHandled: 0, maxUnitUs: 0 };
+  readonly stats: DomainStats = { busyUs: 0, units: 0, quanta: 0, preemptions: 0, interrupts: 0, framesHandled: 0, maxUnitUs: 0, avgUnitUs: 0, guarded: 0 };
   /** Pending virtual interrupt lines. */
   pending = 0;
   timerAt: number | undefined;
@@ -125,6 +135,8 @@ export class Nanokernel {
   private rateTimer: TimerHandle | undefined;
   private secondaryCursor = 0;
   private secondaries: Domain[] = [];
+  /** The last run held a secondary back for the primary's imminent deadline. */
+  private waitingForPrimary = false;
   private started = false;
 
   constructor(readonly processor: Processor, readonly nic: Nic, private readonly opts: NanokernelOptions = {}) {
@@ -261,6 +273,7 @@ export class Nanokernel {
   private run(secondaries: boolean): void {
     if (this.running || !this.started) return;
     this.running = true;
+    this.waitingForPrimary = false;
     this.runs++;
     const clock = this.clock;
     const start = clock.now();
@@ -289,6 +302,9 @@ export class Nanokernel {
       this.running = false;
       this.kernelUs += Math.max(0, clock.now() - start - guestUs);
     }
+    // Held back for the primary's deadline: its timer interrupt is the next thing to run, and
+    // everything else that arrives meanwhile comes as an interrupt too, so do not spin.
+    if (this.waitingForPrimary && !this.primaryHasWork() && this.nic.rx.isEmpty()) return;
     if (this.hasWork()) this.processor.wake();
   }
 
@@ -305,12 +321,23 @@ export class Nanokernel {
     return { spentUs: 0, preempted: false };
   }
 
+  /** True when a unit of `d` started now would likely still run at the primary's next deadline. */
+  private guarded(d: Domain, now: number): boolean {
+    let deadline = Infinity;
+    for (const p of this.domains) if (p.role === 'primary' && p.timerAt !== undefined && p.timerAt < deadline) deadline = p.timerAt;
+    if (deadline - now >= Math.min(2 * d.stats.avgUnitUs, this.sched.guardUs)) return false;
+    d.stats.guarded++;
+    this.waitingForPrimary = true;
+    return true;
+  }
+
   /** Units of `d` until its work, the quantum's time or frames run out, or the primary has work. */
   private runQuantum(d: Domain): { spentUs: number; preempted: boolean } {
     const clock = this.clock;
     const q0 = clock.now();
     const f0 = d.stats.framesHandled;
     let spentUs = 0;
+    if (this.guarded(d, q0)) return { spentUs, preempted: false };
     d.stats.quanta++;
     for (;;) {
       spentUs += this.runUnit(d);
@@ -324,6 +351,7 @@ export class Nanokernel {
         return { spentUs, preempted: true };
       }
       if (now - q0 >= this.sched.quantumUs || d.stats.framesHandled - f0 >= this.sched.quantumFrames) return { spentUs, preempted: false };
+      if (this.guarded(d, now)) return { spentUs, preempted: false };
     }
   }
 
@@ -355,6 +383,7 @@ export class Nanokernel {
     d.stats.busyUs += dt;
     d.stats.units++;
     if (dt > d.stats.maxUnitUs) d.stats.maxUnitUs = dt;
+    d.stats.avgUnitUs += (dt - d.stats.avgUnitUs) / 8;
     return dt;
   }
 

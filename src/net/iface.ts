@@ -211,7 +211,26 @@ export const EPHEMERAL_LAST = 65535;
 /** Shortest Ethernet frame without FCS (ETH_ZLEN); shorter frames are zero-padded, as a NIC would. */
 export const ETH_MIN_FRAME = 60;
 
+/**
+ * Frames are cut from 256 KiB slabs (as Node's Buffer pool does): a frame is a view, not an
+ * ArrayBuffer of its own, so the garbage collector has one backing store to track per ~200
+ * frames instead of one per frame. A slab is freed when its last frame is; its bytes are zero
+ * when it is made and each is handed out once, so frames start zeroed.
+ */
+const SLAB_BYTES = 256 * 1024;
+const SLAB_MAX_FRAME = 16 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
 /** A zeroed frame of at least ETH_MIN_FRAME bytes with room for `len` bytes of headers and payload. */
 export function allocFrame(len: number): Uint8Array {
-  return new Uint8Array(len < ETH_MIN_FRAME ? ETH_MIN_FRAME : len);
+  const n = len < ETH_MIN_FRAME ? ETH_MIN_FRAME : len;
+  if (n > SLAB_MAX_FRAME) return new Uint8Array(n);
+  if (slabUsed + n > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const frame = slab.subarray(slabUsed, slabUsed + n);
+  slabUsed += (n + 7) & ~7; // keep frames 8-byte aligned
+  return frame;
 }
