@@ -37,7 +37,8 @@ function pct(xs: number[], p: number): number {
 
 async function startMachine(ns: Netns, dir: string, args: string[]): Promise<Machine> {
   const control = join(dir, `ctl-${Date.now()}.sock`);
-  const child = ns.spawn(['node', BIN, 'run', '--control', control, '--stats-interval', '0', ...args]);
+  // As `npm start` and the bin's shebang run it.
+  const child = ns.spawn(['node', '--single-threaded-gc', BIN, 'run', '--control', control, '--stats-interval', '0', ...args]);
   const stderr: string[] = [];
   let ready = false;
   child.stderr!.setEncoding('utf8');

@@ -58,6 +58,20 @@ void CloseAndFree(uv_poll_t* handle) {
            [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
 }
 
+// Stop watching `fd`, free the poll handle (asynchronously, as libuv requires) and close the fd.
+// Idempotent: both are reset, so a second call does nothing.
+static void StopPollAndClose(uv_poll_t*& poll, int& fd) {
+  if (poll != nullptr) {
+    uv_poll_stop(poll);
+    CloseAndFree(poll);
+    poll = nullptr;
+  }
+  if (fd >= 0) {
+    close(fd);
+    fd = -1;
+  }
+}
+
 // Opens /dev/net/tun and attaches it to TAP `name`; returns the fd or throws. Leaks nothing on error.
 int OpenTap(Napi::Env env, const std::string& name, std::string* actual) {
   if (name.size() > kMaxIfName) {
@@ -205,15 +219,7 @@ class Tap : public Napi::ObjectWrap<Tap> {
   }
 
   void Release() {
-    if (poll_ != nullptr) {
-      uv_poll_stop(poll_);
-      CloseAndFree(poll_);
-      poll_ = nullptr;
-    }
-    if (fd_ >= 0) {
-      close(fd_);
-      fd_ = -1;
-    }
+    StopPollAndClose(poll_, fd_);
     if (!onFrames_.IsEmpty()) onFrames_.Reset();
     if (!onError_.IsEmpty()) onError_.Reset();
     if (referenced_) {
@@ -403,15 +409,7 @@ class HrTimer : public Napi::ObjectWrap<HrTimer> {
 
   void Release() {
     SetArmed(false);
-    if (poll_ != nullptr) {
-      uv_poll_stop(poll_);
-      CloseAndFree(poll_);
-      poll_ = nullptr;
-    }
-    if (fd_ >= 0) {
-      close(fd_);
-      fd_ = -1;
-    }
+    StopPollAndClose(poll_, fd_);
     if (!callback_.IsEmpty()) callback_.Reset();
   }
 
