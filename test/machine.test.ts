@@ -289,3 +289,35 @@ describe('sharing the NIC: TX arbitration at a finite line rate', () => {
     expect(replyAt! - t0).toBeLessThanOrEqual(9 * 100);
   });
 });
+
+describe('the rtos control task', () => {
+  it('runs every period, records its lateness, and sends telemetry when asked', () => {
+    const m = boot((cfg) => {
+      cfg.guests[0]!.control = { periodUs: 1000, telemetry: { dst: HOST_IP, port: 9000 } };
+    });
+    m.send(arpWhoHas(RTOS.ip)); // the rtos learns the host's MAC from the request
+    m.link.drain();
+    m.settle(10_000);
+    const rtos = m.machine.guests.get('rtos')!;
+    const out = m.link.drain().map(parse).filter((s) => s.udp?.dstPort() === 9000);
+    // 10 ms of virtual time, a 1 ms period: ten releases, each on time (no other load).
+    expect(rtos.control!.cycles).toBeGreaterThanOrEqual(10);
+    expect(out.length).toBe(rtos.control!.cycles);
+    const v = new DataView(out[3]!.udp!.payload().buffer, out[3]!.udp!.payload().byteOffset, 24);
+    expect(Number(v.getBigUint64(0))).toBe(4); // cycle number
+    expect(Number(v.getBigUint64(16))).toBe(0); // lateness in ns: the virtual clock has none
+    const late = rtos.control!.lateness.summary();
+    expect(late.count).toBe(rtos.control!.cycles);
+    expect(late.maxUs).toBe(0);
+    expect(out.every((s) => s.eth.srcAddr() === RTOS.mac && s.ip!.srcAddr() === RTOS.ip)).toBe(true);
+  });
+
+  it('sends no telemetry by default', () => {
+    const m = boot();
+    m.send(arpWhoHas(RTOS.ip));
+    m.link.drain();
+    m.settle(10_000);
+    expect(m.machine.guests.get('rtos')!.control!.cycles).toBeGreaterThanOrEqual(10);
+    expect(m.link.drain().map(parse).filter((s) => s.udp)).toHaveLength(0);
+  });
+});
