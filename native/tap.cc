@@ -101,9 +101,10 @@ int OpenTap(Napi::Env env, const std::string& name, std::string* actual) {
     int err = errno;
     close(fd);
     if (err == EPERM || err == EACCES) {
+      // The device opened, so what is missing is the capability, not the device.
       throw MakeError(env, "EPERM",
                       "cannot create TAP " + name +
-                          ": permission denied: run as root or with --cap-add NET_ADMIN --device /dev/net/tun");
+                          ": permission denied: it needs CAP_NET_ADMIN: run as root, or in Docker add --cap-add NET_ADMIN");
     }
     if (err == EBUSY) {
       throw MakeError(env, "EBUSY", "TAP " + name + " is busy: another process has it open");
