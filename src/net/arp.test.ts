@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, Ipv4Packet, MAC_BROADCAST, isWireError, parseIpv4 } from '../wire/index.js';
+import { ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, Ipv4Packet, MAC_BROADCAST, isWireError } from '../wire/index.js';
 import type { Ipv4 } from '../wire/index.js';
 import type { NetConfig } from './index.js';
 import { NetStack } from './index.js';
 import { ManualNow, RecordingDevice, arpFrame } from './testing.js';
+import { ip, OUR_MAC, OUR_IP, PEER_MAC, PEER_IP } from './testing.js';
 
 const S = 1_000_000;
-const ip = (s: string): Ipv4 => parseIpv4(s)!;
-const OUR_MAC = 0x02_4e_53_00_00_0a;
-const OUR_IP = ip('10.77.0.10');
-const PEER_MAC = 0x02_aa_bb_cc_dd_01;
-const PEER_IP = ip('10.77.0.1');
 const OTHER_IP = ip('10.77.0.20');
 
 function setup(extra: Partial<NetConfig> = {}) {

@@ -1,33 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { ArpOperation, ArpRepr, EtherType, EthernetFrame, IpProtocol, Ipv4Packet, MAC_BROADCAST, isWireError, parseIpv4 } from '../wire/index.js';
-import type { Ipv4 } from '../wire/index.js';
+import { ArpOperation, ArpRepr, EtherType, EthernetFrame, IpProtocol, Ipv4Packet, MAC_BROADCAST, isWireError } from '../wire/index.js';
 import type { NetCounters, UdpDatagram } from './index.js';
 import { NetStack, RX_DROP_REASONS } from './index.js';
 import { ManualNow, QueuedWire, RecordingDevice, arpFrame, icmpBytes, ipv4Frame, udpBytes, udpFrame } from './testing.js';
+import { prng } from '../../test/prng.js';
+import { ip, PEER_MAC, PEER_IP } from './testing.js';
 
-const ip = (s: string): Ipv4 => parseIpv4(s)!;
 const A_MAC = 0x02_4e_53_00_00_0a;
 const A_IP = ip('10.77.0.10');
 const B_MAC = 0x02_4e_53_00_00_0b;
 const B_IP = ip('10.77.0.11');
-const PEER_MAC = 0x02_aa_bb_cc_dd_01;
-const PEER_IP = ip('10.77.0.1');
 
 function accounted(c: NetCounters): number {
   return c.rxHandled + RX_DROP_REASONS.reduce((s, r) => s + c.rxDropped[r], 0);
 }
 
-/** mulberry32: a small seeded PRNG, so a failing fuzz case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('NetStack: hostile bytes', () => {
   it('never throws on random or mutated frames, and accounts for every one', () => {

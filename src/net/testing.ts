@@ -14,12 +14,20 @@ import {
   UdpRepr,
   emitIcmpv4,
   internetChecksum,
+  parseIpv4,
   icmpv4ReprLen,
 } from '../wire/index.js';
 import type { Icmpv4Repr, Ipv4, Mac } from '../wire/index.js';
 import type { NetDevice } from './iface.js';
 
 /** A NetDevice that keeps what it is given; set `accept = false` to play a full queue. */
+/** The addresses the stack tests use: the stack under test, and the host it talks to. */
+export const ip = (s: string): Ipv4 => parseIpv4(s)!;
+export const OUR_MAC: Mac = 0x02_4e_53_00_00_0a;
+export const OUR_IP: Ipv4 = ip('10.77.0.10');
+export const PEER_MAC: Mac = 0x02_aa_bb_cc_dd_01;
+export const PEER_IP: Ipv4 = ip('10.77.0.1');
+
 export class RecordingDevice implements NetDevice {
   frames: Uint8Array[] = [];
   accept = true;

@@ -11,18 +11,12 @@ import {
   MAC_BROADCAST,
   UdpPacket,
   isWireError,
-  parseIpv4,
 } from '../wire/index.js';
-import type { Ipv4 } from '../wire/index.js';
 import type { NetConfig, UdpDatagram } from './index.js';
 import { NetStack } from './index.js';
 import { ManualNow, RecordingDevice, arpFrame, ipv4Frame, udpBytes, udpFrame } from './testing.js';
+import { ip, OUR_MAC, OUR_IP, PEER_MAC, PEER_IP } from './testing.js';
 
-const ip = (s: string): Ipv4 => parseIpv4(s)!;
-const OUR_MAC = 0x02_4e_53_00_00_0a;
-const OUR_IP = ip('10.77.0.10');
-const PEER_MAC = 0x02_aa_bb_cc_dd_01;
-const PEER_IP = ip('10.77.0.1');
 const HELLO = new TextEncoder().encode('hello, guest');
 
 function setup(extra: Partial<NetConfig> = {}) {

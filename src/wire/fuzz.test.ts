@@ -11,18 +11,8 @@ import { EthernetFrame, EthernetRepr } from './ethernet.js';
 import { emitIcmpv4, Icmpv4Packet, icmpv4ReprLen, parseIcmpv4Repr } from './icmpv4.js';
 import { Ipv4Packet, Ipv4Repr } from './ipv4.js';
 import { UdpPacket, UdpRepr } from './udp.js';
+import { prng as rng } from '../../test/prng.js';
 
-/** mulberry32: a small seeded PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
 
 function isInside(view: Uint8Array, buf: Uint8Array): boolean {
   return view.buffer === buf.buffer && view.byteOffset >= buf.byteOffset && view.byteOffset + view.length <= buf.byteOffset + buf.length;
