@@ -1,20 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, Ipv4Packet, MAC_BROADCAST, isWireError } from '../wire/index.js';
 import type { Ipv4 } from '../wire/index.js';
-import type { NetConfig } from './index.js';
-import { NetStack } from './index.js';
-import { ManualNow, RecordingDevice, arpFrame } from './testing.js';
-import { ip, OUR_MAC, OUR_IP, PEER_MAC, PEER_IP } from './testing.js';
+import { arpFrame, ip, OUR_MAC, OUR_IP, PEER_MAC, PEER_IP, newStack } from './testing.js';
 
 const S = 1_000_000;
 const OTHER_IP = ip('10.77.0.20');
 
-function setup(extra: Partial<NetConfig> = {}) {
-  const dev = new RecordingDevice();
-  const clock = new ManualNow();
-  const stack = new NetStack({ mac: OUR_MAC, ipv4: { addr: OUR_IP, prefixLen: 24 }, ...extra }, dev, clock.now);
-  return { dev, clock, stack };
-}
+const setup = newStack;
 
 function parseArpFrame(frame: Uint8Array) {
   const eth = EthernetFrame.checked(frame);

@@ -13,19 +13,10 @@ import {
 } from '../wire/index.js';
 import type { Ipv4 } from '../wire/index.js';
 import { NetStack } from './index.js';
-import { ManualNow, RecordingDevice, arpFrame, icmpBytes, ipv4Frame } from './testing.js';
-import { ip, OUR_MAC, OUR_IP, PEER_MAC, PEER_IP } from './testing.js';
+import { ManualNow, RecordingDevice, arpFrame, icmpBytes, ipv4Frame, ip, OUR_MAC, OUR_IP, PEER_MAC, PEER_IP, stackKnowingPeer } from './testing.js';
 
 
-function setup() {
-  const dev = new RecordingDevice();
-  const clock = new ManualNow();
-  const stack = new NetStack({ mac: OUR_MAC, ipv4: { addr: OUR_IP, prefixLen: 24 } }, dev, clock.now);
-  // The pinger ARPs for us first, as a real one would; we learn it from that request.
-  stack.processFrame(arpFrame(MAC_BROADCAST, PEER_MAC, new ArpRepr(ArpOperation.Request, PEER_MAC, PEER_IP, 0, OUR_IP)));
-  dev.take();
-  return { dev, clock, stack };
-}
+const setup = stackKnowingPeer;
 
 const DATA = Uint8Array.from({ length: 56 }, (_, i) => (i * 7 + 3) & 0xff); // ping's default 56 bytes
 

@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ArpOperation, ArpRepr, EthernetFrame, Icmpv4DstUnreachable, Icmpv4Packet, IpProtocol, Ipv4Packet, MAC_BROADCAST, isWireError } from '../wire/index.js';
+import { EthernetFrame, Icmpv4DstUnreachable, Icmpv4Packet, IpProtocol, Ipv4Packet, MAC_BROADCAST, isWireError } from '../wire/index.js';
 import { NetStack } from './index.js';
-import { ManualNow, RecordingDevice, arpFrame, icmpBytes, ipv4Frame, udpFrame } from './testing.js';
-import { ip, OUR_MAC, OUR_IP, PEER_MAC, PEER_IP } from './testing.js';
+import { ManualNow, RecordingDevice, icmpBytes, ipv4Frame, udpFrame, ip, OUR_MAC, OUR_IP, PEER_MAC, PEER_IP, stackKnowingPeer } from './testing.js';
 
 const ECHO = icmpBytes({ kind: 'echo-request', ident: 1, seqNo: 1, data: new Uint8Array(8) });
 
-function setup() {
-  const dev = new RecordingDevice();
-  const clock = new ManualNow();
-  const stack = new NetStack({ mac: OUR_MAC, ipv4: { addr: OUR_IP, prefixLen: 24 } }, dev, clock.now);
-  stack.processFrame(arpFrame(MAC_BROADCAST, PEER_MAC, new ArpRepr(ArpOperation.Request, PEER_MAC, PEER_IP, 0, OUR_IP)));
-  dev.take();
-  return { dev, clock, stack };
-}
+const setup = stackKnowingPeer;
 
 describe('IPv4 ingress', () => {
   it('drops what is not addressed to us, at L2 and at L3', () => {

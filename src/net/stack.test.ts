@@ -2,9 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ArpOperation, ArpRepr, EtherType, EthernetFrame, IpProtocol, Ipv4Packet, MAC_BROADCAST, isWireError } from '../wire/index.js';
 import type { NetCounters, UdpDatagram } from './index.js';
 import { NetStack, RX_DROP_REASONS } from './index.js';
-import { ManualNow, QueuedWire, RecordingDevice, arpFrame, icmpBytes, ipv4Frame, udpBytes, udpFrame } from './testing.js';
+import { ManualNow, QueuedWire, RecordingDevice, arpFrame, icmpBytes, ipv4Frame, udpBytes, udpFrame, ip, PEER_MAC, PEER_IP } from './testing.js';
 import { prng } from '../../test/prng.js';
-import { ip, PEER_MAC, PEER_IP } from './testing.js';
 
 const A_MAC = 0x02_4e_53_00_00_0a;
 const A_IP = ip('10.77.0.10');

@@ -4,7 +4,9 @@
 
 import {
   ARP_PACKET_LEN,
+  ArpOperation,
   ArpRepr,
+  MAC_BROADCAST,
   EtherType,
   EthernetRepr,
   IPV4_HEADER_LEN,
@@ -18,7 +20,8 @@ import {
   icmpv4ReprLen,
 } from '../wire/index.js';
 import type { Icmpv4Repr, Ipv4, Mac } from '../wire/index.js';
-import type { NetDevice } from './iface.js';
+import type { NetConfig, NetDevice } from './iface.js';
+import { NetStack } from './stack.js';
 
 /** A NetDevice that keeps what it is given; set `accept = false` to play a full queue. */
 /** The addresses the stack tests use: the stack under test, and the host it talks to. */
@@ -134,4 +137,20 @@ export function udpBytes(src: Ipv4, dst: Ipv4, srcPort: number, dstPort: number,
 
 export function udpFrame(ethDst: Mac, ethSrc: Mac, src: Ipv4, dst: Ipv4, srcPort: number, dstPort: number, payload: Uint8Array): Uint8Array {
   return ipv4Frame(ethDst, ethSrc, src, dst, IpProtocol.Udp, udpBytes(src, dst, srcPort, dstPort, payload));
+}
+
+/** A stack at OUR_MAC / OUR_IP (a /24) on a recording device and a manual clock. */
+export function newStack(extra: Partial<NetConfig> = {}): { dev: RecordingDevice; clock: ManualNow; stack: NetStack } {
+  const dev = new RecordingDevice();
+  const clock = new ManualNow();
+  const stack = new NetStack({ mac: OUR_MAC, ipv4: { addr: OUR_IP, prefixLen: 24 }, ...extra }, dev, clock.now);
+  return { dev, clock, stack };
+}
+
+/** The same, having learnt the peer from its ARP request for us, as a host that is pinged has. */
+export function stackKnowingPeer(extra: Partial<NetConfig> = {}): ReturnType<typeof newStack> {
+  const s = newStack(extra);
+  s.stack.processFrame(arpFrame(MAC_BROADCAST, PEER_MAC, new ArpRepr(ArpOperation.Request, PEER_MAC, PEER_IP, 0, OUR_IP)));
+  s.dev.take();
+  return s;
 }

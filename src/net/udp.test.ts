@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  ArpOperation,
-  ArpRepr,
   EthernetFrame,
   Icmpv4DstUnreachable,
   Icmpv4Packet,
@@ -12,21 +10,12 @@ import {
   UdpPacket,
   isWireError,
 } from '../wire/index.js';
-import type { NetConfig, UdpDatagram } from './index.js';
-import { NetStack } from './index.js';
-import { ManualNow, RecordingDevice, arpFrame, ipv4Frame, udpBytes, udpFrame } from './testing.js';
-import { ip, OUR_MAC, OUR_IP, PEER_MAC, PEER_IP } from './testing.js';
+import type { UdpDatagram } from './index.js';
+import { ipv4Frame, udpBytes, udpFrame, ip, OUR_MAC, OUR_IP, PEER_MAC, PEER_IP, stackKnowingPeer } from './testing.js';
 
 const HELLO = new TextEncoder().encode('hello, guest');
 
-function setup(extra: Partial<NetConfig> = {}) {
-  const dev = new RecordingDevice();
-  const clock = new ManualNow();
-  const stack = new NetStack({ mac: OUR_MAC, ipv4: { addr: OUR_IP, prefixLen: 24 }, ...extra }, dev, clock.now);
-  stack.processFrame(arpFrame(MAC_BROADCAST, PEER_MAC, new ArpRepr(ArpOperation.Request, PEER_MAC, PEER_IP, 0, OUR_IP)));
-  dev.take();
-  return { dev, clock, stack };
-}
+const setup = stackKnowingPeer;
 
 function parseIp(frame: Uint8Array) {
   const eth = EthernetFrame.checked(frame);
