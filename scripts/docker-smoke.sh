@@ -303,25 +303,27 @@ if (mode === 'relay') {
   server.listen(sock, () => console.log('listening'));
 }
 JS
-wait_listening() {
-  local what="$1" logf="$2" pid="$3"
+# Wait (up to 10 s) until a background process's log matches PATTERN; fail with WHAT if it dies
+# or never does.
+wait_for_log() {
+  local pattern="$1" logf="$2" pid="$3" what="$4"
   for _ in $(seq 1 40); do
-    grep -q '^listening' "$logf" && return 0
+    grep -q "$pattern" "$logf" && return 0
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.25
   done
   cat "$logf"
-  fail "the build proxy's $what did not start"
+  fail "$what did not start"
 }
 npm_registry_host="$(cd "$ROOT" && npm config get registry 2>/dev/null | sed -E 's#^[a-z]+://([^/:]+).*#\1#')"
 read -r -a proxy_allow <<<"${npm_registry_host:-registry.npmjs.org} registry.npmjs.org deb.debian.org security.debian.org ${NANOSHARE_BUILD_PROXY_ALLOW:-}"
 [[ -n "${DEBIAN_MIRROR:-}" ]] && proxy_allow+=("$(sed -E 's#^[a-z]+://([^/:]+).*#\1#' <<<"$DEBIAN_MIRROR")")
 node "$WORK/build-proxy.mjs" serve "$RUNDIR/build-proxy.sock" "${proxy_allow[@]}" >"$WORK/build-proxy.log" 2>&1 &
 PROXY_PIDS+=($!)
-wait_listening "server (root namespace, Unix socket)" "$WORK/build-proxy.log" $!
+wait_for_log '^listening' "$WORK/build-proxy.log" $! "the build proxy's server (root namespace, Unix socket)"
 "${inns[@]}" node "$WORK/build-proxy.mjs" relay "$PROXY_PORT" "$RUNDIR/build-proxy.sock" >"$WORK/build-relay.log" 2>&1 &
 PROXY_PIDS+=($!)
-wait_listening "relay (in $NS)" "$WORK/build-relay.log" $!
+wait_for_log '^listening' "$WORK/build-relay.log" $! "the build proxy's relay (in $NS)"
 log "build proxy: 127.0.0.1:$PROXY_PORT in $NS -> $RUNDIR/build-proxy.sock -> only: ${proxy_allow[*]}"
 
 # ---- images ----------------------------------------------------------------------------------
@@ -410,13 +412,7 @@ start_tcpdump() {
   "$@" tcpdump -i "$iface" -n -U --immediate-mode -s 0 -Z root -w "$file" >"$file.log" 2>&1 &
   TCPDUMP_PID=$!
   BG_PIDS+=("$TCPDUMP_PID")
-  for _ in $(seq 1 40); do
-    grep -q 'listening on' "$file.log" && return 0
-    kill -0 "$TCPDUMP_PID" 2>/dev/null || break
-    sleep 0.25
-  done
-  cat "$file.log"
-  fail "tcpdump on $iface did not start"
+  wait_for_log 'listening on' "$file.log" "$TCPDUMP_PID" "tcpdump on $iface"
 }
 
 stop_tcpdump() {
