@@ -15,11 +15,6 @@ import { buildMachine, describeGuests, type Machine } from './machine.js';
 import { serveControl, closeControl, defaultControlPath } from './control.js';
 import { summarize } from './stats.js';
 
-/** One-line hints for the TAP errors a user can fix with a flag or a privilege. */
-function tapErrorLine(e: TapError): string {
-  return `nanoshare: ${e.message}`;
-}
-
 export async function runMachine(cfg: MachineConfig): Promise<number> {
   const log: Logger = pino({ level: cfg.logLevel, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
 
@@ -29,7 +24,8 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
     tap = TapLink.open(cfg.tap, { mtu: cfg.mtu });
   } catch (e) {
     if (e instanceof TapError) {
-      process.stderr.write(tapErrorLine(e) + '\n');
+      // The addon's messages are already one line naming the missing flag or privilege.
+      process.stderr.write(`nanoshare: ${e.message}\n`);
       return e.code === 'ENOADDON' ? 1 : 2;
     }
     throw e;
