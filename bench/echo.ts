@@ -5,8 +5,8 @@
 import { createSocket } from 'node:dgram';
 import { MemoryLink } from '../src/link/memory.js';
 import { ManualClock } from '../src/machine/clock.js';
-import { buildMachine } from '../src/cli/machine.js';
-import { defaultConfig } from '../src/cli/config.js';
+import { buildMachine } from '../src/board/machine.js';
+import { defaultConfig } from '../src/board/config.js';
 import { parseIpv4, parseMac, ArpOperation, ArpRepr, MAC_BROADCAST } from '../src/wire/index.js';
 import { arpFrame, udpFrame } from '../src/net/testing.js';
 

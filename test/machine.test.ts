@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryLink } from '../src/link/memory.js';
 import { ManualClock } from '../src/machine/clock.js';
-import { buildMachine } from '../src/cli/machine.js';
-import { defaultConfig, type MachineConfig } from '../src/cli/config.js';
+import { buildMachine } from '../src/board/machine.js';
+import { defaultConfig, type MachineConfig } from '../src/board/config.js';
 import {
   ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, Icmpv4Packet, Icmpv4Type, IpProtocol, Ipv4Packet, UdpPacket,
   MAC_BROADCAST, isWireError, parseIpv4, parseMac, type Ipv4, type Mac,

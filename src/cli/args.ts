@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import {
   ConfigError, applyJson, checkCidr, checkEndpoint, checkIfName, checkIpv4, checkLogLevel, checkMac, checkPolicy, checkPrecision, checkRate,
   defaultConfig, loadConfigFile, validate, type MachineConfig,
-} from './config.js';
+} from '../board/config.js';
 
 export const RUN_OPTIONS = {
   tap: { type: 'string' },

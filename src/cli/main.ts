@@ -1,7 +1,7 @@
 // cli/: the `nanoshare` command. Config (schema, defaults, clear errors naming the field), host
 // network setup with iproute2, boot, signals, stats. It may import every layer; nothing imports it.
 import { readFileSync } from 'node:fs';
-import { ConfigError } from './config.js';
+import { ConfigError } from '../board/config.js';
 import { configFromArgs, RUN_USAGE } from './args.js';
 import { runMachine } from './run.js';
 import { statsCommand } from './stats.js';

@@ -8,11 +8,11 @@ import type { Link } from '../link/link.js';
 import { TapLink, TapError } from '../link/tap.js';
 import { CaptureLink } from '../capture/capture-link.js';
 import { PcapFileSink } from '../capture/file-sink.js';
-import type { MachineConfig } from './config.js';
-import { setupHostNet, linkExists, HostNetError } from './hostnet.js';
-import { SystemClock } from './clock.js';
-import { buildMachine, describeGuests, type Machine } from './machine.js';
-import { serveControl, closeControl, defaultControlPath } from './control.js';
+import type { MachineConfig } from '../board/config.js';
+import { setupHostNet, linkExists, HostNetError } from '../host/hostnet.js';
+import { SystemClock } from '../host/clock.js';
+import { buildMachine, describeGuests, type Machine } from '../board/machine.js';
+import { serveControl, closeControl, defaultControlPath } from '../host/control.js';
 import { summarize } from './stats.js';
 
 export async function runMachine(cfg: MachineConfig): Promise<number> {

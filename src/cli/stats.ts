@@ -2,9 +2,9 @@
 // them (a short table, or the whole snapshot with --json). summarize() is also the periodic
 // stats log line.
 import { parseArgs } from 'node:util';
-import type { MachineStats } from './machine.js';
-import { request, defaultControlPath } from './control.js';
-import { ConfigError, checkIfName } from './config.js';
+import type { MachineStats } from '../board/machine.js';
+import { request, defaultControlPath } from '../host/control.js';
+import { ConfigError, checkIfName } from '../board/config.js';
 
 export interface StatsSummary {
   uptimeS: number;

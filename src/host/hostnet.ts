@@ -3,7 +3,7 @@
 // itself when its file descriptor closes; a TAP that already existed is left as it was found.
 import { execFile } from 'node:child_process';
 import { formatIpv4Cidr } from '../wire/address.js';
-import type { MachineConfig } from './config.js';
+import type { MachineConfig } from '../board/config.js';
 import { setupUplink, UplinkInputError, type IpCommand } from './uplink.js';
 
 export class HostNetError extends Error {
