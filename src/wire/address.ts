@@ -114,3 +114,84 @@ export function subnetBroadcast(cidr: Ipv4Cidr): Ipv4 {
 export function formatIpv4Cidr(c: Ipv4Cidr): string {
   return `${formatIpv4(c.addr)}/${c.prefixLen}`;
 }
+
+/**
+ * An IPv6 address, held as its 32 lower-case hex digits (no colons): a value type, so it can be a
+ * Map key and compared with ===, as Ipv4 and Mac are. IPv6 cannot be a JS number.
+ */
+export type Ipv6 = string & { readonly __ipv6: unique symbol };
+/** An IP address of either family: typeof tells them apart (number: IPv4, string: IPv6). */
+export type IpAddr = Ipv4 | Ipv6;
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Read an IPv6 address (16 bytes) at `off`. Caller guarantees the length. */
+export function readIpv6(buf: Uint8Array, off: number): Ipv6 {
+  let s = '';
+  for (let i = 0; i < 16; i++) s += HEX[buf[off + i]!]!;
+  return s as Ipv6;
+}
+
+/** Write an IPv6 address as 16 bytes at `off`. */
+export function writeIpv6(buf: Uint8Array, off: number, ip: Ipv6): void {
+  for (let i = 0; i < 16; i++) buf[off + i] = parseInt(ip.slice(2 * i, 2 * i + 2), 16);
+}
+
+/** Parse RFC 4291 text ("fe80::1", "2001:db8::a:b", "::ffff:10.0.0.1"); undefined if malformed. */
+export function parseIpv6(text: string): Ipv6 | undefined {
+  let t = text;
+  if (t.includes('.')) {
+    // A trailing dotted quad stands for the last two groups.
+    const colon = t.lastIndexOf(':');
+    const v4 = colon < 0 ? undefined : parseIpv4(t.slice(colon + 1));
+    if (v4 === undefined) return undefined;
+    t = `${t.slice(0, colon + 1)}${(v4 >>> 16).toString(16)}:${(v4 & 0xffff).toString(16)}`;
+  }
+  const halves = t.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (s: string): number[] | undefined => {
+    if (s === '') return [];
+    const out: number[] = [];
+    for (const g of s.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+      out.push(parseInt(g, 16));
+    }
+    return out;
+  };
+  const head = groups(halves[0]!);
+  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  if (!head || !tail) return undefined;
+  const have = head.length + tail.length;
+  if (halves.length === 2 ? have > 7 : have !== 8) return undefined;
+  const all = [...head, ...new Array<number>(8 - have).fill(0), ...tail];
+  return all.map((g) => g.toString(16).padStart(4, '0')).join('') as Ipv6;
+}
+
+/** Format per RFC 5952: lower case, leading zeros dropped, the longest run of 2+ zero groups as "::". */
+export function formatIpv6(ip: Ipv6): string {
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push(parseInt(ip.slice(4 * i, 4 * i + 4), 16));
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (a: number[]): string => a.map((x) => x.toString(16)).join(':');
+  if (best < 0) return hex(g);
+  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+}
+
+/** Format either family. */
+export function formatIp(ip: IpAddr): string {
+  return typeof ip === 'number' ? formatIpv4(ip) : formatIpv6(ip);
+}
