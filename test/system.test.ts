@@ -1,6 +1,6 @@
 // System test (issue 2): the real `nanoshare run` on a real TAP, inside a network namespace the
 // test creates and deletes (the lab rule, shared/DESIGN.md). From the TAP side we ping both guests
-// with iputils ping, check the neighbour table holds their two MACs, talk to their UDP echo
+// with iputils ping (also with 4000-byte pings, so fragments both ways), check the neighbour table holds their two MACs, talk to their UDP echo
 // services, read the counters over the control socket, stop the machine with SIGTERM and parse
 // the capture with pcap-parser. Skips with a reason without root; fails under NANOSHARE_REQUIRE_NET=1.
 import type { ChildProcess } from 'node:child_process';
@@ -210,6 +210,9 @@ const isUdpEchoReplyFrom = (f: Frame, g: (typeof GUESTS)[number], payload: Buffe
   const ip = ipv4Of(f);
   return f.src === g.mac && !!ip && ip.proto === 17 && ip.src === g.ip && ip.l4.readUInt16BE(0) === 7 && ip.l4.subarray(8).equals(payload);
 };
+/** An IPv4 fragment (MF set or a non-zero offset) sent by guest `g`. */
+const isFragmentFrom = (f: Frame, g: (typeof GUESTS)[number]): boolean =>
+  f.src === g.mac && !!ipv4Of(f) && ipv4Of(f)!.src === g.ip && (f.payload.readUInt16BE(6) & 0x3fff) !== 0;
 const isArpReplyFrom = (f: Frame, g: (typeof GUESTS)[number]): boolean =>
   f.type === 0x0806 && f.src === g.mac && f.payload.length >= 28 && f.payload.readUInt16BE(6) === 2 && macText(f.payload, 8) === g.mac && [...f.payload.subarray(14, 18)].join('.') === g.ip;
 
@@ -245,6 +248,14 @@ describe.skipIf(skip)('system: nanoshare run on a real TAP in a namespace of its
         expect(p.transmitted).toBe(3);
         expect(p.received).toBe(3);
         expect(p.lossPct).toBe(0);
+      }
+
+      // ping -s 4000: each request reaches the guest as three fragments and is reassembled; each
+      // reply leaves as three fragments the host's kernel reassembles.
+      for (const g of GUESTS) {
+        const r = ns.run(['ping', '-n', '-c2', '-i0.2', '-W2', '-s', '4000', g.ip], 15_000);
+        expect(r.status, `ping -s 4000 ${g.ip}: ${r.stdout}${r.stderr}`).toBe(0);
+        expect(parsePing(r.stdout).received).toBe(2);
       }
 
       // The host's neighbour table: two different MACs behind the one TAP.
@@ -289,6 +300,7 @@ describe.skipIf(skip)('system: nanoshare run on a real TAP in a namespace of its
         expect(c.frames.filter((f) => isIcmpEchoReplyFrom(f, g)).length, `ICMP echo replies from ${g.mac}`).toBeGreaterThanOrEqual(3);
         expect(c.frames.some((f) => isUdpEchoReplyFrom(f, g, payloads.get(g.name)!)), `UDP echo reply from ${g.mac}`).toBe(true);
         expect(c.frames.some((f) => isArpReplyFrom(f, g)), `ARP reply from ${g.mac}`).toBe(true);
+        expect(c.frames.filter((f) => isFragmentFrom(f, g)).length, `IPv4 fragments from ${g.mac}`).toBeGreaterThanOrEqual(6);
       }
       console.log(`capture: ${c.records} records, ${acct.bytes} bytes`);
     } finally {

@@ -11,7 +11,12 @@ export const RX_DROP_REASONS = [
   'bad-src', // source cannot be a single host: group MAC, multicast/broadcast IP
   'arp-conflict', // another MAC claims our IPv4 address (also in arpConflicts)
   'unsupported', // well-formed but not handled: ARP op other than request/reply, ICMP types we ignore
-  'fragment', // IPv4 fragment: this stack does not reassemble
+  // IPv4 fragments refused on arrival (reassembly.ts); a fragment that is held counts as handled,
+  // and the one that completes a datagram carries the datagram's own outcome.
+  'frag-overlap', // overlaps a fragment already held: the whole datagram is dropped (RFC 5722)
+  'frag-bad-length', // a non-last fragment not a multiple of 8 bytes, or an empty one
+  'frag-too-big', // would end past 65535 bytes
+  'frag-conflict', // disagrees with the end the last fragment set
   'broadcast-echo', // echo request to a broadcast address (Linux's icmp_echo_ignore_broadcasts)
   'udp-no-port', // no socket bound to the destination port (also in udpNoPort)
   'unknown-protocol', // IPv4 protocol we do not implement (TCP included, for now)
@@ -21,7 +26,7 @@ export type RxDropReason = (typeof RX_DROP_REASONS)[number];
 /** Why an outgoing packet was dropped before reaching the device. */
 export const TX_DROP_REASONS = [
   'no-route', // destination outside the subnet and no gateway (or an unroutable address)
-  'too-big', // larger than the MTU: this stack does not fragment
+  'too-big', // larger than the MTU with DF asked for, or than a datagram can be (65535)
   'arp-failed', // next hop did not answer arpMaxRequests requests
   'arp-queue-full', // more than arpPendingMax packets waiting for one address
   'arp-pending-full', // more than arpPendingAddrMax addresses being resolved at once
@@ -53,6 +58,17 @@ export interface NetCounters {
 
   ipv4Rx: number;
   ipv4Tx: number;
+  /** Fragments received (every outcome). */
+  ipv4FragmentsRx: number;
+  /** Datagrams rebuilt from fragments and handed up. */
+  ipv4Reassembled: number;
+  /** Incomplete datagrams dropped at their deadline (fragments already counted as handled). */
+  ipv4ReassemblyTimeouts: number;
+  /** Incomplete datagrams dropped to make room (maxDatagrams, maxBytes). */
+  ipv4ReassemblyEvicted: number;
+  /** Datagrams larger than the MTU sent as fragments, and the fragments sent. */
+  ipv4Fragmented: number;
+  ipv4FragmentsTx: number;
 
   icmpEchoRequestsRx: number;
   icmpEchoRepliesTx: number;
@@ -91,6 +107,12 @@ export function newNetCounters(): NetCounters {
     arpConflicts: 0,
     ipv4Rx: 0,
     ipv4Tx: 0,
+    ipv4FragmentsRx: 0,
+    ipv4Reassembled: 0,
+    ipv4ReassemblyTimeouts: 0,
+    ipv4ReassemblyEvicted: 0,
+    ipv4Fragmented: 0,
+    ipv4FragmentsTx: 0,
     icmpEchoRequestsRx: 0,
     icmpEchoRepliesTx: 0,
     icmpEchoRequestsTx: 0,

@@ -8,6 +8,7 @@ import type { Ipv4, Ipv4Cidr, Mac, WireError } from '../wire/index.js';
 import { ArpCache } from './arp-cache.js';
 import { newNetCounters } from './counters.js';
 import type { NetCounters, RxDropReason, TxDropReason } from './counters.js';
+import { DEFAULT_REASSEMBLY_LIMITS, Ipv4Reassembler } from './reassembly.js';
 
 export interface NetConfig {
   mac: Mac;
@@ -25,8 +26,14 @@ export interface NetConfig {
   arpPendingAddrMax?: number;
   /** Entries in the ARP cache, default 256; the oldest is evicted. */
   arpCacheMax?: number;
-  /** IP MTU, default 1500; larger packets are dropped ('too-big'), we never fragment. */
+  /** IP MTU, default 1500; larger datagrams are sent as fragments. */
   mtu?: number;
+  /** IPv4 datagrams in reassembly at once, default 16; a new one evicts the oldest. */
+  fragMaxDatagrams?: number;
+  /** Fragment payload bytes held for reassembly, default 256 KiB (at least 65535). */
+  fragMaxBytes?: number;
+  /** An incomplete datagram is dropped this long after its first fragment, default 30 s. */
+  fragTimeoutUs?: number;
   /** ICMP error token bucket: at most this many back to back, default 10. */
   icmpErrorBurst?: number;
   /** ICMP error token bucket: one token back every this many µs, default 100 ms. */
@@ -55,6 +62,9 @@ function resolveConfig(c: NetConfig): ResolvedConfig {
     arpPendingAddrMax: c.arpPendingAddrMax ?? 16,
     arpCacheMax: c.arpCacheMax ?? 256,
     mtu: c.mtu ?? 1500,
+    fragMaxDatagrams: c.fragMaxDatagrams ?? DEFAULT_REASSEMBLY_LIMITS.maxDatagrams,
+    fragMaxBytes: c.fragMaxBytes ?? DEFAULT_REASSEMBLY_LIMITS.maxBytes,
+    fragTimeoutUs: c.fragTimeoutUs ?? DEFAULT_REASSEMBLY_LIMITS.timeoutUs,
     icmpErrorBurst: c.icmpErrorBurst ?? 10,
     icmpErrorIntervalUs: c.icmpErrorIntervalUs ?? SECOND / 10,
   };
@@ -98,6 +108,7 @@ export class InterfaceInner {
   readonly cfg: ResolvedConfig;
   readonly counters: NetCounters = newNetCounters();
   readonly arp: ArpCache;
+  readonly reassembly: Ipv4Reassembler;
   readonly pending = new Map<Ipv4, PendingResolution>();
   readonly udpPorts = new Map<number, UdpHandler>();
   echoReplyHandler: EchoReplyHandler | undefined;
@@ -113,6 +124,11 @@ export class InterfaceInner {
   ) {
     this.cfg = resolveConfig(cfg);
     this.arp = new ArpCache(this.cfg.arpTtlUs, this.cfg.arpCacheMax);
+    this.reassembly = new Ipv4Reassembler({
+      maxDatagrams: this.cfg.fragMaxDatagrams,
+      maxBytes: this.cfg.fragMaxBytes,
+      timeoutUs: this.cfg.fragTimeoutUs,
+    }, this.counters);
     this.icmpTokens = this.cfg.icmpErrorBurst;
     this.icmpRefillAt = now();
   }

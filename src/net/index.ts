@@ -14,10 +14,14 @@
 // - Every queue is bounded: ARP cache (arpCacheMax, oldest evicted), packets per unresolved
 //   address (arpPendingMax), unresolved addresses (arpPendingAddrMax), ICMP errors (token bucket).
 // - Frames are built once at final size: one Uint8Array, each layer emitted into its subarray.
-// - Not here: IPv4 fragmentation and reassembly, IP options, TCP, DHCP, IPv6, multicast groups,
+// - IPv4 fragments: reassembly bounded in datagrams and bytes with a deadline, any overlap
+//   drops the datagram (reassembly.ts); datagrams larger than the MTU are sent as fragments.
+// - Not here: IP options, TCP, DHCP, IPv6, multicast groups,
 //   a loopback device. Received payloads are views of the received frame: copy to keep.
 
 export { ArpCache } from './arp-cache.js';
+export { DEFAULT_REASSEMBLY_LIMITS, Ipv4Reassembler, REASSEMBLY_DROP_REASONS } from './reassembly.js';
+export type { ReassemblyDropReason, ReassemblyLimits, ReassemblyResult } from './reassembly.js';
 export type { ArpCacheEntry } from './arp-cache.js';
 export { RX_DROP_REASONS, TX_DROP_REASONS, newNetCounters } from './counters.js';
 export type { DropReason, NetCounters, RxDropReason, TxDropReason } from './counters.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EthernetFrame, Icmpv4DstUnreachable, Icmpv4Packet, IpProtocol, Ipv4Packet, MAC_BROADCAST, isWireError } from '../wire/index.js';
 import { NetStack } from './index.js';
-import { ManualNow, RecordingDevice, icmpBytes, ipv4Frame, udpFrame, ip, OUR_MAC, OUR_IP, PEER_MAC, PEER_IP, stackKnowingPeer } from './testing.js';
+import { ManualNow, RecordingDevice, fragmentFrame, icmpBytes, ipv4Frame, udpFrame, ip, OUR_MAC, OUR_IP, PEER_MAC, PEER_IP, stackKnowingPeer } from './testing.js';
 
 const ECHO = icmpBytes({ kind: 'echo-request', ident: 1, seqNo: 1, data: new Uint8Array(8) });
 
@@ -18,15 +18,11 @@ describe('IPv4 ingress', () => {
     expect(stack.counters.rxDropped['not-for-us']).toBe(4);
   });
 
-  it('drops fragments (no reassembly), first or later', () => {
+  it('a DF-only packet is not a fragment', () => {
     const { dev, stack } = setup();
-    stack.processFrame(ipv4Frame(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, IpProtocol.Icmp, ECHO, { flagsFrag: 0x2000 })); // MF
-    stack.processFrame(ipv4Frame(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, IpProtocol.Icmp, ECHO, { flagsFrag: 0x0003 })); // offset 24
-    expect(dev.take()).toHaveLength(0);
-    expect(stack.counters.rxDropped.fragment).toBe(2);
-    // DF alone is not a fragment.
     stack.processFrame(ipv4Frame(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, IpProtocol.Icmp, ECHO, { flagsFrag: 0x4000 }));
     expect(dev.take()).toHaveLength(1);
+    expect(stack.counters.ipv4FragmentsRx).toBe(0);
   });
 
   it('drops martian sources', () => {
@@ -106,5 +102,89 @@ describe('IPv4 egress routing', () => {
     const now = () => 0;
     expect(() => new NetStack({ mac: MAC_BROADCAST, ipv4: { addr: OUR_IP, prefixLen: 24 } }, dev, now)).toThrow(RangeError);
     expect(() => new NetStack({ mac: OUR_MAC, ipv4: { addr: OUR_IP, prefixLen: 33 } }, dev, now)).toThrow(RangeError);
+  });
+});
+
+/** Every IPv4 packet in `frames`, checked. */
+function ipPackets(frames: Uint8Array[]): Ipv4Packet[] {
+  return frames.map((f) => {
+    const eth = EthernetFrame.checked(f);
+    if (isWireError(eth)) throw new Error(eth.message);
+    const p = Ipv4Packet.checked(eth.payload());
+    if (isWireError(p)) throw new Error(p.message);
+    return p;
+  });
+}
+
+describe('IPv4 fragments', () => {
+  // `ping -s 4000`: 4008 bytes of ICMP in three fragments of 1480, 1480 and 1048 bytes.
+  const BIG = icmpBytes({ kind: 'echo-request', ident: 7, seqNo: 1, data: Uint8Array.from({ length: 4000 }, (_, i) => i & 0xff) });
+  const pieces = (ident = 0x4242): Uint8Array[] => [
+    fragmentFrame(PEER_IP, IpProtocol.Icmp, BIG, 0, 1480, true, ident),
+    fragmentFrame(PEER_IP, IpProtocol.Icmp, BIG, 1480, 1480, true, ident),
+    fragmentFrame(PEER_IP, IpProtocol.Icmp, BIG, 2960, 1048, false, ident),
+  ];
+
+  it('answers a 4000-byte ping sent as fragments with a reply cut to the MTU', () => {
+    const { dev, stack } = setup();
+    const handledBefore = stack.counters.rxHandled;
+    const [a, b, c] = pieces();
+    stack.processFrame(c!);
+    stack.processFrame(a!);
+    expect(dev.take()).toHaveLength(0);
+    stack.processFrame(b!);
+    const out = ipPackets(dev.take());
+    expect(out.map((p) => [p.fragOffset(), p.payload().length, p.moreFrags(), p.dontFrag()])).toEqual([
+      [0, 1480, true, false],
+      [1480, 1480, true, false],
+      [2960, 1048, false, false],
+    ]);
+    expect(new Set(out.map((p) => p.ident())).size).toBe(1);
+    for (const p of out) expect(p.totalLen()).toBeLessThanOrEqual(1500);
+    // Glued back together, the reply is a valid echo reply carrying the same 4000 bytes.
+    const l4 = new Uint8Array(4008);
+    for (const p of out) l4.set(p.payload(), p.fragOffset());
+    const reply = Icmpv4Packet.checked(l4);
+    if (isWireError(reply)) throw new Error(reply.message);
+    expect(reply.msgType()).toBe(0);
+    expect(Array.from(l4.subarray(8))).toEqual(Array.from(BIG.subarray(8)));
+    const c0 = stack.counters;
+    expect([c0.ipv4FragmentsRx, c0.ipv4Reassembled, c0.ipv4Fragmented, c0.ipv4FragmentsTx, c0.icmpEchoRepliesTx]).toEqual([3, 1, 1, 3, 1]);
+    // One outcome per frame: two held fragments are handled, the third carries the echo.
+    expect(c0.rxHandled - handledBefore).toBe(3);
+  });
+
+  it('drops an overlapping fragment by name and forgets the datagram', () => {
+    const { dev, stack } = setup();
+    const [a, b, c] = pieces();
+    stack.processFrame(a!);
+    stack.processFrame(fragmentFrame(PEER_IP, IpProtocol.Icmp, BIG, 1472, 16, true));
+    expect(stack.counters.rxDropped['frag-overlap']).toBe(1);
+    stack.processFrame(b!);
+    stack.processFrame(c!);
+    expect(dev.take()).toHaveLength(0); // the first fragment went with the dropped datagram
+  });
+
+  it('asks to be polled at the reassembly deadline and drops the datagram there', () => {
+    const { dev, clock, stack } = setup({ arpTtlUs: 3600_000_000 });
+    const [a] = pieces();
+    const t0 = clock.t;
+    stack.processFrame(a!);
+    expect(stack.pollAt()).toBe(t0 + 30_000_000);
+    clock.advance(30_000_000);
+    stack.poll();
+    expect(stack.counters.ipv4ReassemblyTimeouts).toBe(1);
+    const [, b, c] = pieces();
+    stack.processFrame(b!);
+    stack.processFrame(c!);
+    expect(dev.take()).toHaveLength(0);
+  });
+
+  it('refuses to send a datagram larger than 65535 bytes', () => {
+    const { stack } = setup();
+    expect(stack.sendUdp(9, PEER_IP, 9, new Uint8Array(65_535 - 28 + 1))).toBe(false);
+    expect(stack.counters.txDropped['too-big']).toBe(1);
+    expect(stack.sendUdp(9, PEER_IP, 9, new Uint8Array(65_535 - 28))).toBe(true);
+    expect(stack.counters.ipv4FragmentsTx).toBe(45);
   });
 });

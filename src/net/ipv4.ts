@@ -1,8 +1,7 @@
-// IPv4 over the interface: ingress checks (processIpv4) and egress routing and framing
-// (dispatchIpv4). No options are sent, no fragments are sent, and received fragments are
-// dropped and counted ('fragment'): this stack does not reassemble. Our peers are LAN hosts
-// with a 1500-byte MTU and our own services send small datagrams, so a fragment here means
-// something unusual worth seeing in a counter, not traffic to serve.
+// IPv4 over the interface: ingress checks (processIpv4, which hands fragments to the bounded
+// reassembler in reassembly.ts) and egress routing and framing (dispatchIpv4, which cuts a
+// datagram larger than the MTU into fragments, RFC 791 3.2). No options are sent. A datagram
+// that fits is sent with DF set (we do no path MTU discovery, but a LAN host's replies fit).
 
 import {
   ETHERNET_HEADER_LEN,
@@ -13,6 +12,7 @@ import {
   Ipv4Repr,
   MAC_BROADCAST,
   isWireError,
+  rewriteIpv4Fragment,
 } from '../wire/index.js';
 import type { Ipv4, Mac } from '../wire/index.js';
 import { dispatchToNeighbour } from './arp.js';
@@ -20,6 +20,8 @@ import { allocFrame } from './iface.js';
 import type { InterfaceInner } from './iface.js';
 
 const DEFAULT_TTL = 64;
+const MAX_DATAGRAM = 0xffff;
+const FRAG_UNIT = 8;
 
 /** Where an outgoing packet goes: a fixed group MAC, or a neighbour whose MAC ARP finds. */
 export type Route = { readonly mac: Mac } | { readonly nextHop: Ipv4 };
@@ -50,24 +52,58 @@ export type L4Emitter = (l4: Uint8Array, src: Ipv4, dst: Ipv4) => void;
 
 /**
  * Egress: build one frame at its final size (Ethernet + IPv4 + l4Len, padded to 60) and emit
- * each layer into its subarray, innermost first; then send it or queue it behind ARP.
- * False (counted) when there is no route, it exceeds the MTU, or it cannot be sent or queued.
+ * each layer into its subarray, innermost first; then send it or queue it behind ARP. A
+ * datagram larger than the MTU is sent as fragments. False (counted) when there is no route,
+ * it exceeds 65535 bytes, or a frame cannot be sent or queued.
  */
 export function dispatchIpv4(inner: InterfaceInner, dst: Ipv4, protocol: number, l4Len: number, emitL4: L4Emitter): boolean {
   const r = route(inner, dst);
   if (r === undefined) return inner.dropTx('no-route');
   const ipLen = IPV4_HEADER_LEN + l4Len;
-  if (ipLen > inner.cfg.mtu) return inner.dropTx('too-big');
+  if (ipLen > MAX_DATAGRAM) return inner.dropTx('too-big');
+  if (ipLen > inner.cfg.mtu) return dispatchFragments(inner, r, dst, protocol, l4Len, emitL4);
   const src = inner.addr;
   const frame = allocFrame(ETHERNET_HEADER_LEN + ipLen);
   const ip = frame.subarray(ETHERNET_HEADER_LEN, ETHERNET_HEADER_LEN + ipLen);
   emitL4(ip.subarray(IPV4_HEADER_LEN), src, dst);
   new Ipv4Repr(src, dst, protocol, l4Len, DEFAULT_TTL, inner.nextIdent(), true).emit(ip);
+  inner.counters.ipv4Tx++;
+  return sendFrame(inner, r, frame);
+}
+
+function sendFrame(inner: InterfaceInner, r: Route, frame: Uint8Array): boolean {
   const toGroup = 'mac' in r;
   // A neighbour's MAC is written once ARP has it (dispatchToNeighbour); until then it is zero.
   new EthernetRepr(toGroup ? r.mac : 0, inner.mac, EtherType.Ipv4).emit(frame);
-  inner.counters.ipv4Tx++;
   return toGroup ? inner.transmit(frame) : dispatchToNeighbour(inner, r.nextHop, frame);
+}
+
+/**
+ * RFC 791 3.2: the layer-4 message is emitted once (its checksum covers all of it), then cut
+ * into pieces of the largest multiple of 8 that fits the MTU, each behind a copy of the header
+ * with its offset and MF. All fragments share one ident; every one but the last has MF set.
+ */
+function dispatchFragments(inner: InterfaceInner, r: Route, dst: Ipv4, protocol: number, l4Len: number, emitL4: L4Emitter): boolean {
+  const src = inner.addr;
+  const l4 = new Uint8Array(l4Len);
+  emitL4(l4, src, dst);
+  const ident = inner.nextIdent();
+  const maxData = Math.floor((inner.cfg.mtu - IPV4_HEADER_LEN) / FRAG_UNIT) * FRAG_UNIT;
+  inner.counters.ipv4Tx++;
+  inner.counters.ipv4Fragmented++;
+  let ok = true;
+  for (let off = 0; off < l4Len; off += maxData) {
+    const n = Math.min(maxData, l4Len - off);
+    const ipLen = IPV4_HEADER_LEN + n;
+    const frame = allocFrame(ETHERNET_HEADER_LEN + ipLen);
+    const ip = frame.subarray(ETHERNET_HEADER_LEN, ETHERNET_HEADER_LEN + ipLen);
+    ip.set(l4.subarray(off, off + n), IPV4_HEADER_LEN);
+    new Ipv4Repr(src, dst, protocol, n, DEFAULT_TTL, ident, false).emit(ip);
+    rewriteIpv4Fragment(ip.subarray(0, IPV4_HEADER_LEN), ipLen, off, off + n < l4Len);
+    inner.counters.ipv4FragmentsTx++;
+    if (!sendFrame(inner, r, frame)) ok = false;
+  }
+  return ok;
 }
 
 /**
@@ -93,9 +129,12 @@ export function processIpv4(inner: InterfaceInner, payload: Uint8Array, l2Group:
     inner.dropRx('bad-src');
     return undefined;
   }
-  if (p.isFragment()) {
-    inner.dropRx('fragment');
-    return undefined;
-  }
-  return p;
+  if (!p.isFragment()) return p;
+  inner.counters.ipv4FragmentsRx++;
+  const r = inner.reassembly.push(p, inner.now());
+  if (r.kind === 'complete') return r.packet;
+  // A held fragment has been consumed; the one that completes the datagram takes its outcome.
+  if (r.kind === 'held') inner.handled();
+  else inner.dropRx(r.reason);
+  return undefined;
 }

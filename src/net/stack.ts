@@ -83,14 +83,19 @@ export class NetStack {
     }
   }
 
-  /** Run due timers: ARP retries and give-ups, cache expiry. */
+  /** Run due timers: ARP retries and give-ups, cache expiry, reassembly deadlines. */
   poll(): void {
-    pollArp(this.inner, this.inner.now());
+    const now = this.inner.now();
+    pollArp(this.inner, now);
+    this.inner.reassembly.expire(now);
   }
 
   /** When poll() next has work (monotonic µs), or undefined if nothing is scheduled. */
   pollAt(): number | undefined {
-    return arpPollAt(this.inner);
+    const arp = arpPollAt(this.inner);
+    const frag = this.inner.reassembly.pollAt();
+    if (arp === undefined) return frag;
+    return frag === undefined || arp < frag ? arp : frag;
   }
 
   /** One gratuitous ARP announcement of our address (at boot, after an address change). */

@@ -122,6 +122,12 @@ export function ipv4Frame(ethDst: Mac, ethSrc: Mac, src: Ipv4, dst: Ipv4, protoc
   return frame;
 }
 
+/** One fragment of a datagram whose whole layer-4 bytes are `l4`: bytes [offset, offset+len), MF as given. */
+export function fragmentFrame(src: Ipv4, protocol: number, l4: Uint8Array, offset: number, len: number, more: boolean, ident = 0x4242): Uint8Array {
+  const flagsFrag = (more ? 0x2000 : 0) | (offset / 8);
+  return ipv4Frame(OUR_MAC, PEER_MAC, src, OUR_IP, protocol, l4.subarray(offset, offset + len), { ident, flagsFrag });
+}
+
 export function icmpBytes(r: Icmpv4Repr): Uint8Array {
   const b = new Uint8Array(icmpv4ReprLen(r));
   emitIcmpv4(r, b);

@@ -133,10 +133,13 @@ describe('UDP sockets and egress', () => {
     expect(parseIp(out[0]!).eth.dstAddr()).toBe(MAC_BROADCAST);
   });
 
-  it('refuses datagrams over the MTU and counts tx-full', () => {
+  it('fragments datagrams over the MTU, refuses ones over 65535 bytes, and counts tx-full', () => {
     const { dev, stack } = setup();
     expect(stack.sendUdp(5000, PEER_IP, 7, new Uint8Array(1472))).toBe(true);
-    expect(stack.sendUdp(5000, PEER_IP, 7, new Uint8Array(1473))).toBe(false);
+    expect(dev.take()).toHaveLength(1);
+    expect(stack.sendUdp(5000, PEER_IP, 7, new Uint8Array(1473))).toBe(true);
+    expect(dev.take()).toHaveLength(2);
+    expect(stack.sendUdp(5000, PEER_IP, 7, new Uint8Array(65_508))).toBe(false);
     expect(stack.counters.txDropped['too-big']).toBe(1);
     dev.accept = false;
     expect(stack.sendUdp(5000, PEER_IP, 7, HELLO)).toBe(false);

@@ -3,7 +3,7 @@ import { hex, ICMP_ECHO_FRAME, IPV4_WITH_OPTIONS } from '../../test/fixtures/wir
 import { parseIpv4 } from './address.js';
 import { internetChecksum } from './checksum.js';
 import { isWireError, WireError } from './error.js';
-import { IPV4_HEADER_LEN, IpProtocol, Ipv4Packet, Ipv4Repr } from './ipv4.js';
+import { IPV4_HEADER_LEN, IpProtocol, Ipv4Packet, Ipv4Repr, rewriteIpv4Fragment } from './ipv4.js';
 
 const IP = ICMP_ECHO_FRAME.subarray(14);
 
@@ -182,5 +182,29 @@ describe('Ipv4Repr', () => {
   it('refuses an impossible payload length or a short buffer', () => {
     expect(() => new Ipv4Repr(0, 0, 17, 65516).emit(new Uint8Array(20))).toThrow(RangeError);
     expect(() => new Ipv4Repr(0, 0, 17, 0).emit(new Uint8Array(19))).toThrow(RangeError);
+  });
+});
+
+describe('rewriteIpv4Fragment', () => {
+  it('sets total length, offset and MF, clears DF, and leaves a valid checksum', () => {
+    const buf = new Uint8Array(IPV4_HEADER_LEN + 16);
+    new Ipv4Repr(parseIpv4('10.0.0.1')!, parseIpv4('10.0.0.2')!, IpProtocol.Udp, 100, 64, 0x77, true).emit(buf);
+    rewriteIpv4Fragment(buf.subarray(0, IPV4_HEADER_LEN), IPV4_HEADER_LEN + 16, 1480, true);
+    const p = Ipv4Packet.checked(buf);
+    if (isWireError(p)) throw new Error(p.message);
+    expect([p.totalLen(), p.fragOffset(), p.moreFrags(), p.dontFrag(), p.ident()]).toEqual([36, 1480, true, false, 0x77]);
+    // Bytes 6-7: MF (0x2000) | 1480 / 8 = 185 (0x00b9).
+    expect([buf[6], buf[7]]).toEqual([0x20, 0xb9]);
+    rewriteIpv4Fragment(buf.subarray(0, IPV4_HEADER_LEN), IPV4_HEADER_LEN + 16, 0, false);
+    const q = Ipv4Packet.checked(buf);
+    if (isWireError(q)) throw new Error(q.message);
+    expect(q.isFragment()).toBe(false);
+  });
+
+  it('refuses an offset that is not a multiple of 8 or does not fit 13 bits', () => {
+    const h = new Uint8Array(IPV4_HEADER_LEN);
+    expect(() => rewriteIpv4Fragment(h, 40, 12, false)).toThrow(RangeError);
+    expect(() => rewriteIpv4Fragment(h, 40, 65536, false)).toThrow(RangeError);
+    expect(() => rewriteIpv4Fragment(h, 10, 0, false)).toThrow(RangeError);
   });
 });

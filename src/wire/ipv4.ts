@@ -206,3 +206,17 @@ export class Ipv4Repr {
     writeU16(buf, field.checksum, internetChecksum(buf.subarray(0, IPV4_HEADER_LEN)));
   }
 }
+
+/**
+ * Rewrite a header in place (options included: `header` is exactly the header) for one piece of
+ * a datagram: total length, fragment offset in bytes (a multiple of 8), MF, DF cleared, and the
+ * checksum. Used to cut a datagram into fragments and to rebuild one from them.
+ */
+export function rewriteIpv4Fragment(header: Uint8Array, totalLen: number, offset: number, moreFrags: boolean): void {
+  if (offset % FRAG_UNIT !== 0 || offset / FRAG_UNIT > FRAG_MASK) throw new RangeError(`ipv4: bad fragment offset ${offset}`);
+  if (totalLen < header.length || totalLen > MAX_TOTAL_LEN) throw new RangeError(`ipv4: bad total length ${totalLen}`);
+  writeU16(header, field.totalLen, totalLen);
+  writeU16(header, field.flagsFrag, (moreFrags ? FLAG_MF : 0) | (offset / FRAG_UNIT));
+  writeU16(header, field.checksum, 0);
+  writeU16(header, field.checksum, internetChecksum(header));
+}
