@@ -1,6 +1,6 @@
 // What a guest OS sees of the nanokernel (its "hypercalls"), and what the nanokernel sees of a
 // guest (its entry points). Nothing else crosses the boundary.
-import type { Mac } from '../wire/address.js';
+import type { IpAddr, Mac } from '../wire/address.js';
 
 /** Virtual interrupt lines, as bits. */
 export const Irq = {
@@ -28,6 +28,14 @@ export interface VirtualNic {
   /** Receive frames sent to a multicast group. */
   subscribe(group: Mac): void;
   unsubscribe(group: Mac): void;
+  /** The IP addresses this guest may use as a source (its port's address set). */
+  addresses(): readonly IpAddr[];
+  /**
+   * Replace the address set (DHCP, SLAAC, a configured change). Refused (false, counted) when
+   * another local guest holds one of the addresses; the set is then unchanged. Unspecified
+   * sources (0.0.0.0, ::) are always allowed and need not be listed.
+   */
+  setAddresses(addrs: readonly IpAddr[]): boolean;
 }
 
 /** The services the nanokernel gives a guest. */

@@ -212,3 +212,72 @@ describe('Nanokernel scheduler', () => {
     expect(snap.processor.kernelUs).toBeGreaterThanOrEqual(0);
   });
 });
+
+describe('Nanokernel switch', () => {
+  function observed() {
+    const m = setup();
+    const seen: string[] = [];
+    m.nk.observer = {
+      rx: (_f, to, cast) => seen.push(`rx ${cast} ${to.join(',')}`),
+      tx: (_f, from) => seen.push(`tx ${from}`),
+      local: (_f, from, to) => seen.push(`local ${from}>${to}`),
+      drop: (reason, _f, port) => seen.push(`drop ${reason} ${port ?? '-'}`),
+    };
+    return { ...m, seen };
+  }
+
+  it('shows the observer every delivery from the wire, by guest name and cast', () => {
+    const { nk, clock, link, seen } = observed();
+    nk.start();
+    link.inject([frameTo(GPOS_MAC), frameTo(MAC_BROADCAST), frameTo(0x020000000777)]);
+    clock.advance(0);
+    expect(seen).toEqual(['rx unicast gpos', 'rx broadcast rtos,gpos', 'drop rxUnknownUnicast -']);
+    expect(nk.counters.rxUnicast + nk.counters.rxBroadcast + nk.counters.rxUnknownUnicast).toBe(nk.counters.rxFrames);
+  });
+
+  it('delivers a guest\'s unicast to another guest locally and its broadcast to both the wire and the others', () => {
+    const { nk, clock, link, seen, gpos, rtos } = observed();
+    nk.start();
+    gpos.hw.nic.transmit(frameTo(RTOS_MAC, GPOS_MAC));
+    gpos.hw.nic.transmit(frameTo(MAC_BROADCAST, GPOS_MAC));
+    clock.advance(0);
+    expect(seen).toEqual(['local gpos>rtos', 'local gpos>rtos', 'tx gpos']);
+    expect(link.drain()).toHaveLength(1); // only the broadcast left on the wire
+    expect(rtos.framesTaken).toBe(2);
+    expect(gpos.framesTaken).toBe(0); // a guest does not hear its own broadcast
+    expect([nk.counters.txLocal, nk.counters.txFrames]).toEqual([1, 1]);
+  });
+
+  it('drops a guest frame with another\'s source MAC, counted under its reason and port', () => {
+    const { nk, clock, link, seen, gpos } = observed();
+    nk.start();
+    gpos.hw.nic.transmit(frameTo(MAC_BROADCAST, RTOS_MAC));
+    clock.advance(0);
+    expect(seen).toEqual(['drop txSpoofedMac gpos']);
+    expect(link.drain()).toHaveLength(0);
+  });
+
+  it('drops past a full TX queue through the same path', () => {
+    const { nk, seen, gpos, domain } = observed();
+    void nk;
+    for (let i = 0; i < 257; i++) gpos.hw.nic.transmit(frameTo(MAC_BROADCAST, GPOS_MAC));
+    expect(seen).toEqual(['drop txQueueFull gpos']);
+    expect(domain('gpos').port.counters.txQueueFull).toBe(1);
+  });
+
+  it('lets a guest change its address set by hypercall, never to another guest\'s address', () => {
+    const clock = new ManualClock();
+    const nk = new Nanokernel(new Processor(clock), new Nic(new MemoryLink(), clock));
+    const log: string[] = [];
+    let a!: ScriptedGuest;
+    let b!: ScriptedGuest;
+    nk.addDomain({ name: 'rtos', role: 'primary', mac: RTOS_MAC, ipv4: 0x0a4d000a, guest: (hw) => (a = new ScriptedGuest(hw, clock, log, 1)) });
+    nk.addDomain({ name: 'gpos', role: 'secondary', mac: GPOS_MAC, ipv4: 0x0a4d000b, guest: (hw) => (b = new ScriptedGuest(hw, clock, log, 1)) });
+    expect(b.hw.nic.addresses()).toEqual([0x0a4d000b]);
+    expect(b.hw.nic.setAddresses([0x0a4d000b, 0x0a4d000a])).toBe(false);
+    expect(b.hw.nic.addresses()).toEqual([0x0a4d000b]);
+    expect(b.hw.nic.setAddresses([0x0a4d0063])).toBe(true);
+    expect(a.hw.nic.setAddresses([0x0a4d000a, 0x0a4d000b])).toBe(true); // freed by gpos
+    expect(nk.counters.addressConflicts).toBe(1);
+  });
+});

@@ -1,55 +1,66 @@
-// A port of the nanokernel's switch: an identity, two bounded queues and counters. The demux and
-// the arbiter see only ports, never a guest's internals.
-import type { Ipv4, Mac } from '../wire/address.js';
+// A port of the nanokernel's switch: an identity (MAC and the IP addresses the guest may use), two
+// bounded queues, counters, and the interrupt line of the domain behind it. virt-rx and virt-tx
+// see only ports, never a guest's internals; a port raises its own line when a frame arrives.
+import type { IpAddr, Mac } from '../wire/address.js';
 import { Ring } from '../machine/ring.js';
+import { Irq } from './guest-interface.js';
 import type { TokenBucket } from './token-bucket.js';
 
-export interface PortCounters {
+/** Drops that belong to one port (counted on the switch and on the port). */
+export type PortDropReason = 'rxQueueFull' | 'rxHalted' | 'txQueueFull' | 'txSpoofedMac' | 'txSpoofedIp' | 'txMalformed';
+
+export const PORT_DROPS: ReadonlySet<string> = new Set<PortDropReason>(['rxQueueFull', 'rxHalted', 'txQueueFull', 'txSpoofedMac', 'txSpoofedIp', 'txMalformed']);
+
+export type PortCounters = {
   /** Frames put into the port's RX ring. */
   rxFrames: number;
   rxBytes: number;
   /** Frames the guest took from its RX ring. */
   rxConsumed: number;
-  /** Dropped: the guest's RX ring was full. */
-  rxQueueFull: number;
   /** Frames the guest queued. */
   txQueued: number;
-  /** Dropped: the guest's TX queue was full. */
-  txQueueFull: number;
   /** Frames that left the port (to the NIC or to another local port). */
   txFrames: number;
   txBytes: number;
   /** Frames that went to another local guest without crossing the NIC. */
   txLocal: number;
-  /** Dropped: source MAC was not the port's. */
-  txSpoofedMac: number;
-  /** Dropped: source IPv4 (or ARP sender) was not the port's. */
-  txSpoofedIp: number;
-  /** Dropped: the frame did not parse. */
-  txMalformed: number;
   /** Times the arbiter held a frame back for the rate limit. */
   txRateLimited: number;
+  /** setAddresses() refused because another port holds an address. */
+  addressConflicts: number;
+} & Record<PortDropReason, number>;
+
+/** Where a port raises its domain's virtual interrupts. */
+export interface InterruptLine {
+  raise(lines: number): void;
 }
+
+const UNWIRED: InterruptLine = { raise: () => {} };
 
 export class Port {
   readonly rx: Ring<Uint8Array>;
   readonly tx: Ring<Uint8Array>;
   readonly groups = new Set<Mac>();
   readonly counters: PortCounters = {
-    rxFrames: 0, rxBytes: 0, rxConsumed: 0, rxQueueFull: 0,
+    rxFrames: 0, rxBytes: 0, rxConsumed: 0, rxQueueFull: 0, rxHalted: 0,
     txQueued: 0, txQueueFull: 0, txFrames: 0, txBytes: 0, txLocal: 0,
-    txSpoofedMac: 0, txSpoofedIp: 0, txMalformed: 0, txRateLimited: 0,
+    txSpoofedMac: 0, txSpoofedIp: 0, txMalformed: 0, txRateLimited: 0, addressConflicts: 0,
   };
   /** DRR state: bytes this port may still send in the current round. */
   deficit = 0;
   /** The guest asked to be told when the TX queue has room. */
   wantTxSpace = false;
+  /** The interrupt line of the domain behind the port (wired by the scheduler). */
+  line: InterruptLine = UNWIRED;
+  /** A halted port takes no frames: its guest never runs again. */
+  halted = false;
+  private addrs: Set<IpAddr>;
 
   constructor(
     readonly name: string,
     readonly mac: Mac,
-    /** The one IPv4 address the port may use as a source (0.0.0.0 is always allowed, for probes). */
-    public ipv4: Ipv4 | undefined,
+    /** The IP addresses the port may use as a source (unspecified 0.0.0.0 and :: are always allowed). */
+    addresses: readonly IpAddr[] | undefined,
     /** Primary ports are served first by the strict policy. */
     readonly primary: boolean,
     rxQueue: number,
@@ -60,26 +71,40 @@ export class Port {
   ) {
     this.rx = new Ring(rxQueue);
     this.tx = new Ring(txQueue);
+    this.addrs = new Set(addresses ?? []);
   }
 
-  /** Put a frame into the RX ring; false (counted) if full. */
+  /** The addresses the guest may use. Changed only through the switch (Switch.setAddresses). */
+  get addresses(): ReadonlySet<IpAddr> {
+    return this.addrs;
+  }
+
+  /** For the switch only, which keeps its address table in step. */
+  replaceAddresses(addrs: readonly IpAddr[]): void {
+    this.addrs = new Set(addrs);
+  }
+
+  /** Put a frame into the RX ring and raise the RX line; false if full (the caller drops it). */
   deliver(frame: Uint8Array): boolean {
-    if (!this.rx.push(frame)) {
-      this.counters.rxQueueFull++;
-      return false;
-    }
+    if (!this.rx.push(frame)) return false;
     this.counters.rxFrames++;
     this.counters.rxBytes += frame.length;
+    this.line.raise(Irq.NetRx);
     return true;
   }
 
-  /** Queue a frame from the guest; false (counted) if full. */
+  /** Queue a frame from the guest; false if full (the caller drops it). */
   enqueueTx(frame: Uint8Array): boolean {
-    if (!this.tx.push(frame)) {
-      this.counters.txQueueFull++;
-      return false;
-    }
+    if (!this.tx.push(frame)) return false;
     this.counters.txQueued++;
     return true;
+  }
+
+  /** Empty both queues (a reboot starts from nothing in flight). */
+  flush(): void {
+    this.rx.clear();
+    this.tx.clear();
+    this.deficit = 0;
+    this.wantTxSpace = false;
   }
 }

@@ -1,0 +1,316 @@
+// The scheduler: owns the one processor and decides who runs. Domains, units, quanta, the
+// deadline guard, and processor-time accounting. The primary runs whenever it has work; the
+// secondaries share its idle time round robin, in quanta bounded in time and frames, and no
+// secondary unit starts that would likely still run at the primary's next timer deadline.
+// Frames move between the NIC and the ports between units, through the I/O hooks it is given
+// (virt-rx and virt-tx); it knows a guest only as a GuestOs behind a domain.
+import type { Clock, TimerHandle } from '../machine/clock.js';
+import type { Processor } from '../machine/processor.js';
+import { Irq, type GuestOs, type Role } from './guest-interface.js';
+import type { InterruptLine, Port } from './port.js';
+
+export interface SchedulerOptions {
+  /** Longest secondary quantum, in processor microseconds. */
+  quantumUs: number;
+  /** Most frames a secondary may take in one quantum. */
+  quantumFrames: number;
+  /** Most frames any guest may take in one unit (one interrupt handler run or task step). */
+  unitFrames: number;
+  /** Longest run of the processor before it yields to the event loop for I/O. */
+  sliceUs: number;
+  /**
+   * Longest guard before the primary's next timer deadline in which no secondary unit starts.
+   * The guard is twice the secondary's recent unit length, capped here, so a unit that cannot
+   * finish before the deadline waits for the primary instead of making it late.
+   */
+  guardUs: number;
+}
+
+export const DEFAULT_SCHEDULER: SchedulerOptions = { quantumUs: 200, quantumFrames: 64, unitFrames: 32, sliceUs: 2000, guardUs: 300 };
+
+export interface DomainStats {
+  /** Processor time spent in this guest's units. */
+  busyUs: number;
+  units: number;
+  quanta: number;
+  /** Quanta cut short because the primary had work. */
+  preemptions: number;
+  /** Virtual interrupt deliveries. */
+  interrupts: number;
+  /** Frames the guest took from its RX ring. */
+  framesHandled: number;
+  /** Longest single unit, in microseconds. */
+  maxUnitUs: number;
+  /** Moving average of a unit's length (1/8 weight to the newest). */
+  avgUnitUs: number;
+  /** Times a unit was held back because the primary's deadline was nearer than the guard. */
+  guarded: number;
+}
+
+/** One OS domain: a guest, its port, its pending virtual interrupts and its virtual timer. */
+export class Domain implements InterruptLine {
+  readonly stats: DomainStats = { busyUs: 0, units: 0, quanta: 0, preemptions: 0, interrupts: 0, framesHandled: 0, maxUnitUs: 0, avgUnitUs: 0, guarded: 0 };
+  /** Pending virtual interrupt lines. */
+  pending = 0;
+  timerAt: number | undefined;
+  timerHandle: TimerHandle | undefined;
+  /** Frames this guest may still take in the current unit. */
+  unitFramesLeft = 0;
+  guest!: GuestOs;
+
+  constructor(readonly name: string, readonly role: Role, readonly port: Port) {
+    port.line = this;
+  }
+
+  raise(lines: number): void {
+    this.pending |= lines;
+  }
+
+  hasWork(): boolean {
+    return this.pending !== 0 || this.guest.runnable();
+  }
+}
+
+/** How the scheduler moves frames between units (virt-rx and virt-tx). */
+export interface SchedulerIo {
+  /** Take the NIC's received frames to the ports. */
+  receive(): void;
+  /** Move the ports' queued frames to the NIC (or to other ports). */
+  transmit(): void;
+  /** Frames wait in the NIC's RX ring. */
+  rxPending(): boolean;
+  /** Frames wait in the ports' TX queues that transmit() could move now. */
+  txPending(): boolean;
+}
+
+export class Scheduler {
+  /** Primary first. */
+  readonly domains: Domain[] = [];
+  /** Processor time in the nanokernel itself (demux, arbitration), in microseconds. */
+  kernelUs = 0;
+  runs = 0;
+  private readonly clock: Clock;
+  private running = false;
+  private started = false;
+  private secondaryCursor = 0;
+  private secondaries: Domain[] = [];
+  private primaries: Domain[] = [];
+  /** The last run held a secondary back for the primary's imminent deadline. */
+  private waitingForPrimary = false;
+
+  constructor(readonly processor: Processor, readonly opts: SchedulerOptions, private readonly io: SchedulerIo) {
+    this.clock = processor.clock;
+    processor.setEntry(() => this.run(true));
+  }
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  /** True while a run is dispatching units. */
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  add(d: Domain): void {
+    if (this.started) throw new Error('domains are added before start()');
+    this.domains.push(d);
+    this.domains.sort((a, b) => rank(a.role) - rank(b.role));
+    this.primaries = this.domains.filter((x) => x.role === 'primary');
+    this.secondaries = this.domains.filter((x) => x.role === 'secondary');
+  }
+
+  /** Boot every guest (primary first) and start dispatching. */
+  start(): void {
+    this.started = true;
+    for (const d of this.domains) this.account(d, () => d.guest.boot());
+    this.io.transmit();
+    if (this.hasWork()) this.processor.wake();
+  }
+
+  /** Program a domain's one virtual timer (undefined disarms it). */
+  setTimer(d: Domain, atUs: number | undefined): void {
+    d.timerHandle?.cancel();
+    d.timerHandle = undefined;
+    d.timerAt = atUs;
+    if (atUs === undefined) return;
+    d.timerHandle = this.clock.at(atUs, () => {
+      d.timerHandle = undefined;
+      this.interrupt();
+    });
+  }
+
+  /**
+   * A hardware interrupt (NIC, timer): the nanokernel and the primary run at once; secondary
+   * work is deferred to the next turn of the event loop, so the interrupt path stays short and
+   * other pending interrupts (the primary's timer) are taken promptly.
+   */
+  interrupt(): void {
+    if (this.running) return;
+    this.run(false);
+  }
+
+  /** Work arrived from outside a unit (a doorbell, a rate-limit timer): run now or soon. */
+  kick(): void {
+    if (this.running) this.processor.wake();
+    else this.run(false);
+  }
+
+  /** Ask for a run soon (after pending I/O). */
+  wake(): void {
+    this.processor.wake();
+  }
+
+  hasWork(): boolean {
+    if (this.io.rxPending()) return true;
+    for (const d of this.domains) if (d.hasWork()) return true;
+    return this.io.txPending();
+  }
+
+  /** Raise due virtual timers. */
+  private checkTimers(now: number): void {
+    for (const d of this.domains) {
+      if (d.timerAt !== undefined && d.timerAt <= now) {
+        d.timerAt = undefined;
+        d.timerHandle?.cancel();
+        d.timerHandle = undefined;
+        d.pending |= Irq.Timer;
+      }
+    }
+  }
+
+  private primaryHasWork(): boolean {
+    for (const d of this.primaries) if (d.hasWork()) return true;
+    return false;
+  }
+
+  /** One run of the processor: NIC RX, the primary while it has work, one secondary quantum (if allowed), TX. */
+  private run(secondaries: boolean): void {
+    if (this.running || !this.started) return;
+    this.running = true;
+    this.waitingForPrimary = false;
+    this.runs++;
+    const clock = this.clock;
+    const start = clock.now();
+    let guestUs = 0;
+    try {
+      this.io.receive();
+      this.checkTimers(start);
+      for (;;) {
+        for (const d of this.primaries) {
+          while (d.hasWork() && clock.now() - start < this.opts.sliceUs) {
+            guestUs += this.runUnit(d);
+            this.io.transmit();
+            this.io.receive();
+            this.checkTimers(clock.now());
+          }
+        }
+        if (this.primaryHasWork() || !secondaries) break; // slice spent, or interrupt context
+        const q = this.runSecondaryQuantum();
+        guestUs += q.spentUs;
+        // A preempted quantum hands the processor straight back to the primary.
+        if (!q.preempted || clock.now() - start >= this.opts.sliceUs) break;
+      }
+      this.io.transmit();
+    } finally {
+      this.running = false;
+      this.kernelUs += Math.max(0, clock.now() - start - guestUs);
+    }
+    // Held back for the primary's deadline: its timer interrupt is the next thing to run, and
+    // everything else that arrives meanwhile comes as an interrupt too, so do not spin.
+    if (this.waitingForPrimary && !this.primaryHasWork() && !this.io.rxPending()) return;
+    if (this.hasWork()) this.processor.wake();
+  }
+
+  /** Give one quantum to the next secondary with work (round robin among secondaries). */
+  private runSecondaryQuantum(): { spentUs: number; preempted: boolean } {
+    const secondaries = this.secondaries;
+    const n = secondaries.length;
+    for (let i = 0; i < n; i++) {
+      const d = secondaries[(this.secondaryCursor + i) % n]!;
+      if (!d.hasWork()) continue;
+      this.secondaryCursor = (this.secondaryCursor + i + 1) % n;
+      return this.runQuantum(d);
+    }
+    return { spentUs: 0, preempted: false };
+  }
+
+  /** True when a unit of `d` started now would likely still run at the primary's next deadline. */
+  private guarded(d: Domain, now: number): boolean {
+    let deadline = Infinity;
+    for (const p of this.primaries) if (p.timerAt !== undefined && p.timerAt < deadline) deadline = p.timerAt;
+    if (deadline - now >= Math.min(2 * d.stats.avgUnitUs, this.opts.guardUs)) return false;
+    d.stats.guarded++;
+    this.waitingForPrimary = true;
+    return true;
+  }
+
+  /** Units of `d` until its work, the quantum's time or frames run out, or the primary has work. */
+  private runQuantum(d: Domain): { spentUs: number; preempted: boolean } {
+    const clock = this.clock;
+    const q0 = clock.now();
+    const f0 = d.stats.framesHandled;
+    let spentUs = 0;
+    if (this.guarded(d, q0)) return { spentUs, preempted: false };
+    d.stats.quanta++;
+    for (;;) {
+      spentUs += this.runUnit(d);
+      this.io.transmit();
+      this.io.receive();
+      const now = clock.now();
+      this.checkTimers(now);
+      if (!d.hasWork()) return { spentUs, preempted: false };
+      if (this.primaryHasWork()) {
+        d.stats.preemptions++;
+        return { spentUs, preempted: true };
+      }
+      if (now - q0 >= this.opts.quantumUs || d.stats.framesHandled - f0 >= this.opts.quantumFrames) return { spentUs, preempted: false };
+      if (this.guarded(d, now)) return { spentUs, preempted: false };
+    }
+  }
+
+  /** One unit of a guest: its pending interrupts, else one task step. Returns its duration. */
+  private runUnit(d: Domain): number {
+    return this.account(d, () => {
+      if (d.pending !== 0) {
+        const lines = d.pending;
+        d.pending = 0;
+        d.stats.interrupts++;
+        d.guest.interrupt(lines);
+      } else {
+        d.guest.step();
+      }
+    });
+  }
+
+  private account(d: Domain, fn: () => void): number {
+    const t0 = this.clock.now();
+    d.unitFramesLeft = this.opts.unitFrames;
+    try {
+      fn();
+    } finally {
+      d.unitFramesLeft = 0;
+      // Level-triggered RX: frames left in the ring keep the line asserted.
+      if (!d.port.rx.isEmpty()) d.pending |= Irq.NetRx;
+    }
+    const dt = this.clock.now() - t0;
+    d.stats.busyUs += dt;
+    d.stats.units++;
+    if (dt > d.stats.maxUnitUs) d.stats.maxUnitUs = dt;
+    d.stats.avgUnitUs += (dt - d.stats.avgUnitUs) / 8;
+    return dt;
+  }
+
+  /** Stop dispatching and cancel every virtual timer: no unit runs after this. */
+  stop(): void {
+    this.started = false;
+    for (const d of this.domains) {
+      d.timerHandle?.cancel();
+      d.timerHandle = undefined;
+    }
+  }
+}
+
+function rank(role: Role): number {
+  return role === 'primary' ? 0 : 1;
+}

@@ -1,0 +1,65 @@
+// The source checks, one field at a time: a guest may speak only as its own MAC and addresses,
+// whichever header (Ethernet, ARP sender, IPv4 or IPv6 source) carries the claim.
+import { describe, expect, it } from 'vitest';
+import { ArpOperation, ArpRepr, EtherType, EthernetRepr, IpProtocol, MAC_BROADCAST, parseIpv4, parseIpv6, parseMac, writeIpv6, type IpAddr, type Ipv6 } from '../wire/index.js';
+import { arpFrame, ipv4Frame } from '../net/testing.js';
+import { checkSource, claimedSource, IPV6_UNSPECIFIED } from './source-guard.js';
+
+const MAC = parseMac('02:4e:53:00:00:0b')!;
+const OTHER_MAC = parseMac('02:4e:53:00:00:0a')!;
+const IP = parseIpv4('10.77.0.11')!;
+const OTHER_IP = parseIpv4('10.77.0.10')!;
+const V6 = parseIpv6('fe80::4e:53ff:fe00:b')!;
+const OTHER_V6 = parseIpv6('fe80::4e:53ff:fe00:a')!;
+const port = { mac: MAC, addresses: new Set<IpAddr>([IP, V6]) };
+
+function ipv6Frame(srcMac: number, src: Ipv6, version = 6): Uint8Array {
+  const f = new Uint8Array(14 + 40);
+  new EthernetRepr(MAC_BROADCAST, srcMac, EtherType.Ipv6).emit(f);
+  f[14] = version << 4;
+  f[14 + 6] = 58; // next header: ICMPv6
+  writeIpv6(f, 14 + 8, src);
+  return f;
+}
+
+const arp = (ethSrc: number, senderMac: number, senderIp: number): Uint8Array =>
+  arpFrame(MAC_BROADCAST, ethSrc, new ArpRepr(ArpOperation.Request, senderMac, senderIp, 0, OTHER_IP));
+const ip4 = (ethSrc: number, src: number): Uint8Array => ipv4Frame(MAC_BROADCAST, ethSrc, src, OTHER_IP, IpProtocol.Udp, new Uint8Array(8));
+
+describe('checkSource (transmit)', () => {
+  it('accepts the port\'s own MAC and addresses, and the unspecified sources', () => {
+    expect(checkSource(port, ip4(MAC, IP))).toBe('ok');
+    expect(checkSource(port, ip4(MAC, 0))).toBe('ok');
+    expect(checkSource(port, arp(MAC, MAC, IP))).toBe('ok');
+    expect(checkSource(port, arp(MAC, MAC, 0))).toBe('ok');
+    expect(checkSource(port, ipv6Frame(MAC, V6))).toBe('ok');
+    expect(checkSource(port, ipv6Frame(MAC, IPV6_UNSPECIFIED))).toBe('ok');
+  });
+
+  it('refuses another Ethernet source, and an ARP sender MAC that is not the port\'s', () => {
+    expect(checkSource(port, ip4(OTHER_MAC, IP))).toBe('spoofed-mac');
+    expect(checkSource(port, arp(MAC, OTHER_MAC, IP))).toBe('spoofed-mac');
+    expect(checkSource(port, ipv6Frame(OTHER_MAC, V6))).toBe('spoofed-mac');
+  });
+
+  it('refuses an IPv4 source, ARP sender IP or IPv6 source outside the address set', () => {
+    expect(checkSource(port, ip4(MAC, OTHER_IP))).toBe('spoofed-ip');
+    expect(checkSource(port, arp(MAC, MAC, OTHER_IP))).toBe('spoofed-ip');
+    expect(checkSource(port, ipv6Frame(MAC, OTHER_V6))).toBe('spoofed-ip');
+  });
+
+  it('refuses what does not parse', () => {
+    expect(checkSource(port, new Uint8Array(10))).toBe('malformed');
+    expect(checkSource(port, ip4(MAC, IP).subarray(0, 20))).toBe('malformed');
+    expect(checkSource(port, arp(MAC, MAC, IP).subarray(0, 20))).toBe('malformed');
+    expect(checkSource(port, ipv6Frame(MAC, V6).subarray(0, 14 + 39))).toBe('malformed');
+    expect(checkSource(port, ipv6Frame(MAC, V6, 4))).toBe('malformed');
+  });
+
+  it('lets other EtherTypes through on the Ethernet source alone', () => {
+    const f = new Uint8Array(60);
+    new EthernetRepr(MAC_BROADCAST, MAC, 0x88b5).emit(f);
+    expect(checkSource(port, f)).toBe('ok');
+    expect(claimedSource(f)).toEqual({ mac: MAC });
+  });
+});
