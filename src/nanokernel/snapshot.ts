@@ -1,8 +1,7 @@
 // A typed, JSON-friendly snapshot of every counter the nanokernel keeps: the processor's
 // accounting, the switch, the NIC and its link, and per domain its processor time and its port.
 // `nanoshare stats`, the stats log line and the metrics read this shape.
-import type { LinkStats } from '../link/link.js';
-import type { NicCounters } from '../machine/nic.js';
+import type { Nic, NicCounters } from '../machine/nic.js';
 import type { Role } from './guest-interface.js';
 import type { PortCounters } from './port.js';
 import type { DomainStats, SchedulerOptions } from './scheduler.js';
@@ -32,6 +31,7 @@ export interface NanokernelSnapshot {
   processor: { kernelUs: number; runs: number; wakeups: number };
   switch: SwitchCounters;
   nic: NicCounters;
-  link: LinkStats & { name: string };
+  /** The NIC's cable (the nanokernel reaches link/ only through machine/). */
+  link: Nic['link']['stats'] & { name: string };
   domains: DomainSnapshot[];
 }
