@@ -1,14 +1,27 @@
-// The machine's configuration: embedded defaults, then a JSON file (--config), then flags. Every
-// value is checked here, once; a bad one is a ConfigError that names the field (exit code 2).
-import { readFileSync } from 'node:fs';
+// The machine's configuration, checked in one place: a config document (the file, with the flags
+// laid over it by cli/) is validated against the one schema (schema.ts), completed with the
+// schema's defaults, converted to typed values, and checked across fields. A bad value is a
+// ConfigError naming the field (exit code 2). Pure: reading the file is cli/'s job.
+import { Value } from '@sinclair/typebox/value';
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
+import type { TSchema } from '@sinclair/typebox';
 import { formatIpv4Cidr, formatMac, inSubnet, isMulticastMac, parseIpv4, parseIpv4Cidr, parseMac, type Ipv4, type Ipv4Cidr, type Mac } from '../wire/address.js';
 import type { OsKind } from '../os/guest.js';
 import type { TxPolicyName } from '../nanokernel/arbiter.js';
-import { DEFAULT_SCHEDULER } from '../nanokernel/nanokernel.js';
 import type { PcapPrecision } from '../capture/pcap.js';
+import { ConfigSchema, DEFAULT_CONTROL_PERIOD_US, FORMAT, type ConfigFile, type GuestFile, type StringFormat } from './schema.js';
+
+export { DEFAULT_CONTROL_PERIOD_US };
 
 export class ConfigError extends Error {
   readonly exitCode = 2;
+  /**
+   * `field` is the config path (guests[1].mac) of a one-field error, which cli/ renames to the
+   * flag that set it; `problem` is the rest of the line. Errors across fields have no field.
+   */
+  constructor(message: string, readonly field?: string, readonly problem?: string) {
+    super(message);
+  }
 }
 
 export interface GuestSettings {
@@ -47,234 +60,186 @@ export interface MachineConfig {
   guests: GuestSettings[];
 }
 
-export const DEFAULT_CONTROL_PERIOD_US = 1000;
-
+/** The embedded default: the schema's defaults and nothing else. */
 export function defaultConfig(): MachineConfig {
-  return {
-    tap: 'nstap0',
-    hostIp: parseIpv4Cidr('10.77.0.1/24')!,
-    capturePrecision: 'us',
-    logLevel: 'info',
-    txPolicy: 'strict',
-    lineRateBps: 0,
-    mtu: 1500,
-    scheduler: { ...DEFAULT_SCHEDULER },
-    statsInterval: 10,
-    guests: [
-      { name: 'rtos', os: 'rtos', mac: parseMac('02:4e:53:00:00:0a')!, ipv4: parseIpv4Cidr('10.77.0.10/24')!, weight: 1, echo: true, control: { periodUs: DEFAULT_CONTROL_PERIOD_US } },
-      { name: 'gpos', os: 'gpos', mac: parseMac('02:4e:53:00:00:0b')!, ipv4: parseIpv4Cidr('10.77.0.11/24')!, weight: 1, echo: true },
-    ],
-  };
+  return configFromJson({});
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
-function fail(field: string, msg: string): never {
-  throw new ConfigError(`${field}: ${msg}`);
+/** A JSON Pointer (/guests/1/mac) as the user reads a field (guests[1].mac). */
+export function fieldName(pointer: string): string {
+  const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return parts.reduce((acc, p) => (/^[0-9]+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '') || 'config';
 }
 
-function expectObject(v: Json | undefined, field: string): { [k: string]: Json } {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) fail(field, 'expected an object');
-  return v;
+function fail(field: string, problem: string): never {
+  throw new ConfigError(`${field}: ${problem}`, field, problem);
 }
 
-function onlyKeys(o: { [k: string]: Json }, allowed: readonly string[], field: string): void {
-  for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) fail(field ? `${field}.${k}` : k, `unknown key (known: ${allowed.join(', ')})`);
+function failAcross(field: string, problem: string): never {
+  throw new ConfigError(`${field}: ${problem}`);
+}
+
+function jsonType(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
+}
+
+/** Whether a value has the JSON type a (non-union) schema asks for, so its error is the one to show. */
+function typeFits(s: TSchema, v: unknown): boolean {
+  if (s.const !== undefined) return typeof s.const === typeof v;
+  if (s.type === 'integer') return typeof v === 'number';
+  return s.type === jsonType(v);
+}
+
+/** The first thing wrong with a value: [JSON Pointer of the field, one line in the user's words]. */
+function describe(e: ValueError): [string, string] {
+  const s = e.schema;
+  const v = e.value;
+  const at = (text: string): [string, string] => [e.path, text];
+  if (e.type === ValueErrorType.ObjectAdditionalProperties) return at(`unknown key (known: ${Object.keys(s.properties as object).join(', ')})`);
+  if (v === undefined) return at('required');
+  if (Array.isArray(s.anyOf)) {
+    const members = s.anyOf as TSchema[];
+    if (members.every((m) => m.const !== undefined)) return at(`expected ${members.map((m) => JSON.stringify(m.const)).join(' or ')}, got ${JSON.stringify(v)}`);
+    const fit = members.filter((m) => m.const === undefined && typeFits(m, v));
+    if (fit.length === 1) {
+      const inner = Value.Errors(fit[0]!, v).First();
+      if (inner) {
+        const [path, text] = describe(inner);
+        return [e.path + path, text];
+      }
+    }
+    return at(`expected ${members.map((m) => (m.const !== undefined ? JSON.stringify(m.const) : m.type === 'null' ? 'null' : `a ${m.type}`)).join(' or ')}, got ${JSON.stringify(v)}`);
+  }
+  const fmt = (s as { [FORMAT]?: StringFormat })[FORMAT];
+  if (fmt && typeof v === 'string') return at(`malformed ${fmt.what} ${JSON.stringify(v)} (${fmt.hint})`);
+  switch (s.type) {
+    case 'integer':
+    case 'number':
+      return at(`expected ${s.type === 'integer' ? 'an integer' : 'a number'} from ${s.minimum} to ${s.maximum}, got ${JSON.stringify(v)}`);
+    case 'boolean':
+      return at(`expected true or false, got ${JSON.stringify(v)}`);
+    case 'object':
+      return at('expected an object');
+    case 'array':
+      if (Array.isArray(v) && typeof s.maxItems === 'number' && v.length > s.maxItems) return at(`at most ${s.maxItems}, found ${v.length}`);
+      return at('expected an array');
+    case 'string':
+      return at(`expected a string, got ${JSON.stringify(v)}`);
+    default:
+      return at(e.message);
   }
 }
 
-function str(v: Json | undefined, field: string): string {
-  if (typeof v !== 'string') fail(field, `expected a string, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function num(v: Json | undefined, field: string, min: number, max: number, integer = true): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < min || v > max) {
-    fail(field, `expected ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(v)}`);
+/** Validate a document against the schema; the first error becomes a ConfigError naming its field. */
+export function checkSchema(json: unknown): asserts json is ConfigFile {
+  const e = Value.Errors(ConfigSchema, json).First();
+  if (e) {
+    const [path, text] = describe(e);
+    fail(fieldName(path), text);
   }
+}
+
+/** A valid document with every default of the schema filled in (a new object; `json` is untouched). */
+export function withDefaults(json: unknown): ConfigFile {
+  checkSchema(json);
+  return Value.Default(ConfigSchema, Value.Clone(json)) as ConfigFile;
+}
+
+/** The schema put a default there; a missing one is a bug in schema.ts, not user input. */
+function d<T>(v: T | undefined, field: string): T {
+  if (v === undefined) throw new Error(`schema has no default for ${field}`);
   return v;
 }
 
-export function checkIfName(v: string, field: string): string {
-  if (!IFNAME_RE.test(v)) fail(field, `bad interface name ${JSON.stringify(v)} (1 to 15 of letters, digits, _ . -)`);
-  return v;
-}
-
-export function checkMac(v: string, field: string): Mac {
-  const mac = parseMac(v);
-  if (mac === undefined) fail(field, `malformed MAC ${JSON.stringify(v)} (expected six hex pairs like 02:4e:53:00:00:0a)`);
-  if (isMulticastMac(mac)) fail(field, `MAC ${v} is a group address (its first byte is odd); a guest needs a unicast MAC`);
-  if (mac === 0) fail(field, 'MAC 00:00:00:00:00:00 is not a usable address');
-  return mac;
-}
-
-export function checkCidr(v: string, field: string): Ipv4Cidr {
-  const c = parseIpv4Cidr(v);
-  if (!c) fail(field, `malformed IPv4 address/prefix ${JSON.stringify(v)} (expected like 10.77.0.10/24)`);
-  return c;
-}
-
-export function checkIpv4(v: string, field: string): Ipv4 {
-  const ip = parseIpv4(v);
-  if (ip === undefined) fail(field, `malformed IPv4 address ${JSON.stringify(v)} (expected like 10.77.0.1)`);
-  return ip;
-}
-
-/** "100M", "1G", "500k" or a plain number of bits/s. */
-export function checkRate(v: Json | undefined, field: string): number {
-  if (typeof v === 'number') return num(v, field, 1, 1e12, false);
-  const m = typeof v === 'string' ? /^([0-9]+(?:\.[0-9]+)?)([kKmMgG]?)$/.exec(v) : null;
-  if (!m) fail(field, `expected bits/s like 100M, 1G or 500k, got ${JSON.stringify(v)}`);
-  const mult = { '': 1, k: 1e3, m: 1e6, g: 1e9 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
-  const bps = Number(m[1]) * mult;
+/** "100M", "1G", "500k" or a plain number of bits/s (the schema checked the shape). */
+function rateBps(v: number | string, field: string): number {
+  if (typeof v === 'number') return v;
+  const m = /^([0-9.]+)([kKmMgG]?)$/.exec(v)!;
+  const bps = Number(m[1]) * { '': 1, k: 1e3, m: 1e6, g: 1e9 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
   if (!(bps >= 1)) fail(field, `rate must be at least 1 bit/s, got ${JSON.stringify(v)}`);
   return bps;
 }
 
-export function checkEndpoint(v: string, field: string): { dst: Ipv4; port: number } {
-  const m = /^([0-9.]+):([0-9]{1,5})$/.exec(v);
-  if (!m) fail(field, `expected ADDRESS:PORT like 10.77.0.1:9000, got ${JSON.stringify(v)}`);
-  const dst = checkIpv4(m[1]!, field);
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) fail(field, `port must be 1 to 65535, got ${port}`);
-  return { dst, port };
+function endpoint(v: string): { dst: Ipv4; port: number } {
+  const colon = v.lastIndexOf(':');
+  return { dst: parseIpv4(v.slice(0, colon))!, port: Number(v.slice(colon + 1)) };
 }
 
-const GUEST_KEYS = ['name', 'os', 'mac', 'ipv4', 'gateway', 'weight', 'rate', 'echo', 'control', 'load'] as const;
-const TOP_KEYS = ['tap', 'bridge', 'uplink', 'hostIp', 'capture', 'capturePrecision', 'logLevel', 'control', 'txPolicy', 'lineRate', 'mtu', 'scheduler', 'statsInterval', 'guests'] as const;
-const SCHED_KEYS = ['quantumUs', 'quantumFrames', 'unitFrames', 'sliceUs', 'guardUs'] as const;
+function mac(v: string, field: string): Mac {
+  const m = parseMac(v)!;
+  if (isMulticastMac(m)) fail(field, `MAC ${v} is a group address (its first byte is odd); a guest needs a unicast MAC`);
+  if (m === 0) fail(field, 'MAC 00:00:00:00:00:00 is not a usable address');
+  return m;
+}
 
-function parseGuest(v: Json, field: string): GuestSettings {
-  const o = expectObject(v, field);
-  onlyKeys(o, GUEST_KEYS, field);
-  const name = str(o.name, `${field}.name`);
-  if (!/^[a-z][a-z0-9-]{0,15}$/.test(name)) fail(`${field}.name`, `expected 1 to 16 of a-z, 0-9, - starting with a letter, got ${JSON.stringify(name)}`);
-  const osText = o.os === undefined ? (name === 'rtos' || name === 'gpos' ? name : undefined) : str(o.os, `${field}.os`);
-  if (osText !== 'rtos' && osText !== 'gpos') fail(`${field}.os`, `expected "rtos" or "gpos"${o.os === undefined ? ' (required unless the name is rtos or gpos)' : `, got ${JSON.stringify(osText)}`}`);
-  if (o.mac === undefined) fail(`${field}.mac`, 'required');
-  if (o.ipv4 === undefined) fail(`${field}.ipv4`, 'required');
-  const g: GuestSettings = {
-    name,
-    os: osText,
-    mac: checkMac(str(o.mac, `${field}.mac`), `${field}.mac`),
-    ipv4: checkCidr(str(o.ipv4, `${field}.ipv4`), `${field}.ipv4`),
-    weight: o.weight === undefined ? 1 : num(o.weight, `${field}.weight`, 0.01, 1000, false),
-    echo: o.echo === undefined ? true : typeof o.echo === 'boolean' ? o.echo : fail(`${field}.echo`, 'expected true or false'),
+function guestSettings(g: GuestFile, field: string): GuestSettings {
+  const os = g.os ?? (g.name === 'rtos' || g.name === 'gpos' ? g.name : undefined);
+  if (os === undefined) failAcross(`${field}.os`, 'expected "rtos" or "gpos" (required unless the name is rtos or gpos)');
+  const out: GuestSettings = {
+    name: g.name,
+    os,
+    mac: mac(g.mac, `${field}.mac`),
+    ipv4: parseIpv4Cidr(g.ipv4)!,
+    weight: d(g.weight, `${field}.weight`),
+    echo: d(g.echo, `${field}.echo`),
   };
-  if (o.gateway !== undefined && o.gateway !== null) g.gateway = checkIpv4(str(o.gateway, `${field}.gateway`), `${field}.gateway`);
-  if (o.rate !== undefined && o.rate !== null) g.rateBps = checkRate(o.rate, `${field}.rate`);
-  if (osText === 'rtos') {
-    g.control = { periodUs: DEFAULT_CONTROL_PERIOD_US };
-    if (o.control !== undefined && o.control !== null) {
-      const c = expectObject(o.control, `${field}.control`);
-      onlyKeys(c, ['periodUs', 'telemetry'], `${field}.control`);
-      if (c.periodUs !== undefined) g.control.periodUs = num(c.periodUs, `${field}.control.periodUs`, 100, 10_000_000);
-      if (c.telemetry !== undefined && c.telemetry !== null) g.control.telemetry = checkEndpoint(str(c.telemetry, `${field}.control.telemetry`), `${field}.control.telemetry`);
-    }
-  } else if (o.control !== undefined) {
-    fail(`${field}.control`, 'only the rtos runs the control task');
+  if (g.gateway != null) out.gateway = parseIpv4(g.gateway)!;
+  if (g.rate != null) out.rateBps = rateBps(g.rate, `${field}.rate`);
+  if (os === 'rtos') {
+    out.control = { periodUs: g.control?.periodUs ?? DEFAULT_CONTROL_PERIOD_US };
+    if (g.control?.telemetry != null) out.control.telemetry = endpoint(g.control.telemetry);
+  } else if (g.control != null) {
+    failAcross(`${field}.control`, 'only the rtos runs the control task');
   }
-  if (o.load !== undefined && o.load !== null) {
-    const l = expectObject(o.load, `${field}.load`);
-    onlyKeys(l, ['dst', 'size'], `${field}.load`);
-    if (l.dst === undefined) fail(`${field}.load.dst`, 'required (ADDRESS:PORT)');
-    const ep = checkEndpoint(str(l.dst, `${field}.load.dst`), `${field}.load.dst`);
-    g.load = { dst: ep.dst, port: ep.port, size: l.size === undefined ? 1200 : num(l.size, `${field}.load.size`, 1, 1472) };
-  }
-  return g;
+  if (g.load != null) out.load = { ...endpoint(g.load.dst), size: d(g.load.size, `${field}.load.size`) };
+  return out;
 }
 
-/** Apply a parsed JSON config over `cfg`. */
-export function applyJson(cfg: MachineConfig, json: Json): void {
-  const o = expectObject(json, 'config');
-  onlyKeys(o, TOP_KEYS, '');
-  if (o.tap !== undefined) cfg.tap = checkIfName(str(o.tap, 'tap'), 'tap');
-  if (o.bridge !== undefined && o.bridge !== null) cfg.bridge = checkIfName(str(o.bridge, 'bridge'), 'bridge');
-  if (o.uplink !== undefined && o.uplink !== null) cfg.uplink = checkIfName(str(o.uplink, 'uplink'), 'uplink');
-  if (o.hostIp !== undefined) cfg.hostIp = o.hostIp === null ? undefined : checkCidr(str(o.hostIp, 'hostIp'), 'hostIp');
-  if (o.capture !== undefined && o.capture !== null) cfg.capture = str(o.capture, 'capture');
-  if (o.capturePrecision !== undefined) cfg.capturePrecision = checkPrecision(str(o.capturePrecision, 'capturePrecision'), 'capturePrecision');
-  if (o.logLevel !== undefined) cfg.logLevel = checkLogLevel(str(o.logLevel, 'logLevel'), 'logLevel');
-  if (o.control !== undefined && o.control !== null) cfg.control = str(o.control, 'control');
-  if (o.txPolicy !== undefined) cfg.txPolicy = checkPolicy(str(o.txPolicy, 'txPolicy'), 'txPolicy');
-  if (o.lineRate !== undefined) cfg.lineRateBps = o.lineRate === null || o.lineRate === 0 ? 0 : checkRate(o.lineRate, 'lineRate');
-  if (o.mtu !== undefined) cfg.mtu = num(o.mtu, 'mtu', 576, 9000);
-  if (o.statsInterval !== undefined) cfg.statsInterval = num(o.statsInterval, 'statsInterval', 0, 86400);
-  if (o.scheduler !== undefined) {
-    const s = expectObject(o.scheduler, 'scheduler');
-    onlyKeys(s, SCHED_KEYS, 'scheduler');
-    if (s.quantumUs !== undefined) cfg.scheduler.quantumUs = num(s.quantumUs, 'scheduler.quantumUs', 10, 1_000_000);
-    if (s.quantumFrames !== undefined) cfg.scheduler.quantumFrames = num(s.quantumFrames, 'scheduler.quantumFrames', 1, 65536);
-    if (s.unitFrames !== undefined) cfg.scheduler.unitFrames = num(s.unitFrames, 'scheduler.unitFrames', 1, 4096);
-    if (s.sliceUs !== undefined) cfg.scheduler.sliceUs = num(s.sliceUs, 'scheduler.sliceUs', 100, 1_000_000);
-    if (s.guardUs !== undefined) cfg.scheduler.guardUs = num(s.guardUs, 'scheduler.guardUs', 0, 100_000);
-  }
-  if (o.guests !== undefined) {
-    if (!Array.isArray(o.guests)) fail('guests', 'expected an array of guests');
-    cfg.guests = o.guests.map((g, i) => parseGuest(g, `guests[${i}]`));
-  }
-}
-
-export function checkPrecision(v: string, field: string): PcapPrecision {
-  if (v !== 'us' && v !== 'ns') fail(field, `expected "us" or "ns", got ${JSON.stringify(v)}`);
-  return v;
-}
-
-export function checkLogLevel(v: string, field: string): string {
-  if (!LOG_LEVELS.includes(v)) fail(field, `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-export function checkPolicy(v: string, field: string): TxPolicyName {
-  if (v !== 'strict' && v !== 'weighted') fail(field, `expected "strict" or "weighted", got ${JSON.stringify(v)}`);
-  return v;
-}
-
-/** Read and apply a JSON config file. */
-export function loadConfigFile(cfg: MachineConfig, path: string): void {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`--config ${path}: cannot read: ${(e as Error).message}`);
-  }
-  let json: Json;
-  try {
-    json = JSON.parse(text) as Json;
-  } catch (e) {
-    throw new ConfigError(`--config ${path}: not valid JSON: ${(e as Error).message}`);
-  }
-  try {
-    applyJson(cfg, json);
-  } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigError(`--config ${path}: ${e.message}`);
-    throw e;
-  }
+/**
+ * The one path from a config document (file, flags, or both) to a checked MachineConfig:
+ * schema, defaults, conversion, then the checks across fields.
+ */
+export function configFromJson(json: unknown): MachineConfig {
+  const f = withDefaults(json);
+  const bridged = f.bridge != null || f.uplink != null;
+  const cfg: MachineConfig = {
+    tap: d(f.tap, 'tap'),
+    capturePrecision: d(f.capturePrecision, 'capturePrecision') as PcapPrecision,
+    logLevel: d(f.logLevel, 'logLevel'),
+    txPolicy: d(f.txPolicy, 'txPolicy') as TxPolicyName,
+    lineRateBps: f.lineRate == null || f.lineRate === 0 ? 0 : rateBps(f.lineRate, 'lineRate'),
+    mtu: d(f.mtu, 'mtu'),
+    scheduler: d(f.scheduler, 'scheduler') as MachineConfig['scheduler'],
+    statsInterval: d(f.statsInterval, 'statsInterval'),
+    guests: d(f.guests, 'guests').map((g, i) => guestSettings(g, `guests[${i}]`)),
+  };
+  if (f.bridge != null) cfg.bridge = f.bridge;
+  if (f.uplink != null) cfg.uplink = f.uplink;
+  if (f.hostIp != null && !bridged) cfg.hostIp = parseIpv4Cidr(f.hostIp)!;
+  if (f.capture != null) cfg.capture = f.capture;
+  if (f.control != null) cfg.control = f.control;
+  validate(cfg);
+  return cfg;
 }
 
 /** Checks across fields: one rtos, unique names, MACs and addresses, nothing on the host's address. */
-export function validate(cfg: MachineConfig): void {
+function validate(cfg: MachineConfig): void {
   const rtos = cfg.guests.filter((g) => g.os === 'rtos');
-  if (rtos.length !== 1) fail('guests', `exactly one guest must be the rtos (the primary), found ${rtos.length}`);
-  if (cfg.guests.length < 2) fail('guests', 'need at least two guests: the rtos and a gpos');
-  if (cfg.guests.length > 8) fail('guests', `at most 8 guests, found ${cfg.guests.length}`);
+  if (rtos.length !== 1) failAcross('guests', `exactly one guest must be the rtos (the primary), found ${rtos.length}`);
+  if (cfg.guests.length < 2) failAcross('guests', 'need at least two guests: the rtos and a gpos');
   const seen = { name: new Map<string, number>(), mac: new Map<Mac, number>(), ip: new Map<Ipv4, number>() };
   cfg.guests.forEach((g, i) => {
     const n = seen.name.get(g.name);
-    if (n !== undefined) fail(`guests[${i}].name`, `duplicate name ${g.name} (also guests[${n}])`);
+    if (n !== undefined) failAcross(`guests[${i}].name`, `duplicate name ${g.name} (also guests[${n}])`);
     seen.name.set(g.name, i);
     const m = seen.mac.get(g.mac);
-    if (m !== undefined) fail(`guests[${i}].mac`, `duplicate MAC ${formatMac(g.mac)} (also guests[${m}])`);
+    if (m !== undefined) failAcross(`guests[${i}].mac`, `duplicate MAC ${formatMac(g.mac)} (also guests[${m}])`);
     seen.mac.set(g.mac, i);
     const a = seen.ip.get(g.ipv4.addr);
-    if (a !== undefined) fail(`guests[${i}].ipv4`, `duplicate address ${formatIpv4Cidr(g.ipv4)} (also guests[${a}])`);
+    if (a !== undefined) failAcross(`guests[${i}].ipv4`, `duplicate address ${formatIpv4Cidr(g.ipv4)} (also guests[${a}])`);
     seen.ip.set(g.ipv4.addr, i);
-    if (cfg.hostIp && !cfg.bridge && !cfg.uplink && cfg.hostIp.addr === g.ipv4.addr) fail(`guests[${i}].ipv4`, `${formatIpv4Cidr(g.ipv4)} is the host side's address (hostIp)`);
-    if (g.gateway !== undefined && !inSubnet(g.ipv4, g.gateway)) fail(`guests[${i}].gateway`, `not in the guest's subnet ${formatIpv4Cidr(g.ipv4)}`);
+    if (cfg.hostIp && !cfg.bridge && !cfg.uplink && cfg.hostIp.addr === g.ipv4.addr) failAcross(`guests[${i}].ipv4`, `${formatIpv4Cidr(g.ipv4)} is the host side's address (hostIp)`);
+    if (g.gateway !== undefined && !inSubnet(g.ipv4, g.gateway)) failAcross(`guests[${i}].gateway`, `not in the guest's subnet ${formatIpv4Cidr(g.ipv4)}`);
   });
-  if (cfg.bridge && cfg.uplink) fail('uplink', '--uplink makes its own bridge; do not combine it with --bridge');
+  if (cfg.bridge && cfg.uplink) failAcross('uplink', '--uplink makes its own bridge; do not combine it with --bridge');
 }

@@ -1,9 +1,10 @@
-// Command-line flags of `nanoshare run`, applied over the defaults and the --config file.
+// Command-line flags of `nanoshare run`. Each flag is a config key (FLAG_KEYS): the flags are laid
+// over the --config file's document and the whole is validated by the same schema and checks as a
+// file (board/config.ts), so a rule is written once; an error in a value a flag set names the flag.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import {
-  ConfigError, applyJson, checkCidr, checkEndpoint, checkIfName, checkIpv4, checkLogLevel, checkMac, checkPolicy, checkPrecision, checkRate,
-  defaultConfig, loadConfigFile, validate, type MachineConfig,
-} from '../board/config.js';
+import { ConfigError, configFromJson, fieldName, withDefaults, type MachineConfig } from '../board/config.js';
+import type { ConfigFile } from '../board/schema.js';
 
 export const RUN_OPTIONS = {
   tap: { type: 'string' },
@@ -59,6 +60,82 @@ processor and one NIC bridged to a TAP device. Needs root or CAP_NET_ADMIN and /
   -h, --help               this text
 `;
 
+type FlagName = Exclude<keyof typeof RUN_OPTIONS, 'help' | 'config'>;
+
+/** Where a flag's value goes in the config document, and whether it is a number there. */
+interface FlagKey {
+  /** Config path below the top level or below the guest (`guest` set). */
+  path: readonly string[];
+  /** Which guest: the first of this personality; 'all' = every guest. */
+  guest?: 'rtos' | 'gpos' | 'all';
+  integer?: true;
+}
+
+/** Every flag of `nanoshare run` as the config key it sets (see schema.ts for what each means). */
+export const FLAG_KEYS: Record<FlagName, FlagKey> = {
+  tap: { path: ['tap'] },
+  bridge: { path: ['bridge'] },
+  uplink: { path: ['uplink'] },
+  'host-ip': { path: ['hostIp'] },
+  capture: { path: ['capture'] },
+  'capture-precision': { path: ['capturePrecision'] },
+  'log-level': { path: ['logLevel'] },
+  control: { path: ['control'] },
+  'tx-policy': { path: ['txPolicy'] },
+  'line-rate': { path: ['lineRate'] },
+  'stats-interval': { path: ['statsInterval'], integer: true },
+  'rtos-ip': { path: ['ipv4'], guest: 'rtos' },
+  'gpos-ip': { path: ['ipv4'], guest: 'gpos' },
+  'rtos-mac': { path: ['mac'], guest: 'rtos' },
+  'gpos-mac': { path: ['mac'], guest: 'gpos' },
+  gateway: { path: ['gateway'], guest: 'all' },
+  'control-period': { path: ['control', 'periodUs'], guest: 'rtos', integer: true },
+  telemetry: { path: ['control', 'telemetry'], guest: 'rtos' },
+  'rtos-load': { path: ['load', 'dst'], guest: 'rtos' },
+  'gpos-load': { path: ['load', 'dst'], guest: 'gpos' },
+};
+
+type Doc = Record<string, unknown>;
+
+/** Set doc[path] (making objects on the way), returning the JSON Pointer of the key. */
+function setPath(doc: Doc, base: string, path: readonly string[], value: unknown): string {
+  let o = doc;
+  for (const k of path.slice(0, -1)) {
+    const next = o[k];
+    o = o[k] = next !== null && typeof next === 'object' ? (next as Doc) : {};
+  }
+  o[path[path.length - 1]!] = value;
+  return `${base}/${path.join('/')}`;
+}
+
+/** Read and parse the --config file; errors name the file. The schema is checked by the caller. */
+export function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`--config ${path}: cannot read: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new ConfigError(`--config ${path}: not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** The file's document with the schema's defaults, the file's own errors prefixed with its name. */
+function fileDocument(path: string | undefined): ConfigFile {
+  if (path === undefined) return withDefaults({});
+  try {
+    const json = readConfigFile(path);
+    configFromJson(json);
+    return withDefaults(json);
+  } catch (e) {
+    if (e instanceof ConfigError && !e.message.startsWith('--config ')) throw new ConfigError(`--config ${path}: ${e.message}`);
+    throw e;
+  }
+}
+
 /** Build the configuration from argv (after `run`). Throws ConfigError (exit 2) on any bad input. */
 export function configFromArgs(argv: readonly string[]): MachineConfig | 'help' {
   let values: { [K in keyof typeof RUN_OPTIONS]?: (typeof RUN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
@@ -68,54 +145,38 @@ export function configFromArgs(argv: readonly string[]): MachineConfig | 'help' 
     throw new ConfigError((e as Error).message.replace(/\. To specify a positional.*$/s, ''));
   }
   if (values.help) return 'help';
-  const cfg = defaultConfig();
-  if (values.config !== undefined) loadConfigFile(cfg, values.config);
-  const flagsJson: Record<string, string | number> = {};
-  if (values.tap !== undefined) flagsJson.tap = values.tap;
-  if (values.bridge !== undefined) flagsJson.bridge = values.bridge;
-  if (values.uplink !== undefined) flagsJson.uplink = values.uplink;
+  const doc = fileDocument(values.config) as Doc;
+  const guests = doc.guests as Doc[];
+  /** JSON Pointer of each key a flag set -> the flag, so an error there names the flag. */
+  const setBy = new Map<string, string>();
+  for (const [flag, key] of Object.entries(FLAG_KEYS) as Array<[FlagName, FlagKey]>) {
+    const text = values[flag];
+    if (text === undefined) continue;
+    const value = key.integer && /^[0-9]{1,15}$/.test(text) ? Number(text) : text;
+    if (key.guest === undefined) {
+      setBy.set(setPath(doc, '', key.path, value), `--${flag}`);
+      continue;
+    }
+    const targets = guests.map((g, i) => [g, i] as const).filter(([g]) => key.guest === 'all' || (g.os ?? g.name) === key.guest);
+    if (targets.length === 0) throw new ConfigError(`--${flag}: no guest is a ${key.guest}`);
+    for (const [g, i] of key.guest === 'all' ? targets : targets.slice(0, 1)) setBy.set(setPath(g, `/guests/${i}`, key.path, value), `--${flag}`);
+  }
+  if (values['host-ip'] !== undefined && (doc.bridge != null || doc.uplink != null)) {
+    throw new ConfigError('--host-ip: the TAP gets no address when it is attached to a bridge (--bridge/--uplink)');
+  }
   try {
-    applyJson(cfg, flagsJson);
+    return configFromJson(doc);
   } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigError(`--${e.message}`);
+    if (e instanceof ConfigError && e.field !== undefined) {
+      const flag = [...setBy].find(([pointer]) => fieldName(pointer) === e.field)?.[1];
+      if (flag) throw new ConfigError(`${flag}: ${e.problem}`, e.field, e.problem);
+    }
     throw e;
   }
-  if (values['host-ip'] !== undefined) {
-    if (cfg.bridge || cfg.uplink) throw new ConfigError('--host-ip: the TAP gets no address when it is attached to a bridge (--bridge/--uplink)');
-    cfg.hostIp = checkCidr(values['host-ip'], '--host-ip');
-  }
-  if (cfg.bridge || cfg.uplink) cfg.hostIp = undefined;
-  if (values.capture !== undefined) cfg.capture = values.capture;
-  if (values['capture-precision'] !== undefined) cfg.capturePrecision = checkPrecision(values['capture-precision'], '--capture-precision');
-  if (values['log-level'] !== undefined) cfg.logLevel = checkLogLevel(values['log-level'], '--log-level');
-  if (values.control !== undefined) cfg.control = values.control;
-  if (values['tx-policy'] !== undefined) cfg.txPolicy = checkPolicy(values['tx-policy'], '--tx-policy');
-  if (values['line-rate'] !== undefined) cfg.lineRateBps = values['line-rate'] === '0' ? 0 : checkRate(values['line-rate'], '--line-rate');
-  if (values['stats-interval'] !== undefined) cfg.statsInterval = intFlag(values['stats-interval'], '--stats-interval', 0, 86400);
-  const byKind = (os: 'rtos' | 'gpos') => cfg.guests.find((g) => g.os === os);
-  const rtos = byKind('rtos');
-  const gpos = byKind('gpos');
-  if (values['rtos-ip'] !== undefined && rtos) rtos.ipv4 = checkCidr(values['rtos-ip'], '--rtos-ip');
-  if (values['gpos-ip'] !== undefined && gpos) gpos.ipv4 = checkCidr(values['gpos-ip'], '--gpos-ip');
-  if (values['rtos-mac'] !== undefined && rtos) rtos.mac = checkMac(values['rtos-mac'], '--rtos-mac');
-  if (values['gpos-mac'] !== undefined && gpos) gpos.mac = checkMac(values['gpos-mac'], '--gpos-mac');
-  if (values.gateway !== undefined) {
-    const gw = checkIpv4(values.gateway, '--gateway');
-    for (const g of cfg.guests) g.gateway = gw;
-  }
-  if (rtos?.control) {
-    if (values['control-period'] !== undefined) rtos.control.periodUs = intFlag(values['control-period'], '--control-period', 100, 10_000_000);
-    if (values.telemetry !== undefined) rtos.control.telemetry = checkEndpoint(values.telemetry, '--telemetry');
-  }
-  if (values['rtos-load'] !== undefined && rtos) rtos.load = { ...checkEndpoint(values['rtos-load'], '--rtos-load'), size: 1200 };
-  if (values['gpos-load'] !== undefined && gpos) gpos.load = { ...checkEndpoint(values['gpos-load'], '--gpos-load'), size: 1200 };
-  checkIfName(cfg.tap, '--tap');
-  validate(cfg);
-  return cfg;
 }
 
-function intFlag(v: string, field: string, min: number, max: number): number {
-  const n = /^[0-9]+$/.test(v) ? Number(v) : NaN;
-  if (!(n >= min && n <= max)) throw new ConfigError(`${field}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
-  return n;
+/** The TAP name a `--tap` flag (of any command) names, checked by the same schema (default nstap0). */
+export function tapFromFlag(value: string | undefined): string {
+  const cfg = configFromArgs(value === undefined ? [] : ['--tap', value]);
+  return cfg === 'help' ? 'nstap0' : cfg.tap;
 }

@@ -4,7 +4,8 @@
 import { parseArgs } from 'node:util';
 import type { MachineStats } from '../board/machine.js';
 import { request, defaultControlPath } from '../host/control.js';
-import { ConfigError, checkIfName } from '../board/config.js';
+import { ConfigError } from '../board/config.js';
+import { tapFromFlag } from './args.js';
 
 export interface StatsSummary {
   uptimeS: number;
@@ -101,7 +102,7 @@ export async function statsCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(STATS_USAGE);
     return 0;
   }
-  const path = values.control ?? defaultControlPath(checkIfName(values.tap ?? 'nstap0', '--tap'));
+  const path = values.control ?? defaultControlPath(tapFromFlag(values.tap));
   let text: string;
   try {
     text = await request(path, 'stats');

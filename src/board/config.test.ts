@@ -1,0 +1,121 @@
+// The one path from a config document to a MachineConfig: the schema's defaults are the embedded
+// default, every bad value is a ConfigError naming its field, and board/ stays pure.
+import { readFileSync, readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { formatIpv4Cidr, formatMac, parseIpv4 } from '../wire/address.js';
+import { DEFAULT_SCHEDULER } from '../nanokernel/nanokernel.js';
+import { ConfigError, configFromJson, defaultConfig, fieldName } from './config.js';
+
+const two = (extra: Record<string, unknown> = {}, gpos: Record<string, unknown> = {}) => ({
+  guests: [
+    { name: 'rtos', mac: '02:4e:53:00:00:0a', ipv4: '10.77.0.10/24' },
+    { name: 'gpos', mac: '02:4e:53:00:00:0b', ipv4: '10.77.0.11/24', ...gpos },
+  ],
+  ...extra,
+});
+
+function errorOf(json: unknown): string {
+  try {
+    configFromJson(json);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).message;
+  }
+  throw new Error('no ConfigError');
+}
+
+describe('defaults', () => {
+  it('the embedded default is the one the README and DESIGN.md promise', () => {
+    const c = defaultConfig();
+    expect(c.tap).toBe('nstap0');
+    expect(c.hostIp && formatIpv4Cidr(c.hostIp)).toBe('10.77.0.1/24');
+    expect(c.guests.map((g) => [g.name, g.os, formatMac(g.mac), formatIpv4Cidr(g.ipv4), g.weight, g.echo])).toEqual([
+      ['rtos', 'rtos', '02:4e:53:00:00:0a', '10.77.0.10/24', 1, true],
+      ['gpos', 'gpos', '02:4e:53:00:00:0b', '10.77.0.11/24', 1, true],
+    ]);
+    expect(c.guests[0]!.control).toEqual({ periodUs: 1000 });
+    expect(c.guests[1]!.control).toBeUndefined();
+    expect(c.scheduler).toEqual(DEFAULT_SCHEDULER);
+    expect([c.capturePrecision, c.logLevel, c.txPolicy, c.lineRateBps, c.mtu, c.statsInterval]).toEqual(['us', 'info', 'strict', 0, 1500, 10]);
+  });
+
+  it('fills a partial file from the schema and converts every kind of value', () => {
+    const c = configFromJson(two({ lineRate: '1.5G', scheduler: { sliceUs: 5000 }, bridge: 'br0' }, { rate: '20M', load: { dst: '10.77.0.1:9000' }, gateway: '10.77.0.1' }));
+    expect(c.lineRateBps).toBe(1.5e9);
+    expect(c.scheduler).toEqual({ ...DEFAULT_SCHEDULER, sliceUs: 5000 });
+    expect(c.bridge).toBe('br0');
+    expect(c.hostIp).toBeUndefined(); // a bridged TAP gets no address
+    const g = c.guests[1]!;
+    expect(g.rateBps).toBe(20e6);
+    expect(g.load).toEqual({ dst: parseIpv4('10.77.0.1'), port: 9000, size: 1200 });
+    expect(g.gateway).toBe(parseIpv4('10.77.0.1'));
+  });
+
+  it('null means unset', () => {
+    const c = configFromJson(two({ hostIp: null, lineRate: null, capture: null }, { rate: null, gateway: null, load: null }));
+    expect(c.hostIp).toBeUndefined();
+    expect(c.lineRateBps).toBe(0);
+    expect(c.guests[1]!.rateBps).toBeUndefined();
+  });
+});
+
+describe('errors name the field', () => {
+  const cases: Array<[string, unknown, string]> = [
+    ['not an object', [], 'config: expected an object'],
+    ['unknown key', { colour: 1 }, 'colour: unknown key (known: $schema, tap,'],
+    ['malformed MAC', two({}, { mac: 'zz' }), 'guests[1].mac: malformed MAC "zz"'],
+    ['group MAC', two({}, { mac: '03:00:00:00:00:01' }), 'guests[1].mac: MAC 03:00:00:00:00:01 is a group address'],
+    ['zero MAC', two({}, { mac: '00:00:00:00:00:00' }), 'guests[1].mac: MAC 00:00:00:00:00:00 is not a usable address'],
+    ['octet over 255', two({}, { ipv4: '10.77.0.300/24' }), 'guests[1].ipv4: malformed IPv4 address/prefix "10.77.0.300/24"'],
+    ['prefix over 32', two({}, { ipv4: '10.77.0.11/33' }), 'guests[1].ipv4: malformed'],
+    ['missing ipv4', { guests: [{ name: 'rtos', mac: '02:4e:53:00:00:0a' }] }, 'guests[0].ipv4: required'],
+    ['os needed for other names', two({}, { name: 'web' }), 'guests[1].os: expected "rtos" or "gpos" (required unless'],
+    ['bad os', two({}, { os: 'dos' }), 'guests[1].os: expected "rtos" or "gpos", got "dos"'],
+    ['weight out of range', two({}, { weight: 0 }), 'guests[1].weight: expected a number from 0.01 to 1000, got 0'],
+    ['echo not boolean', two({}, { echo: 'yes' }), 'guests[1].echo: expected true or false'],
+    ['control on a gpos', two({}, { control: { periodUs: 1000 } }), 'guests[1].control: only the rtos'],
+    ['telemetry port 0', { guests: [{ name: 'rtos', mac: '02:4e:53:00:00:0a', ipv4: '10.77.0.10/24', control: { telemetry: '10.77.0.1:0' } }] }, 'guests[0].control.telemetry: malformed endpoint'],
+    ['rate below 1 bit/s', two({}, { rate: '0.5' }), 'guests[1].rate: rate must be at least 1 bit/s'],
+    ['rate words', two({ lineRate: 'fast' }), 'lineRate: malformed rate "fast"'],
+    ['scheduler type', two({ scheduler: { quantumUs: 'a' } }), 'scheduler.quantumUs: expected an integer from 10 to 1000000, got "a"'],
+    ['tx policy', two({ txPolicy: 'fastest' }), 'txPolicy: expected "strict" or "weighted", got "fastest"'],
+    ['long tap name', { tap: 'nstap0123456789abc' }, 'tap: malformed interface name'],
+    ['too many guests', { guests: Array.from({ length: 9 }, (_, i) => ({ name: `g${i}`, os: 'gpos', mac: `02:00:00:00:00:0${i + 1}`, ipv4: `10.0.0.${i + 1}/24` })) }, 'guests: at most 8, found 9'],
+    ['no rtos', { guests: [{ name: 'a', os: 'gpos', mac: '02:00:00:00:00:01', ipv4: '10.0.0.1/24' }, { name: 'b', os: 'gpos', mac: '02:00:00:00:00:02', ipv4: '10.0.0.2/24' }] }, 'guests: exactly one guest must be the rtos'],
+    ['one guest', { guests: [{ name: 'rtos', mac: '02:00:00:00:00:01', ipv4: '10.0.0.1/24' }] }, 'guests: need at least two guests'],
+    ['duplicate name', two({}, { name: 'rtos', os: 'gpos' }), 'guests[1].name: duplicate name rtos'],
+    ['duplicate MAC', two({}, { mac: '02:4E:53:00:00:0A' }), 'guests[1].mac: duplicate MAC 02:4e:53:00:00:0a (also guests[0])'],
+    ['duplicate address', two({}, { ipv4: '10.77.0.10/24' }), 'guests[1].ipv4: duplicate address'],
+    ['host address', two({}, { ipv4: '10.77.0.1/24' }), "guests[1].ipv4: 10.77.0.1/24 is the host side's address"],
+    ['gateway off subnet', two({}, { gateway: '10.1.0.1' }), "guests[1].gateway: not in the guest's subnet"],
+    ['bridge and uplink', two({ bridge: 'br0', uplink: 'eth0' }), 'uplink: --uplink makes its own bridge'],
+  ];
+  for (const [what, json, message] of cases) {
+    it(what, () => expect(errorOf(json)).toContain(message));
+  }
+
+  it('a one-field error carries its field and problem (so cli/ can name the flag that set it)', () => {
+    try {
+      configFromJson(two({}, { mac: 'zz' }));
+    } catch (e) {
+      expect((e as ConfigError).field).toBe('guests[1].mac');
+      expect((e as ConfigError).problem).toMatch(/^malformed MAC "zz"/);
+    }
+    expect.assertions(2);
+  });
+
+  it('field names read as the user writes them', () => {
+    expect(fieldName('')).toBe('config');
+    expect(fieldName('/guests/12/control/telemetry')).toBe('guests[12].control.telemetry');
+    expect(fieldName('/a~1b')).toBe('a/b');
+  });
+});
+
+describe('board/ is pure', () => {
+  it('no file of board/ imports a node: module (reading the file is cli/)', () => {
+    const dir = new URL('./', import.meta.url);
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts') && !n.endsWith('.test.ts'))) {
+      expect(readFileSync(new URL(f, dir), 'utf8'), f).not.toMatch(/from 'node:/);
+    }
+  });
+});

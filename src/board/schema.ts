@@ -1,0 +1,136 @@
+// The config file's one JSON Schema, written once with TypeBox: the same object is the type of a
+// config file (Static), what validates it (board/config.ts, for the file and for the flags alike),
+// the defaults (its `default` keywords) and the shipped schema/nanoshare.schema.json that editors
+// use to validate and complete a config (`npm run schema` writes it; a test keeps it in step).
+// Descriptions here are the user documentation of every key. Adding a key: add it here, convert
+// it in config.ts, run `npm run schema`.
+import { Type, type Static, type TSchema, type TString } from '@sinclair/typebox';
+import { DEFAULT_SCHEDULER } from '../nanokernel/nanokernel.js';
+
+/** Period of the rtos control task unless configured. */
+export const DEFAULT_CONTROL_PERIOD_US = 1000;
+
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
+const IPV4 = `${OCTET}(\\.${OCTET}){3}`;
+const PORT = '([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
+const HEX2 = '[0-9A-Fa-f]{2}';
+
+/**
+ * Strings whose shape the schema checks with a pattern, and the words an error uses for each
+ * (the pattern itself would mean nothing to a user). config.ts looks the failing schema up here.
+ */
+export const FORMAT = Symbol('nanoshare.format');
+export interface StringFormat {
+  what: string;
+  hint: string;
+}
+function format(pat: string, what: string, hint: string, example: string) {
+  return (description: string, extra: { default?: string } = {}): TString => {
+    // A symbol key: TypeBox's clones (Optional, Union) keep it, JSON.stringify leaves it out.
+    return Type.String({ pattern: `^${pat}$`, description, examples: [example], ...extra, [FORMAT]: { what, hint } satisfies StringFormat });
+  };
+}
+
+const MacText = format(`${HEX2}([:-])${HEX2}(\\1${HEX2}){4}`, 'MAC', 'expected six hex pairs like 02:4e:53:00:00:0a', '02:4e:53:00:00:0a');
+const Ipv4Text = format(IPV4, 'IPv4 address', 'expected like 10.77.0.1', '10.77.0.1');
+const CidrText = format(`${IPV4}/(3[0-2]|[12]?[0-9])`, 'IPv4 address/prefix', 'expected like 10.77.0.10/24', '10.77.0.10/24');
+const EndpointText = format(`${IPV4}:${PORT}`, 'endpoint', 'expected ADDRESS:PORT like 10.77.0.1:9000', '10.77.0.1:9000');
+const IfNameText = format('[A-Za-z0-9_.-]{1,15}', 'interface name', '1 to 15 of letters, digits, _ . -', 'nstap0');
+const GuestNameText = format('[a-z][a-z0-9-]{0,15}', 'guest name', '1 to 16 of a-z, 0-9, - starting with a letter', 'rtos');
+const RateText = format('[0-9]+(\\.[0-9]+)?[kKmMgG]?', 'rate', 'expected bits/s like 100M, 1G or 500k', '100M');
+
+/** The value or null (= unset); the description is repeated on the union for editors' hovers. */
+function nullable<T extends TSchema>(s: T) {
+  return Type.Union([s, Type.Null()], s.description === undefined ? {} : { description: s.description });
+}
+const O = Type.Optional;
+const oneOf = (values: readonly string[], opts: { default: string; description: string }) => Type.Union(values.map((v) => Type.Literal(v)), opts);
+/** Bits/s: a number or a string like 100M. Flat unions (no union inside a union) keep errors precise. */
+const rateMembers = () => [Type.Number({ minimum: 1, maximum: 1e12 }), RateText('Bits per second with an optional k, M or G suffix.')];
+
+export const GuestSchema = Type.Object(
+  {
+    name: GuestNameText('Guest name: 1 to 16 of a-z, 0-9, -, starting with a letter.'),
+    os: O(Type.Union([Type.Literal('rtos'), Type.Literal('gpos')], { description: 'Personality: rtos (the primary; exactly one) or gpos. Defaults to the name when the name is rtos or gpos.' })),
+    mac: MacText('Ethernet address, six hex pairs separated by : or -. Unicast (first byte even), not all zeros, unique.'),
+    ipv4: CidrText('IPv4 address and prefix of this guest, unique among the guests.'),
+    gateway: O(nullable(Ipv4Text('Default gateway (in the guest\'s subnet); none by default.'))),
+    weight: O(Type.Number({ minimum: 0.01, maximum: 1000, default: 1, description: 'Share of the NIC among the secondaries under the weighted transmit policy.' })),
+    rate: O(Type.Union([...rateMembers(), Type.Null()], { description: 'Transmit limit of this guest in bits/s like 100M (default: none).' })),
+    echo: O(Type.Boolean({ default: true, description: 'Answer UDP echo (port 7).' })),
+    control: O(
+      nullable(
+        Type.Object(
+          {
+            periodUs: O(Type.Integer({ minimum: 100, maximum: 10_000_000, default: DEFAULT_CONTROL_PERIOD_US, description: 'Period of the control task in microseconds.' })),
+            telemetry: O(nullable(EndpointText('Where the control task sends a telemetry datagram every period (default: nowhere).'))),
+          },
+          { additionalProperties: false, description: 'rtos only: the periodic control task.' },
+        ),
+      ),
+    ),
+    load: O(
+      nullable(
+        Type.Object(
+          {
+            dst: EndpointText('Destination of the generated datagrams.'),
+            size: O(Type.Integer({ minimum: 1, maximum: 1472, default: 1200, description: 'UDP payload bytes.' })),
+          },
+          { additionalProperties: false, description: 'A UDP traffic generator: datagrams to dst as fast as the guest may send (for benchmarks; default off).' },
+        ),
+      ),
+    ),
+  },
+  { additionalProperties: false, description: 'One guest OS: a host of its own on the LAN.' },
+);
+
+const S = DEFAULT_SCHEDULER;
+export const ConfigSchema = Type.Object(
+  {
+    $schema: O(Type.String({ description: 'The schema this file follows (for editors).' })),
+    tap: O(IfNameText('TAP device; created if absent, removed on exit.', { default: 'nstap0' })),
+    bridge: O(nullable(IfNameText('Attach the TAP to this existing bridge; the TAP then gets no address.'))),
+    uplink: O(nullable(IfNameText('Make a bridge, move this interface\'s addresses to it, attach it and the TAP. Not with bridge.'))),
+    hostIp: O(nullable(CidrText('Address of the host side of the TAP; null = none. Ignored with bridge or uplink.', { default: '10.77.0.1/24' }))),
+    capture: O(nullable(Type.String({ description: "pcap file of every frame crossing the NIC ('-' = stdout)." }))),
+    capturePrecision: O(oneOf(['us', 'ns'], { default: 'us', description: 'pcap timestamp precision.' })),
+    logLevel: O(oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'Log level (pino JSON on stderr).' })),
+    control: O(nullable(Type.String({ description: 'Control socket path for `nanoshare stats` (default $NANOSHARE_CONTROL or /run/nanoshare/<tap>.sock).' }))),
+    txPolicy: O(oneOf(['strict', 'weighted'], { default: 'strict', description: 'strict: the primary first; weighted: deficit round robin by weight.' })),
+    lineRate: O(Type.Union([Type.Literal(0), Type.Null(), ...rateMembers()], { default: 0, description: 'NIC line rate in bits/s like 100M or 1G; 0 or null = as fast as the link takes frames.' })),
+    mtu: O(Type.Integer({ minimum: 576, maximum: 9000, default: 1500, description: 'MTU of the NIC and the guests.' })),
+    scheduler: O(
+      Type.Object(
+        {
+          quantumUs: O(Type.Integer({ minimum: 10, maximum: 1_000_000, default: S.quantumUs, description: 'Processor time a secondary may run before the nanokernel looks again.' })),
+          quantumFrames: O(Type.Integer({ minimum: 1, maximum: 65536, default: S.quantumFrames, description: 'Frames per quantum.' })),
+          unitFrames: O(Type.Integer({ minimum: 1, maximum: 4096, default: S.unitFrames, description: 'Frames per unit of work.' })),
+          sliceUs: O(Type.Integer({ minimum: 100, maximum: 1_000_000, default: S.sliceUs, description: 'Length of one scheduling slice.' })),
+          guardUs: O(Type.Integer({ minimum: 0, maximum: 100_000, default: S.guardUs, description: 'Deadline guard: no secondary unit starts this close to the primary\'s next release.' })),
+        },
+        { additionalProperties: false, default: {}, description: 'Nanokernel scheduler tuning.' },
+      ),
+    ),
+    statsInterval: O(Type.Integer({ minimum: 0, maximum: 86400, default: 10, description: 'Seconds between stats log lines (0 = none).' })),
+    guests: O(
+      Type.Array(GuestSchema, {
+        maxItems: 8,
+        description: 'The guests: exactly one rtos (the primary) and at least one more. Unique names, MACs and addresses.',
+        default: [
+          { name: 'rtos', os: 'rtos', mac: '02:4e:53:00:00:0a', ipv4: '10.77.0.10/24' },
+          { name: 'gpos', os: 'gpos', mac: '02:4e:53:00:00:0b', ipv4: '10.77.0.11/24' },
+        ],
+      }),
+    ),
+  },
+  { title: 'nanoshare machine config', additionalProperties: false, description: 'A nanoshare machine: `nanoshare run --config FILE`. Every key is optional; flags override the file.' },
+);
+
+/** A config file as written (before defaults and conversion). */
+export type ConfigFile = Static<typeof ConfigSchema>;
+export type GuestFile = Static<typeof GuestSchema>;
+
+/** The schema as a JSON document (what schema/nanoshare.schema.json holds). */
+export function schemaDocument(): object {
+  return { $schema: 'http://json-schema.org/draft-07/schema#', ...(JSON.parse(JSON.stringify(ConfigSchema)) as object) };
+}

@@ -1,0 +1,91 @@
+// Flags are config keys: each flag lands on a key the schema knows, a flag and the same key in a
+// file give the same machine, and an error names the flag (or the file) the bad value came from.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { TSchema } from '@sinclair/typebox';
+import { ConfigSchema, GuestSchema } from '../board/schema.js';
+import { ConfigError } from '../board/config.js';
+import { FLAG_KEYS, RUN_OPTIONS, RUN_USAGE, configFromArgs } from './args.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'nanoshare-scale-args-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+function file(json: unknown): string {
+  const p = join(dir, `c${n++}.json`);
+  writeFileSync(p, JSON.stringify(json));
+  return p;
+}
+
+function errorOf(argv: string[]): string {
+  try {
+    configFromArgs(argv);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).message;
+  }
+  throw new Error('no ConfigError');
+}
+
+/** The schema reached by a path of keys, looking through nullable unions. */
+function at(schema: TSchema, path: readonly string[]): TSchema | undefined {
+  let s: TSchema | undefined = schema;
+  for (const k of path) {
+    const obj: TSchema | undefined = s?.anyOf ? (s.anyOf as TSchema[]).find((m) => m.type === 'object') : s;
+    s = (obj?.properties as Record<string, TSchema> | undefined)?.[k];
+  }
+  return s;
+}
+
+describe('every flag is a config key', () => {
+  it('each flag of `nanoshare run` but --config and --help has a key, and the key is in the schema', () => {
+    const flags = Object.keys(RUN_OPTIONS).filter((f) => f !== 'help' && f !== 'config');
+    expect(Object.keys(FLAG_KEYS).sort()).toEqual(flags.sort());
+    for (const [flag, key] of Object.entries(FLAG_KEYS)) {
+      expect(at(key.guest ? GuestSchema : ConfigSchema, key.path), `--${flag} -> ${key.path.join('.')}`).toBeDefined();
+      expect(RUN_USAGE, `--${flag} in the usage text`).toContain(`--${flag}`);
+    }
+  });
+
+  it('a flag and the same key in a file give the same machine', () => {
+    const pairs: Array<[string[], unknown]> = [
+      [['--tx-policy', 'weighted', '--line-rate', '100M', '--stats-interval', '0'], { txPolicy: 'weighted', lineRate: '100M', statsInterval: 0 }],
+      [['--rtos-ip', '10.9.0.10/16', '--gpos-mac', '02:00:00:00:00:0b'], { guests: [{ name: 'rtos', mac: '02:4e:53:00:00:0a', ipv4: '10.9.0.10/16' }, { name: 'gpos', mac: '02:00:00:00:00:0b', ipv4: '10.77.0.11/24' }] }],
+      [['--telemetry', '10.77.0.1:9000', '--control-period', '500', '--gpos-load', '10.77.0.1:7'], { guests: [{ name: 'rtos', mac: '02:4e:53:00:00:0a', ipv4: '10.77.0.10/24', control: { periodUs: 500, telemetry: '10.77.0.1:9000' } }, { name: 'gpos', mac: '02:4e:53:00:00:0b', ipv4: '10.77.0.11/24', load: { dst: '10.77.0.1:7' } }] }],
+      [['--bridge', 'br0'], { bridge: 'br0' }],
+    ];
+    for (const [flags, json] of pairs) expect(configFromArgs(flags), flags.join(' ')).toEqual(configFromArgs(['--config', file(json)]));
+  });
+
+  it('flags override the file, and --gateway sets every guest', () => {
+    const cfg = configFromArgs(['--config', file({ txPolicy: 'weighted', tap: 'ns1' }), '--tx-policy', 'strict', '--gateway', '10.77.0.1']);
+    expect(cfg !== 'help' && [cfg.txPolicy, cfg.tap, cfg.guests.map((g) => g.gateway)]).toEqual(['strict', 'ns1', [0x0a4d0001, 0x0a4d0001]]);
+  });
+});
+
+describe('errors name where the value came from', () => {
+  it('a value set by a flag names the flag, with the problem the schema found', () => {
+    expect(errorOf(['--rtos-mac', 'zz'])).toMatch(/^--rtos-mac: malformed MAC "zz"/);
+    expect(errorOf(['--stats-interval', 'soon'])).toBe('--stats-interval: expected an integer from 0 to 86400, got "soon"');
+    expect(errorOf(['--control-period', '5'])).toBe('--control-period: expected an integer from 100 to 10000000, got 5');
+    expect(errorOf(['--telemetry', '10.77.0.1:0'])).toMatch(/^--telemetry: malformed endpoint/);
+    expect(errorOf(['--line-rate', 'fast'])).toMatch(/^--line-rate: malformed rate "fast"/);
+  });
+
+  it('a value from the file names the file and the field, even with flags given', () => {
+    expect(errorOf(['--config', file({ guests: [{ name: 'rtos', mac: 'zz', ipv4: '10.0.0.1/24' }] }), '--tap', 'x'])).toMatch(/^--config .*c\d+\.json: guests\[0\]\.mac: malformed MAC "zz"/);
+  });
+
+  it('a conflict between fields names the config fields', () => {
+    expect(errorOf(['--gpos-mac', '02:4e:53:00:00:0a'])).toBe('guests[1].mac: duplicate MAC 02:4e:53:00:00:0a (also guests[0])');
+    expect(errorOf(['--bridge', 'br0', '--host-ip', '10.1.0.1/24'])).toMatch(/^--host-ip: the TAP gets no address/);
+  });
+
+  it('a guest flag with no such guest says so', () => {
+    const noGpos = { guests: [{ name: 'rtos', mac: '02:4e:53:00:00:0a', ipv4: '10.77.0.10/24' }, { name: 'web', os: 'gpos', mac: '02:4e:53:00:00:0b', ipv4: '10.77.0.11/24' }] };
+    const cfg = configFromArgs(['--config', file(noGpos), '--gpos-ip', '10.77.0.20/24']);
+    expect(cfg !== 'help' && cfg.guests[1]!.ipv4.addr).toBe(0x0a4d0014);
+    expect(errorOf(['--config', file({ guests: [{ name: 'rtos', mac: '02:4e:53:00:00:0a', ipv4: '10.77.0.10/24' }, { name: 'x', os: 'rtos', mac: '02:4e:53:00:00:0b', ipv4: '10.77.0.11/24' }] })])).toMatch(/exactly one guest must be the rtos/);
+  });
+});
