@@ -1,5 +1,7 @@
 // ARP (RFC 826) over the interface: ingress processArp, egress dispatchArp, and neighbour
-// resolution for outgoing IPv4 frames (the pending queue, retries and failure in pollArp).
+// resolution for outgoing IPv4 frames (the pending queue, retries and failure in pollArp). The
+// cache and pending queue are the interface's (inner.arp, inner.pending); ARP's entry in the
+// socket set carries its timers.
 
 import {
   ARP_PACKET_LEN,
@@ -15,8 +17,11 @@ import {
   writeMac,
 } from '../wire/index.js';
 import type { Ipv4, Mac } from '../wire/index.js';
-import { allocFrame } from './iface.js';
+import type { NetProtocol, RxMeta } from './dispatch.js';
 import type { InterfaceInner, PendingResolution } from './iface.js';
+import { PacketBuffer } from './packet-buffer.js';
+import { SocketKey } from './socket-set.js';
+import type { ProtocolState } from './socket-set.js';
 
 const NO_MAC: Mac = 0;
 
@@ -29,7 +34,7 @@ const NO_MAC: Mac = 0;
  * 0.0.0.0, RFC 5227) for our address is answered but teaches nothing. Someone else using our
  * address is an 'arp-conflict', counted in arpConflicts; we neither learn nor answer.
  */
-export function processArp(inner: InterfaceInner, payload: Uint8Array): void {
+export function processArp(inner: InterfaceInner, payload: Uint8Array, _rx: RxMeta): void {
   const p = ArpPacket.checked(payload);
   if (isWireError(p)) return inner.malformed(p);
   const c = inner.counters;
@@ -69,10 +74,10 @@ export function processArp(inner: InterfaceInner, payload: Uint8Array): void {
 
 /** Egress: one ARP packet in a frame of its own. */
 export function dispatchArp(inner: InterfaceInner, repr: ArpRepr, dstMac: Mac): boolean {
-  const frame = allocFrame(ETHERNET_HEADER_LEN + ARP_PACKET_LEN);
-  new EthernetRepr(dstMac, inner.mac, EtherType.Arp).emit(frame);
-  repr.emit(frame.subarray(ETHERNET_HEADER_LEN, ETHERNET_HEADER_LEN + ARP_PACKET_LEN));
-  return inner.transmit(frame);
+  const pb = PacketBuffer.alloc(ARP_PACKET_LEN, ETHERNET_HEADER_LEN);
+  repr.emit(pb.view());
+  new EthernetRepr(dstMac, inner.mac, EtherType.Arp).emit(pb.push(ETHERNET_HEADER_LEN));
+  return inner.transmit(pb.frame());
 }
 
 /** A gratuitous ARP announcement (RFC 5227 2.3): a broadcast request for our own address. */
@@ -148,3 +153,25 @@ export function arpPollAt(inner: InterfaceInner): number | undefined {
   for (const q of inner.pending.values()) if (at === undefined || q.nextRetryAt < at) at = q.nextRetryAt;
   return at;
 }
+
+/** ARP's entry in the socket set: the timers of the interface's cache and pending queue. */
+class ArpTimers implements ProtocolState {
+  constructor(private readonly inner: InterfaceInner) {}
+  pollAt(): number | undefined {
+    return arpPollAt(this.inner);
+  }
+  poll(now: number): void {
+    pollArp(this.inner, now);
+  }
+}
+
+export const ARP_TIMERS = new SocketKey<ProtocolState>('arp');
+
+/** The ARP module: the handler for EtherType 0x0806 and its timers in the socket set. */
+export const arpProtocol: NetProtocol = {
+  name: 'arp',
+  install(inner: InterfaceInner): void {
+    inner.sockets.add(ARP_TIMERS, new ArpTimers(inner));
+    inner.etherTypes.register(EtherType.Arp, processArp);
+  },
+};

@@ -1,5 +1,6 @@
 // ICMPv4 over the interface: echo (answer requests, deliver replies), and the destination
-// unreachable errors we send for closed ports and unknown protocols.
+// unreachable errors we send for closed ports and unknown protocols. Its state in the socket set
+// (IcmpSockets) is the echo reply handler and the error token bucket.
 //
 // Error policy (RFC 1122 3.2.2, RFC 1812 4.3.2.8): never about a datagram sent to a broadcast
 // or multicast address (IP or link layer), nor from 0.0.0.0 (martian sources never get this
@@ -10,8 +11,63 @@
 
 import { ICMPV4_HEADER_LEN, IPV4_HEADER_LEN, Icmpv4Packet, IpProtocol, emitIcmpv4, icmpv4ReprLen, isWireError, parseIcmpv4Repr } from '../wire/index.js';
 import type { Icmpv4Repr, Ipv4, Ipv4Packet } from '../wire/index.js';
+import type { NetProtocol } from './dispatch.js';
 import type { InterfaceInner } from './iface.js';
 import { dispatchIpv4 } from './ipv4.js';
+import { PacketBuffer } from './packet-buffer.js';
+import { SocketKey } from './socket-set.js';
+import type { ProtocolState } from './socket-set.js';
+
+/** Called for each echo reply addressed to us. `data` is a view of the received frame. */
+export type EchoReplyHandler = (src: Ipv4, ident: number, seqNo: number, data: Uint8Array) => void;
+
+/** ICMP's state in the socket set: who gets echo replies, and the error token bucket. No timers: the bucket refills lazily. */
+export class IcmpSockets implements ProtocolState {
+  echoReplyHandler: EchoReplyHandler | undefined;
+  private tokens: number;
+  private refillAt: number;
+
+  constructor(
+    private readonly burst: number,
+    private readonly intervalUs: number,
+    now: number,
+  ) {
+    this.tokens = burst;
+    this.refillAt = now;
+  }
+
+  pollAt(): undefined {
+    return undefined;
+  }
+  poll(): void {}
+
+  /** Take one error token at `now`; false when the bucket is empty. */
+  takeToken(now: number): boolean {
+    if (this.tokens >= this.burst) {
+      this.refillAt = now;
+    } else {
+      const n = Math.floor((now - this.refillAt) / this.intervalUs);
+      if (n > 0) {
+        this.tokens = Math.min(this.burst, this.tokens + n);
+        this.refillAt = this.tokens >= this.burst ? now : this.refillAt + n * this.intervalUs;
+      }
+    }
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
+  }
+}
+
+export const ICMP_SOCKETS = new SocketKey<IcmpSockets>('icmp');
+
+/** The ICMPv4 module: its state in the socket set, its handler for IPv4 protocol 1. */
+export const icmpv4Protocol: NetProtocol = {
+  name: 'icmp',
+  install(inner: InterfaceInner): void {
+    inner.sockets.add(ICMP_SOCKETS, new IcmpSockets(inner.cfg.icmpErrorBurst, inner.cfg.icmpErrorIntervalUs, inner.now()));
+    inner.ipv4Protocols.register(IpProtocol.Icmp, processIcmpv4);
+  },
+};
 
 /** RFC 1812 4.3.2.3: an ICMP error quotes as much of the datagram as fits in 576 bytes. */
 const ICMP_ERROR_MAX_DATAGRAM = 576;
@@ -35,7 +91,7 @@ export function processIcmpv4(inner: InterfaceInner, ip: Ipv4Packet): void {
     }
     case 'echo-reply': {
       c.icmpEchoRepliesRx++;
-      const h = inner.echoReplyHandler;
+      const h = inner.sockets.require(ICMP_SOCKETS).echoReplyHandler;
       if (h === undefined) return inner.dropRx('unsupported');
       inner.handled();
       h(ip.srcAddr(), r.ident, r.seqNo, r.data);
@@ -49,13 +105,18 @@ export function processIcmpv4(inner: InterfaceInner, ip: Ipv4Packet): void {
 
 /** Egress: one ICMP message to `dst`. */
 export function dispatchIcmpv4(inner: InterfaceInner, dst: Ipv4, r: Icmpv4Repr): boolean {
-  return dispatchIpv4(inner, dst, IpProtocol.Icmp, icmpv4ReprLen(r), (l4) => emitIcmpv4(r, l4));
+  const pb = PacketBuffer.alloc(icmpv4ReprLen(r));
+  emitIcmpv4(r, pb.view());
+  return dispatchIpv4(inner, dst, IpProtocol.Icmp, pb);
 }
 
 /** Egress: destination unreachable `code` about `ip`, unless policy or the rate limit says no. */
 export function dispatchIcmpUnreachable(inner: InterfaceInner, ip: Ipv4Packet, l2Group: boolean, code: number): void {
   if (l2Group || inner.isBroadcast(ip.dstAddr()) || ip.srcAddr() === 0) return;
-  if (!inner.takeIcmpErrorToken()) return;
+  if (!inner.sockets.require(ICMP_SOCKETS).takeToken(inner.now())) {
+    inner.counters.icmpErrorsRateLimited++;
+    return;
+  }
   const len = ip.totalLen();
   const original = ip.buffer.subarray(0, len < MAX_QUOTE ? len : MAX_QUOTE);
   if (dispatchIcmpv4(inner, ip.srcAddr(), { kind: 'dst-unreachable', code, original })) inner.counters.icmpDstUnreachableTx++;

@@ -1,7 +1,9 @@
 // The interface's shared state (smoltcp's InterfaceInner): configuration with defaults
-// applied, the device, the clock, counters, the ARP cache and pending queue, the IPv4 ident,
-// the ICMP error token bucket, the UDP port table. Protocol files (arp.ts, ipv4.ts, icmp.ts,
-// udp.ts) are functions over this state; stack.ts is the public face.
+// applied, the device, the clock, counters, the ARP cache and pending queue (the neighbour
+// cache is the interface's, as in smoltcp), the IPv4 ident, the ingress dispatch tables and the
+// socket set where each protocol keeps its own state. Protocol files (arp.ts, ipv4.ts,
+// icmp.ts, udp.ts) are functions over this state plus their own entry in the socket set;
+// stack.ts is the public face.
 
 import { isMulticastMac, prefixMask, subnetBroadcast } from '../wire/index.js';
 import type { Ipv4, Ipv4Cidr, Mac, WireError } from '../wire/index.js';
@@ -9,6 +11,9 @@ import { ArpCache } from './arp-cache.js';
 import { newNetCounters } from './counters.js';
 import type { NetCounters, RxDropReason, TxDropReason } from './counters.js';
 import { DEFAULT_REASSEMBLY_LIMITS, Ipv4Reassembler } from './reassembly.js';
+import { DispatchTable } from './dispatch.js';
+import type { EtherTypeHandler, Ipv4ProtocolHandler } from './dispatch.js';
+import { SocketSet } from './socket-set.js';
 
 export interface NetConfig {
   mac: Mac;
@@ -90,32 +95,19 @@ export interface PendingResolution {
   nextRetryAt: number;
 }
 
-export type UdpHandler = (d: UdpDatagram) => void;
-
-export interface UdpDatagram {
-  src: Ipv4;
-  srcPort: number;
-  dst: Ipv4;
-  dstPort: number;
-  /** A view of the received frame: copy it if you keep it beyond the callback. */
-  payload: Uint8Array;
-}
-
-/** Called for each echo reply addressed to us. `data` is a view of the received frame. */
-export type EchoReplyHandler = (src: Ipv4, ident: number, seqNo: number, data: Uint8Array) => void;
-
 export class InterfaceInner {
   readonly cfg: ResolvedConfig;
   readonly counters: NetCounters = newNetCounters();
   readonly arp: ArpCache;
   readonly reassembly: Ipv4Reassembler;
   readonly pending = new Map<Ipv4, PendingResolution>();
-  readonly udpPorts = new Map<number, UdpHandler>();
-  echoReplyHandler: EchoReplyHandler | undefined;
-  nextEphemeralPort = EPHEMERAL_FIRST;
+  /** Each protocol's own state (UDP ports, ICMP, ARP timers, ...), see socket-set.ts. */
+  readonly sockets = new SocketSet();
+  /** Ingress by EtherType, see dispatch.ts. */
+  readonly etherTypes = new DispatchTable<EtherTypeHandler>('EtherType');
+  /** Ingress by IPv4 protocol number, see dispatch.ts. */
+  readonly ipv4Protocols = new DispatchTable<Ipv4ProtocolHandler>('IPv4 protocol');
   private ident = 0;
-  private icmpTokens: number;
-  private icmpRefillAt: number;
 
   constructor(
     cfg: NetConfig,
@@ -129,8 +121,6 @@ export class InterfaceInner {
       maxBytes: this.cfg.fragMaxBytes,
       timeoutUs: this.cfg.fragTimeoutUs,
     }, this.counters);
-    this.icmpTokens = this.cfg.icmpErrorBurst;
-    this.icmpRefillAt = now();
   }
 
   get mac(): Mac {
@@ -168,27 +158,6 @@ export class InterfaceInner {
     return id;
   }
 
-  /** Take one ICMP error token; false (and counted) when the bucket is empty. */
-  takeIcmpErrorToken(): boolean {
-    const now = this.now();
-    const { icmpErrorBurst: burst, icmpErrorIntervalUs: interval } = this.cfg;
-    if (this.icmpTokens >= burst) {
-      this.icmpRefillAt = now;
-    } else {
-      const n = Math.floor((now - this.icmpRefillAt) / interval);
-      if (n > 0) {
-        this.icmpTokens = Math.min(burst, this.icmpTokens + n);
-        this.icmpRefillAt = this.icmpTokens >= burst ? now : this.icmpRefillAt + n * interval;
-      }
-    }
-    if (this.icmpTokens < 1) {
-      this.counters.icmpErrorsRateLimited++;
-      return false;
-    }
-    this.icmpTokens--;
-    return true;
-  }
-
   /** Hand a finished frame to the device, counting the outcome. */
   transmit(frame: Uint8Array): boolean {
     if (!this.dev.transmit(frame)) {
@@ -218,35 +187,4 @@ export class InterfaceInner {
   handled(): void {
     this.counters.rxHandled++;
   }
-}
-
-/** IANA's dynamic range (RFC 6335), where port 0 binds land. */
-export const EPHEMERAL_FIRST = 49152;
-export const EPHEMERAL_LAST = 65535;
-
-/** Shortest Ethernet frame without FCS (ETH_ZLEN); shorter frames are zero-padded, as a NIC would. */
-export const ETH_MIN_FRAME = 60;
-
-/**
- * Frames are cut from 256 KiB slabs (as Node's Buffer pool does): a frame is a view, not an
- * ArrayBuffer of its own, so the garbage collector has one backing store to track per ~200
- * frames instead of one per frame. A slab is freed when its last frame is; its bytes are zero
- * when it is made and each is handed out once, so frames start zeroed.
- */
-const SLAB_BYTES = 256 * 1024;
-const SLAB_MAX_FRAME = 16 * 1024;
-let slab = new Uint8Array(SLAB_BYTES);
-let slabUsed = 0;
-
-/** A zeroed frame of at least ETH_MIN_FRAME bytes with room for `len` bytes of headers and payload. */
-export function allocFrame(len: number): Uint8Array {
-  const n = len < ETH_MIN_FRAME ? ETH_MIN_FRAME : len;
-  if (n > SLAB_MAX_FRAME) return new Uint8Array(n);
-  if (slabUsed + n > SLAB_BYTES) {
-    slab = new Uint8Array(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const frame = slab.subarray(slabUsed, slabUsed + n);
-  slabUsed += (n + 7) & ~7; // keep frames 8-byte aligned
-  return frame;
 }

@@ -1,13 +1,16 @@
-// IPv4 over the interface: ingress checks (processIpv4, which hands fragments to the bounded
-// reassembler in reassembly.ts) and egress routing and framing (dispatchIpv4, which cuts a
-// datagram larger than the MTU into fragments, RFC 791 3.2). No options are sent. A datagram
-// that fits is sent with DF set (we do no path MTU discovery, but a LAN host's replies fit).
+// IPv4 over the interface: ingress checks (checkIpv4, which hands fragments to the bounded
+// reassembler in reassembly.ts) and the protocol dispatch table behind them (processIpv4, the
+// handler of EtherType 0x0800); egress routing and framing (dispatchIpv4, which pushes the IPv4
+// and Ethernet headers onto a PacketBuffer, or cuts a datagram larger than the MTU into
+// fragments, RFC 791 3.2). No options are sent. A datagram that fits is sent with DF set (we do
+// no path MTU discovery, but a LAN host's replies fit).
 
 import {
   ETHERNET_HEADER_LEN,
   EtherType,
   EthernetRepr,
   IPV4_HEADER_LEN,
+  Icmpv4DstUnreachable,
   Ipv4Packet,
   Ipv4Repr,
   MAC_BROADCAST,
@@ -16,8 +19,12 @@ import {
 } from '../wire/index.js';
 import type { Ipv4, Mac } from '../wire/index.js';
 import { dispatchToNeighbour } from './arp.js';
-import { allocFrame } from './iface.js';
+import type { NetProtocol, RxMeta } from './dispatch.js';
+import { dispatchIcmpUnreachable } from './icmp.js';
 import type { InterfaceInner } from './iface.js';
+import { PacketBuffer } from './packet-buffer.js';
+import { SocketKey } from './socket-set.js';
+import type { ProtocolState } from './socket-set.js';
 
 const DEFAULT_TTL = 64;
 const MAX_DATAGRAM = 0xffff;
@@ -47,46 +54,53 @@ export function route(inner: InterfaceInner, dst: Ipv4): Route | undefined {
   return gw === undefined ? undefined : { nextHop: gw };
 }
 
-/** Writes the layer-4 message into `l4` (exactly l4Len bytes), knowing the addresses for pseudo-headers. */
-export type L4Emitter = (l4: Uint8Array, src: Ipv4, dst: Ipv4) => void;
+/**
+ * A layer-4 header to push in front of the payload: its length (for the size checks, before any
+ * byte is written) and an emitter that pushes it (`pb.push(len)`), given the addresses for the
+ * pseudo-header checksum. Messages written whole into the payload (ICMP) pass none.
+ */
+export interface L4Header {
+  readonly len: number;
+  emit(pb: PacketBuffer, src: Ipv4, dst: Ipv4): void;
+}
 
 /**
- * Egress: build one frame at its final size (Ethernet + IPv4 + l4Len, padded to 60) and emit
- * each layer into its subarray, innermost first; then send it or queue it behind ARP. A
+ * Egress: `pb` holds the layer-4 payload (or whole message); push the L4 header, the IPv4 header
+ * and the Ethernet header in front of it, then send the frame or queue it behind ARP. A
  * datagram larger than the MTU is sent as fragments. False (counted) when there is no route,
  * it exceeds 65535 bytes, or a frame cannot be sent or queued.
  */
-export function dispatchIpv4(inner: InterfaceInner, dst: Ipv4, protocol: number, l4Len: number, emitL4: L4Emitter): boolean {
+export function dispatchIpv4(inner: InterfaceInner, dst: Ipv4, protocol: number, pb: PacketBuffer, l4?: L4Header): boolean {
   const r = route(inner, dst);
   if (r === undefined) return inner.dropTx('no-route');
+  const l4Len = pb.length + (l4 === undefined ? 0 : l4.len);
   const ipLen = IPV4_HEADER_LEN + l4Len;
   if (ipLen > MAX_DATAGRAM) return inner.dropTx('too-big');
-  if (ipLen > inner.cfg.mtu) return dispatchFragments(inner, r, dst, protocol, l4Len, emitL4);
   const src = inner.addr;
-  const frame = allocFrame(ETHERNET_HEADER_LEN + ipLen);
-  const ip = frame.subarray(ETHERNET_HEADER_LEN, ETHERNET_HEADER_LEN + ipLen);
-  emitL4(ip.subarray(IPV4_HEADER_LEN), src, dst);
-  new Ipv4Repr(src, dst, protocol, l4Len, DEFAULT_TTL, inner.nextIdent(), true).emit(ip);
+  l4?.emit(pb, src, dst);
+  if (ipLen > inner.cfg.mtu) return dispatchFragments(inner, r, dst, protocol, pb);
+  new Ipv4Repr(src, dst, protocol, l4Len, DEFAULT_TTL, inner.nextIdent(), true).emit(pb.push(IPV4_HEADER_LEN));
   inner.counters.ipv4Tx++;
-  return sendFrame(inner, r, frame);
+  return sendFrame(inner, r, pb);
 }
 
-function sendFrame(inner: InterfaceInner, r: Route, frame: Uint8Array): boolean {
+function sendFrame(inner: InterfaceInner, r: Route, pb: PacketBuffer): boolean {
   const toGroup = 'mac' in r;
   // A neighbour's MAC is written once ARP has it (dispatchToNeighbour); until then it is zero.
-  new EthernetRepr(toGroup ? r.mac : 0, inner.mac, EtherType.Ipv4).emit(frame);
+  new EthernetRepr(toGroup ? r.mac : 0, inner.mac, EtherType.Ipv4).emit(pb.push(ETHERNET_HEADER_LEN));
+  const frame = pb.frame();
   return toGroup ? inner.transmit(frame) : dispatchToNeighbour(inner, r.nextHop, frame);
 }
 
 /**
- * RFC 791 3.2: the layer-4 message is emitted once (its checksum covers all of it), then cut
- * into pieces of the largest multiple of 8 that fits the MTU, each behind a copy of the header
- * with its offset and MF. All fragments share one ident; every one but the last has MF set.
+ * RFC 791 3.2: the layer-4 message in `whole` (its checksum covers all of it) is cut into
+ * pieces of the largest multiple of 8 that fits the MTU, each behind a copy of the header with
+ * its offset and MF. All fragments share one ident; every one but the last has MF set.
  */
-function dispatchFragments(inner: InterfaceInner, r: Route, dst: Ipv4, protocol: number, l4Len: number, emitL4: L4Emitter): boolean {
+function dispatchFragments(inner: InterfaceInner, r: Route, dst: Ipv4, protocol: number, whole: PacketBuffer): boolean {
   const src = inner.addr;
-  const l4 = new Uint8Array(l4Len);
-  emitL4(l4, src, dst);
+  const l4 = whole.view();
+  const l4Len = l4.length;
   const ident = inner.nextIdent();
   const maxData = Math.floor((inner.cfg.mtu - IPV4_HEADER_LEN) / FRAG_UNIT) * FRAG_UNIT;
   inner.counters.ipv4Tx++;
@@ -94,24 +108,24 @@ function dispatchFragments(inner: InterfaceInner, r: Route, dst: Ipv4, protocol:
   let ok = true;
   for (let off = 0; off < l4Len; off += maxData) {
     const n = Math.min(maxData, l4Len - off);
-    const ipLen = IPV4_HEADER_LEN + n;
-    const frame = allocFrame(ETHERNET_HEADER_LEN + ipLen);
-    const ip = frame.subarray(ETHERNET_HEADER_LEN, ETHERNET_HEADER_LEN + ipLen);
-    ip.set(l4.subarray(off, off + n), IPV4_HEADER_LEN);
+    const pb = PacketBuffer.alloc(n, ETHERNET_HEADER_LEN + IPV4_HEADER_LEN);
+    pb.view().set(l4.subarray(off, off + n));
+    const ip = pb.push(IPV4_HEADER_LEN);
     new Ipv4Repr(src, dst, protocol, n, DEFAULT_TTL, ident, false).emit(ip);
-    rewriteIpv4Fragment(ip.subarray(0, IPV4_HEADER_LEN), ipLen, off, off + n < l4Len);
+    rewriteIpv4Fragment(ip.subarray(0, IPV4_HEADER_LEN), IPV4_HEADER_LEN + n, off, off + n < l4Len);
     inner.counters.ipv4FragmentsTx++;
-    if (!sendFrame(inner, r, frame)) ok = false;
+    if (!sendFrame(inner, r, pb)) ok = false;
   }
   return ok;
 }
 
 /**
- * Ingress: check one IPv4 packet (an Ethernet payload, possibly padded) and decide whether it
+ * Ingress checks: one IPv4 packet (an Ethernet payload, possibly padded) and decide whether it
  * is ours. `l2Group`: the frame came to a broadcast or multicast MAC. Returns the packet to
- * hand to a protocol, or undefined after counting the drop.
+ * hand to a protocol (a reassembled one for the fragment that completes a datagram), or
+ * undefined after counting the outcome.
  */
-export function processIpv4(inner: InterfaceInner, payload: Uint8Array, l2Group: boolean): Ipv4Packet | undefined {
+export function checkIpv4(inner: InterfaceInner, payload: Uint8Array, l2Group: boolean): Ipv4Packet | undefined {
   const p = Ipv4Packet.checked(payload);
   if (isWireError(p)) {
     inner.malformed(p);
@@ -138,3 +152,36 @@ export function processIpv4(inner: InterfaceInner, payload: Uint8Array, l2Group:
   else inner.dropRx(r.reason);
   return undefined;
 }
+
+/** Ingress: an IPv4 packet (EtherType 0x0800), checked, then handed to its protocol's handler. */
+export function processIpv4(inner: InterfaceInner, payload: Uint8Array, rx: RxMeta): void {
+  const ip = checkIpv4(inner, payload, rx.l2Group);
+  if (ip === undefined) return;
+  const handler = inner.ipv4Protocols.get(ip.protocol());
+  if (handler !== undefined) return handler(inner, ip, rx);
+  // A host without the protocol says so (RFC 1122 3.2.2.1).
+  inner.dropRx('unknown-protocol');
+  dispatchIcmpUnreachable(inner, ip, rx.l2Group, Icmpv4DstUnreachable.ProtocolUnreachable);
+}
+
+/** Reassembly's entry in the socket set: its deadlines. The reassembler is inner.reassembly. */
+class ReassemblyTimers implements ProtocolState {
+  constructor(private readonly inner: InterfaceInner) {}
+  pollAt(): number | undefined {
+    return this.inner.reassembly.pollAt();
+  }
+  poll(now: number): void {
+    this.inner.reassembly.expire(now);
+  }
+}
+
+export const REASSEMBLY_TIMERS = new SocketKey<ProtocolState>('ipv4-reassembly');
+
+/** The IPv4 module: the handler for EtherType 0x0800 and reassembly's timers; protocols register in inner.ipv4Protocols. */
+export const ipv4Protocol: NetProtocol = {
+  name: 'ipv4',
+  install(inner: InterfaceInner): void {
+    inner.sockets.add(REASSEMBLY_TIMERS, new ReassemblyTimers(inner));
+    inner.etherTypes.register(EtherType.Ipv4, processIpv4);
+  },
+};

@@ -1,8 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { ArpOperation, ArpRepr, EtherType, EthernetFrame, IpProtocol, Ipv4Packet, MAC_BROADCAST, isWireError } from '../wire/index.js';
-import type { NetCounters, UdpDatagram } from './index.js';
-import { NetStack, RX_DROP_REASONS } from './index.js';
-import { ManualNow, QueuedWire, RecordingDevice, arpFrame, icmpBytes, ipv4Frame, udpBytes, udpFrame, ip, PEER_MAC, PEER_IP } from './testing.js';
+import { ArpOperation, ArpRepr, EtherType, EthernetFrame, EthernetRepr, IpProtocol, Ipv4Packet, MAC_BROADCAST, isWireError } from '../wire/index.js';
+import type { NetCounters, NetProtocol, ProtocolState, RxMeta, UdpDatagram } from './index.js';
+import { NetStack, RX_DROP_REASONS, SocketKey } from './index.js';
+import {
+  ManualNow,
+  QueuedWire,
+  RecordingDevice,
+  arpFrame,
+  icmpBytes,
+  ipv4Frame,
+  udpBytes,
+  udpFrame,
+  ip,
+  OUR_IP,
+  OUR_MAC,
+  PEER_MAC,
+  PEER_IP,
+  stackKnowingPeer,
+} from './testing.js';
 import { prng } from '../../test/prng.js';
 
 const A_MAC = 0x02_4e_53_00_00_0a;
@@ -168,5 +183,85 @@ describe('NetStack: two stacks back to back', () => {
       [B_IP, 0x77, 1],
       [B_IP, 0x77, 2],
     ]);
+  });
+});
+
+describe('NetStack: protocol modules (socket set, dispatch tables, timers)', () => {
+  class Probe implements ProtocolState {
+    at: number | undefined;
+    polled: number[] = [];
+    pollAt(): number | undefined {
+      return this.at;
+    }
+    poll(now: number): void {
+      this.polled.push(now);
+    }
+  }
+  const PROBE = new SocketKey<Probe>('probe');
+  const IPV6 = 0x86dd;
+
+  function withProbe() {
+    const s = stackKnowingPeer();
+    const seen: Array<{ what: string; len: number; rx: RxMeta }> = [];
+    const probe: NetProtocol = {
+      name: 'probe',
+      install(inner) {
+        inner.sockets.add(PROBE, new Probe());
+        inner.etherTypes.register(IPV6, (_i, payload, rx) => seen.push({ what: 'ether', len: payload.length, rx }));
+        inner.ipv4Protocols.register(IpProtocol.Tcp, (i, ipp, rx) => {
+          i.handled();
+          seen.push({ what: 'tcp', len: ipp.payload().length, rx });
+        });
+      },
+    };
+    s.stack.install(probe);
+    return { ...s, seen, probe };
+  }
+
+  it('lists what runs: the base protocols, then those installed', () => {
+    const { stack } = withProbe();
+    expect(stack.protocols).toEqual(['arp', 'ipv4', 'icmp', 'udp', 'probe']);
+    expect(stack.sockets.names()).toEqual(['arp', 'ipv4-reassembly', 'icmp', 'udp', 'probe']);
+  });
+
+  it('hands a registered EtherType its payload, with the link-layer facts', () => {
+    const { stack, seen } = withProbe();
+    const f = new Uint8Array(60);
+    new EthernetRepr(MAC_BROADCAST, PEER_MAC, IPV6).emit(f);
+    stack.processFrame(f);
+    expect(seen).toEqual([{ what: 'ether', len: 46, rx: { srcMac: PEER_MAC, l2Group: true } }]);
+    expect(stack.counters.rxDropped['unknown-ethertype']).toBe(0);
+  });
+
+  it('hands a registered IPv4 protocol its packet instead of answering protocol unreachable', () => {
+    const { stack, dev, seen } = withProbe();
+    stack.processFrame(ipv4Frame(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, IpProtocol.Tcp, new Uint8Array(20)));
+    expect(seen).toEqual([{ what: 'tcp', len: 20, rx: { srcMac: PEER_MAC, l2Group: false } }]);
+    expect(dev.take()).toHaveLength(0);
+    expect(stack.counters.rxDropped['unknown-protocol']).toBe(0);
+    expect(accounted(stack.counters)).toBe(stack.counters.rxFrames);
+  });
+
+  it("covers an installed protocol's timers in pollAt and poll", () => {
+    const { stack, clock } = withProbe();
+    const probe = stack.sockets.require(PROBE);
+    const arpAt = stack.pollAt()!; // the peer's cache entry expires
+    expect(arpAt).toBeGreaterThan(clock.t);
+    probe.at = clock.t + 10;
+    expect(stack.pollAt()).toBe(clock.t + 10);
+    probe.at = arpAt + 10;
+    expect(stack.pollAt()).toBe(arpAt);
+    clock.advance(10);
+    stack.poll();
+    expect(probe.polled).toEqual([clock.t]);
+  });
+
+  it('refuses a module installed twice, or a number another module holds', () => {
+    const { stack, probe } = withProbe();
+    expect(() => stack.install(probe)).toThrow(/probe already installed/);
+    const udpAgain: NetProtocol = { name: 'udp2', install: (inner) => inner.ipv4Protocols.register(IpProtocol.Udp, () => {}) };
+    expect(() => stack.install(udpAgain)).toThrow(/IPv4 protocol 17 already has a handler/);
+    const arpAgain: NetProtocol = { name: 'arp2', install: (inner) => inner.etherTypes.register(EtherType.Arp, () => {}) };
+    expect(() => stack.install(arpAgain)).toThrow(/EtherType 2054 already has a handler/);
   });
 });

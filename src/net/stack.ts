@@ -2,25 +2,54 @@
 // checks, then ARP or IPv4 and its protocols); egress leaves through the NetDevice; timers run
 // in poll(), and pollAt() says when.
 
-import { EtherType, EthernetFrame, Icmpv4DstUnreachable, IpProtocol, isMulticastMac, isWireError } from '../wire/index.js';
+import { EthernetFrame, isMulticastMac, isWireError } from '../wire/index.js';
 import type { Ipv4, Ipv4Cidr, Mac } from '../wire/index.js';
-import { arpPollAt, dispatchAnnouncement, pollArp, processArp } from './arp.js';
+import { arpProtocol, dispatchAnnouncement } from './arp.js';
 import type { ArpCache } from './arp-cache.js';
 import type { NetCounters } from './counters.js';
-import { dispatchIcmpUnreachable, dispatchIcmpv4, processIcmpv4 } from './icmp.js';
+import type { NetProtocol } from './dispatch.js';
+import { ICMP_SOCKETS, dispatchIcmpv4, icmpv4Protocol } from './icmp.js';
+import type { EchoReplyHandler } from './icmp.js';
 import { InterfaceInner } from './iface.js';
-import type { EchoReplyHandler, NetConfig, NetDevice, UdpDatagram } from './iface.js';
-import { processIpv4 } from './ipv4.js';
-import { dispatchUdp, processUdp, udpBind } from './udp.js';
-import type { UdpSocket } from './udp.js';
+import type { NetConfig, NetDevice } from './iface.js';
+import { ipv4Protocol } from './ipv4.js';
+import type { SocketSet } from './socket-set.js';
+import { dispatchUdp, udpBind, udpProtocol } from './udp.js';
+import type { UdpDatagram, UdpSocket } from './udp.js';
+
+/** What every stack runs: ARP, IPv4, ICMPv4, UDP. More are added with NetStack.install(). */
+const BASE_PROTOCOLS: readonly NetProtocol[] = [arpProtocol, ipv4Protocol, icmpv4Protocol, udpProtocol];
 
 /** One guest's IPv4 network stack on one Ethernet interface. */
 export class NetStack {
   private readonly inner: InterfaceInner;
 
+  private readonly installed: string[] = [];
+
   /** `now`: monotonic microseconds. Throws RangeError on an invalid config. */
   constructor(cfg: NetConfig, dev: NetDevice, now: () => number) {
     this.inner = new InterfaceInner(cfg, dev, now);
+    for (const p of BASE_PROTOCOLS) this.install(p);
+  }
+
+  /**
+   * Add a protocol module (see index.ts): it registers its state in the socket set and its
+   * ingress handlers in the dispatch tables. Throws if it, or a number it claims, is taken.
+   */
+  install(p: NetProtocol): void {
+    if (this.installed.includes(p.name)) throw new Error(`net: protocol ${p.name} already installed`);
+    p.install(this.inner);
+    this.installed.push(p.name);
+  }
+
+  /** Names of the installed protocols, in installation order (for stats and the ready line). */
+  get protocols(): readonly string[] {
+    return this.installed;
+  }
+
+  /** Every protocol's state, by key (UDP_SOCKETS, ICMP_SOCKETS, a new protocol's own key). */
+  get sockets(): SocketSet {
+    return this.inner.sockets;
   }
 
   get mac(): Mac {
@@ -57,45 +86,19 @@ export class NetStack {
     const src = f.srcAddr();
     // A group address cannot send; our own MAC as source is a loop or a MAC clash.
     if (isMulticastMac(src) || src === inner.mac) return inner.dropRx('bad-src');
-    switch (f.etherType()) {
-      case EtherType.Arp:
-        return processArp(inner, f.payload());
-      case EtherType.Ipv4:
-        return this.processIpv4(f.payload(), l2Group);
-      default:
-        return inner.dropRx('unknown-ethertype');
-    }
+    const handler = inner.etherTypes.get(f.etherType());
+    if (handler === undefined) return inner.dropRx('unknown-ethertype');
+    handler(inner, f.payload(), { srcMac: src, l2Group });
   }
 
-  private processIpv4(payload: Uint8Array, l2Group: boolean): void {
-    const inner = this.inner;
-    const ip = processIpv4(inner, payload, l2Group);
-    if (ip === undefined) return;
-    switch (ip.protocol()) {
-      case IpProtocol.Icmp:
-        return processIcmpv4(inner, ip);
-      case IpProtocol.Udp:
-        return processUdp(inner, ip, l2Group);
-      default:
-        // TCP included, until there is one: a host without the protocol says so (RFC 1122 3.2.2.1).
-        inner.dropRx('unknown-protocol');
-        return dispatchIcmpUnreachable(inner, ip, l2Group, Icmpv4DstUnreachable.ProtocolUnreachable);
-    }
-  }
-
-  /** Run due timers: ARP retries and give-ups, cache expiry, reassembly deadlines. */
+  /** Run every protocol's due timers (ARP retries and give-ups, cache expiry, and whatever installed protocols schedule). */
   poll(): void {
-    const now = this.inner.now();
-    pollArp(this.inner, now);
-    this.inner.reassembly.expire(now);
+    this.inner.sockets.poll(this.inner.now());
   }
 
-  /** When poll() next has work (monotonic µs), or undefined if nothing is scheduled. */
+  /** When poll() next has work (monotonic µs): the earliest of every protocol's timers, or undefined. */
   pollAt(): number | undefined {
-    const arp = arpPollAt(this.inner);
-    const frag = this.inner.reassembly.pollAt();
-    if (arp === undefined) return frag;
-    return frag === undefined || arp < frag ? arp : frag;
+    return this.inner.sockets.pollAt();
   }
 
   /** One gratuitous ARP announcement of our address (at boot, after an address change). */
@@ -122,6 +125,6 @@ export class NetStack {
 
   /** Receive echo replies addressed to us (undefined: stop; they are then dropped as 'unsupported'). */
   onEchoReply(handler: EchoReplyHandler | undefined): void {
-    this.inner.echoReplyHandler = handler;
+    this.inner.sockets.require(ICMP_SOCKETS).echoReplyHandler = handler;
   }
 }

@@ -1,12 +1,32 @@
-// UDP over the interface: the port table, ingress processUdp (checksum verified, delivered to
-// the bound socket or answered with port unreachable) and egress dispatchUdp.
+// UDP over the interface: the port table (UdpSockets, this protocol's entry in the socket set),
+// ingress processUdp (checksum verified, delivered to the bound socket or answered with port
+// unreachable) and egress dispatchUdp (payload written once into a PacketBuffer, the UDP header
+// pushed in front of it).
 
 import { Icmpv4DstUnreachable, IpProtocol, UDP_HEADER_LEN, UdpPacket, UdpRepr, isWireError } from '../wire/index.js';
 import type { Ipv4, Ipv4Packet } from '../wire/index.js';
+import type { NetProtocol, RxMeta } from './dispatch.js';
 import { dispatchIcmpUnreachable } from './icmp.js';
-import { EPHEMERAL_FIRST, EPHEMERAL_LAST } from './iface.js';
-import type { InterfaceInner, UdpHandler } from './iface.js';
+import type { InterfaceInner } from './iface.js';
 import { dispatchIpv4 } from './ipv4.js';
+import { PacketBuffer } from './packet-buffer.js';
+import { SocketKey } from './socket-set.js';
+import type { ProtocolState } from './socket-set.js';
+
+/** IANA's dynamic range (RFC 6335), where port 0 binds land. */
+export const EPHEMERAL_FIRST = 49152;
+export const EPHEMERAL_LAST = 65535;
+
+export interface UdpDatagram {
+  src: Ipv4;
+  srcPort: number;
+  dst: Ipv4;
+  dstPort: number;
+  /** A view of the received frame: copy it if you keep it beyond the callback. */
+  payload: Uint8Array;
+}
+
+export type UdpHandler = (d: UdpDatagram) => void;
 
 /** A bound UDP port. Received datagrams go to the handler given to udpBind. */
 export interface UdpSocket {
@@ -17,6 +37,27 @@ export interface UdpSocket {
   close(): void;
 }
 
+/** UDP's state in the socket set: bound ports and the next ephemeral port to try. No timers. */
+export class UdpSockets implements ProtocolState {
+  readonly ports = new Map<number, UdpHandler>();
+  nextEphemeralPort = EPHEMERAL_FIRST;
+  pollAt(): undefined {
+    return undefined;
+  }
+  poll(): void {}
+}
+
+export const UDP_SOCKETS = new SocketKey<UdpSockets>('udp');
+
+/** The UDP module: its port table in the socket set, its handler for IPv4 protocol 17. */
+export const udpProtocol: NetProtocol = {
+  name: 'udp',
+  install(inner: InterfaceInner): void {
+    inner.sockets.add(UDP_SOCKETS, new UdpSockets());
+    inner.ipv4Protocols.register(IpProtocol.Udp, processUdp);
+  },
+};
+
 function checkPort(what: string, port: number, min: number): void {
   if (!Number.isInteger(port) || port < min || port > 0xffff) throw new RangeError(`udp ${what} ${port} out of range ${min}..65535`);
 }
@@ -26,6 +67,7 @@ class BoundUdpSocket implements UdpSocket {
 
   constructor(
     private readonly inner: InterfaceInner,
+    private readonly table: UdpSockets,
     readonly port: number,
     private readonly handler: UdpHandler,
   ) {}
@@ -37,43 +79,44 @@ class BoundUdpSocket implements UdpSocket {
   close(): void {
     if (!this.open) return;
     this.open = false;
-    if (this.inner.udpPorts.get(this.port) === this.handler) this.inner.udpPorts.delete(this.port);
+    if (this.table.ports.get(this.port) === this.handler) this.table.ports.delete(this.port);
   }
 }
 
 /** Bind `port` (0: the next free ephemeral port). Throws on a port in use or out of range: a caller's bug. */
 export function udpBind(inner: InterfaceInner, port: number, handler: UdpHandler): UdpSocket {
   checkPort('port', port, 0);
+  const t = inner.sockets.require(UDP_SOCKETS);
   let p = port;
   if (p === 0) {
     const span = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1;
     for (let i = 0; i < span && p === 0; i++) {
-      const cand = inner.nextEphemeralPort;
-      inner.nextEphemeralPort = cand === EPHEMERAL_LAST ? EPHEMERAL_FIRST : cand + 1;
-      if (!inner.udpPorts.has(cand)) p = cand;
+      const cand = t.nextEphemeralPort;
+      t.nextEphemeralPort = cand === EPHEMERAL_LAST ? EPHEMERAL_FIRST : cand + 1;
+      if (!t.ports.has(cand)) p = cand;
     }
     if (p === 0) throw new Error('udp: no free ephemeral port');
-  } else if (inner.udpPorts.has(p)) {
+  } else if (t.ports.has(p)) {
     throw new Error(`udp port ${p} in use`);
   }
   // Each bind gets its own function identity so a stale socket's close() cannot unbind a successor.
   const h: UdpHandler = (d) => handler(d);
-  inner.udpPorts.set(p, h);
-  return new BoundUdpSocket(inner, p, h);
+  t.ports.set(p, h);
+  return new BoundUdpSocket(inner, t, p, h);
 }
 
-/** Ingress: one UDP datagram in a packet processIpv4 accepted. `l2Group`: it came to a group MAC. */
-export function processUdp(inner: InterfaceInner, ip: Ipv4Packet, l2Group: boolean): void {
+/** Ingress: one UDP datagram in a packet processIpv4 accepted. */
+export function processUdp(inner: InterfaceInner, ip: Ipv4Packet, rx: RxMeta): void {
   const src = ip.srcAddr();
   const dst = ip.dstAddr();
   const u = UdpPacket.checked(ip.payload(), src, dst);
   if (isWireError(u)) return inner.malformed(u);
   const dstPort = u.dstPort();
-  const handler = inner.udpPorts.get(dstPort);
+  const handler = inner.sockets.require(UDP_SOCKETS).ports.get(dstPort);
   if (handler === undefined) {
     inner.counters.udpNoPort++;
     inner.dropRx('udp-no-port');
-    dispatchIcmpUnreachable(inner, ip, l2Group, Icmpv4DstUnreachable.PortUnreachable);
+    dispatchIcmpUnreachable(inner, ip, rx.l2Group, Icmpv4DstUnreachable.PortUnreachable);
     return;
   }
   inner.counters.udpRx++;
@@ -85,11 +128,10 @@ export function processUdp(inner: InterfaceInner, ip: Ipv4Packet, l2Group: boole
 export function dispatchUdp(inner: InterfaceInner, srcPort: number, dst: Ipv4, dstPort: number, payload: Uint8Array): boolean {
   checkPort('source port', srcPort, 0);
   checkPort('destination port', dstPort, 1);
+  const pb = PacketBuffer.alloc(payload.length);
+  pb.view().set(payload);
   const repr = new UdpRepr(srcPort, dstPort);
-  const ok = dispatchIpv4(inner, dst, IpProtocol.Udp, UDP_HEADER_LEN + payload.length, (l4, s, d) => {
-    l4.set(payload, UDP_HEADER_LEN);
-    repr.emit(l4, s, d);
-  });
+  const ok = dispatchIpv4(inner, dst, IpProtocol.Udp, pb, { len: UDP_HEADER_LEN, emit: (b, s, d) => repr.emit(b.push(UDP_HEADER_LEN), s, d) });
   if (ok) inner.counters.udpTx++;
   return ok;
 }

@@ -46,3 +46,20 @@ describe('checksum', () => {
     expect(internetChecksum(new Uint8Array(0))).toBe(0xffff);
   });
 });
+
+describe('checksum over a range', () => {
+  const b = hex('ff ff 00 01 f2 03 f4 f5 f6 f7 ee');
+  it('sums buf[start, end) in place, equal to summing that view', () => {
+    expect(onesComplementSum(b, 0, 2, 10)).toBe(0x2ddf0);
+    expect(internetChecksum(b, 0, 2, 10)).toBe(0x220d);
+    expect(internetChecksum(b, 7, 3, 11)).toBe(internetChecksum(b.subarray(3, 11), 7));
+  });
+  it('pads an odd range with zero, not with the byte after it', () => {
+    expect(onesComplementSum(b, 0, 2, 5)).toBe(0x0001 + 0xf200);
+  });
+  it('clamps a range that runs past either end', () => {
+    expect(onesComplementSum(b, 0, -4, 2)).toBe(0xffff);
+    expect(onesComplementSum(b, 0, 10, 50)).toBe(0xee00);
+    expect(onesComplementSum(b, 5, 6, 6)).toBe(5);
+  });
+});

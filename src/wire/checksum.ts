@@ -1,17 +1,24 @@
 // The Internet checksum (RFC 1071): a ones' complement sum of 16-bit big-endian words.
-// Sums are kept unfolded so pieces (pseudo-header, header, payload) can be chained cheaply.
+// Sums are kept unfolded so pieces (pseudo-header, header, payload) can be chained cheaply, and
+// taken over a range [start, end) of a buffer, so a frame built with headroom (net/'s
+// PacketBuffer) or a segment kept for retransmission is summed in place, with no view made.
 
 import type { Ipv4 } from './address.js';
 
 const WORD = 0x1_0000;
 const U32_MAX = 0xffff_ffff;
 
-/** Add `buf` as big-endian 16-bit words (odd tail padded with zero) to `initial`; result stays <= 2^32-1. */
-export function onesComplementSum(buf: Uint8Array, initial = 0): number {
+/**
+ * Add buf[start, end) as big-endian 16-bit words (an odd tail padded with zero) to `initial`;
+ * the result stays <= 2^32-1. The range defaults to the whole buffer and is clamped to it.
+ */
+export function onesComplementSum(buf: Uint8Array, initial = 0, start = 0, end = buf.length): number {
   let sum = initial;
-  const even = buf.length & ~1;
-  for (let i = 0; i < even; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
-  if (even !== buf.length) sum += buf[even]! << 8;
+  const from = start < 0 ? 0 : start;
+  const to = end > buf.length ? buf.length : end;
+  const even = from + ((to - from) & ~1);
+  for (let i = from; i < even; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
+  if (even < to) sum += buf[even]! << 8;
   // Plain doubles are exact far past 2^32; fold only so callers may use 32-bit ops on the result.
   while (sum > U32_MAX) sum = (sum % WORD) + Math.floor(sum / WORD);
   return sum;
@@ -24,9 +31,9 @@ export function foldChecksum(sum: number): number {
   return ~s & 0xffff;
 }
 
-/** The Internet checksum of `buf`, chained onto `initial`; 0 when verifying a buffer that holds a valid checksum. */
-export function internetChecksum(buf: Uint8Array, initial = 0): number {
-  return foldChecksum(onesComplementSum(buf, initial));
+/** The Internet checksum of buf[start, end), chained onto `initial`; 0 when verifying a range that holds a valid checksum. */
+export function internetChecksum(buf: Uint8Array, initial = 0, start = 0, end = buf.length): number {
+  return foldChecksum(onesComplementSum(buf, initial, start, end));
 }
 
 /** Unfolded sum of the IPv4 pseudo-header used by UDP and TCP checksums. */

@@ -176,5 +176,5 @@ export function emitIcmpv4(r: Icmpv4Repr, buf: Uint8Array): void {
       break;
   }
   writeU16(buf, field.checksum, 0);
-  writeU16(buf, field.checksum, internetChecksum(buf.subarray(0, len)));
+  writeU16(buf, field.checksum, internetChecksum(buf, 0, 0, len));
 }

@@ -63,7 +63,7 @@ export class Ipv4Packet {
     if (totalLen > buf.length) {
       return new WireError('ipv4', 'truncated', buf.length, `truncated packet (${buf.length} of total length ${totalLen})`);
     }
-    if (internetChecksum(buf.subarray(0, hdrLen)) !== 0) {
+    if (internetChecksum(buf, 0, 0, hdrLen) !== 0) {
       return new WireError('ipv4', 'bad-checksum', field.checksum, 'bad header checksum');
     }
     return new Ipv4Packet(buf);
@@ -203,7 +203,7 @@ export class Ipv4Repr {
     writeU16(buf, field.checksum, 0);
     writeIpv4(buf, field.src, this.src);
     writeIpv4(buf, field.dst, this.dst);
-    writeU16(buf, field.checksum, internetChecksum(buf.subarray(0, IPV4_HEADER_LEN)));
+    writeU16(buf, field.checksum, internetChecksum(buf, 0, 0, IPV4_HEADER_LEN));
   }
 }
 

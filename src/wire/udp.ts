@@ -38,7 +38,7 @@ export class UdpPacket {
     }
     if (src !== undefined && dst !== undefined && readU16(buf, field.checksum) !== CHECKSUM_NONE) {
       const pseudo = pseudoHeaderSum(src, dst, IpProtocol.Udp, len);
-      if (internetChecksum(buf.subarray(0, len), pseudo) !== 0) {
+      if (internetChecksum(buf, pseudo, 0, len) !== 0) {
         return new WireError('udp', 'bad-checksum', field.checksum, 'bad checksum');
       }
     }

@@ -1,0 +1,65 @@
+// The socket set (smoltcp's SocketSet), separate from the interface: each protocol keeps its
+// own state object here (UDP's port table, ICMP's echo handler and error bucket, ARP's timers;
+// TCP's connections, DHCP's lease, ICMPv6/NDP's caches as they arrive), found by a typed key.
+// The interface itself holds only what every protocol shares (config, device, clock, counters).
+// poll()/pollAt() run over every state that has timers, so a new protocol's timers are polled
+// without touching the core.
+
+/** What the socket set asks of a protocol's state: its timers (a state without any says so). */
+export interface ProtocolState {
+  /** When poll() next has work for this protocol (monotonic µs), or undefined if nothing is scheduled. */
+  pollAt(): number | undefined;
+  /** Run this protocol's due timers. */
+  poll(now: number): void;
+}
+
+/** A typed name for one protocol's state: `new SocketKey<UdpSockets>('udp')`. */
+export class SocketKey<T extends ProtocolState> {
+  /** Never set: it carries T so that get() returns the state's own type. */
+  declare readonly _state?: T;
+  constructor(readonly name: string) {}
+}
+
+/** Every protocol's state on one interface, each registered once under its key. */
+export class SocketSet {
+  private readonly states = new Map<string, ProtocolState>();
+
+  /** Register `state` under `key`; throws if the key is taken (a protocol installed twice: a caller's bug). */
+  add<T extends ProtocolState>(key: SocketKey<T>, state: T): T {
+    if (this.states.has(key.name)) throw new Error(`socket set: ${key.name} already registered`);
+    this.states.set(key.name, state);
+    return state;
+  }
+
+  /** The state under `key`, or undefined if that protocol is not installed. */
+  get<T extends ProtocolState>(key: SocketKey<T>): T | undefined {
+    return this.states.get(key.name) as T | undefined;
+  }
+
+  /** The state under `key`; throws if that protocol is not installed (a caller's bug). */
+  require<T extends ProtocolState>(key: SocketKey<T>): T {
+    const s = this.get(key);
+    if (s === undefined) throw new Error(`socket set: ${key.name} not installed`);
+    return s;
+  }
+
+  /** Names of the registered states, in registration order. */
+  names(): string[] {
+    return [...this.states.keys()];
+  }
+
+  /** The earliest pollAt() of any state, or undefined if none has a timer scheduled. */
+  pollAt(): number | undefined {
+    let at: number | undefined;
+    for (const s of this.states.values()) {
+      const t = s.pollAt();
+      if (t !== undefined && (at === undefined || t < at)) at = t;
+    }
+    return at;
+  }
+
+  /** Run every state's due timers, in registration order. */
+  poll(now: number): void {
+    for (const s of this.states.values()) s.poll(now);
+  }
+}
