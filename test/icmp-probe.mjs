@@ -6,12 +6,13 @@
 // A raw socket lives in the network namespace of the process that opens it, so this runs INSIDE
 // the lab namespace (`ip netns exec NS node test/icmp-probe.mjs ...`). Needs root (CAP_NET_RAW).
 //
-//   node test/icmp-probe.mjs rtt IP [COUNT] [INTERVAL_MS] [TIMEOUT_MS]   one JSON line: {sent, received, rttsMs}
+//   node test/icmp-probe.mjs rtt IP [COUNT] [INTERVAL_MS] [TIMEOUT_MS] [PAYLOAD_BYTES]   one JSON line: {sent, received, rttsMs}
 //   node test/icmp-probe.mjs flood IP SECONDS [WINDOW]                  one JSON line: {sent, received, seconds, rate, lost}
 //   node test/icmp-probe.mjs first IP [TIMEOUT_MS]                       one JSON line: {atNs} of the first reply
 //   node test/icmp-probe.mjs serve     JSON commands on stdin ({"op":"rtt","ip":..,...}), one JSON line back each
 //
-// An echo request is 8 bytes of ICMP header and 56 of payload (ping's default, 84-byte IP packet).
+// An echo request is 8 bytes of ICMP header and 56 of payload (ping's default, 84-byte IP packet)
+// unless PAYLOAD_BYTES says otherwise (4000: the kernel fragments it, as `ping -s 4000` would).
 // Each operation uses an identifier of its own, so replies to an earlier operation are ignored.
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
@@ -21,7 +22,7 @@ const raw = createRequire(import.meta.url)('raw-socket');
 const ECHO_REQUEST = 8;
 const ECHO_REPLY = 0;
 const ICMP_HEADER_LEN = 8;
-const PAYLOAD_LEN = 56;
+const DEFAULT_PAYLOAD_LEN = 56;
 
 const nowNs = () => Number(process.hrtime.bigint());
 
@@ -35,11 +36,11 @@ const freshId = () => (nextId = (nextId + 1) & 0xffff);
  * readable event drains the socket until EAGAIN, so the probe is never the bottleneck.
  */
 class Prober {
-  constructor() {
+  constructor(payloadLen = DEFAULT_PAYLOAD_LEN) {
     this.sock = raw.createSocket({ protocol: raw.Protocol.ICMP });
     this.handlers = new Map(); // id -> (seq, atNs, fromIp) => void
-    this.tx = Buffer.alloc(ICMP_HEADER_LEN + PAYLOAD_LEN);
-    this.rx = Buffer.alloc(4096);
+    this.tx = Buffer.alloc(ICMP_HEADER_LEN + payloadLen);
+    this.rx = Buffer.alloc(65536);
     for (let i = ICMP_HEADER_LEN; i < this.tx.length; i++) this.tx[i] = i & 0xff;
     const wrap = this.sock.wrap;
     const onReply = (buf, bytes, source) => {
@@ -77,7 +78,8 @@ class Prober {
     b.writeUInt16BE(id, 4);
     b.writeUInt16BE(seq & 0xffff, 6);
     let sum = 0;
-    for (let i = 0; i < b.length; i += 2) sum += (b[i] << 8) | b[i + 1];
+    for (let i = 0; i + 1 < b.length; i += 2) sum += (b[i] << 8) | b[i + 1];
+    if (b.length & 1) sum += b[b.length - 1] << 8;
     while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
     b.writeUInt16BE(~sum & 0xffff, 2);
     sentAt[seq & 0xffff] = nowNs();
@@ -222,8 +224,8 @@ async function runOp(p, cmd) {
 const num = (s, d) => (s === undefined ? d : Number(s));
 
 async function main(argv) {
-  const [mode, ip, a, b, c] = argv;
-  const p = new Prober();
+  const [mode, ip, a, b, c, d] = argv;
+  const p = new Prober(mode === 'rtt' ? num(d, DEFAULT_PAYLOAD_LEN) : DEFAULT_PAYLOAD_LEN);
   const out = (r) => process.stdout.write(JSON.stringify(r) + '\n');
   try {
     if (mode === 'rtt') out(await p.rtt(ip, num(a, 3), num(b, 200), num(c, 1000)));

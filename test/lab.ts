@@ -5,6 +5,7 @@
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 
 /** Why system tests cannot run here, or undefined when they can. */
 export function labUnavailableReason(tools: readonly string[] = []): string | undefined {
@@ -136,4 +137,38 @@ export async function waitFor<T>(what: string, pred: () => T | undefined | false
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/** test/icmp-probe.mjs, from test/ (vitest) and from dist-bench/test/ (the compiled bench) alike. */
+export const PROBE_SCRIPT = [new URL('./icmp-probe.mjs', import.meta.url), new URL('../../test/icmp-probe.mjs', import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((p) => existsSync(p)) ?? fileURLToPath(new URL('./icmp-probe.mjs', import.meta.url));
+
+/** What one run of the ICMP echo probe saw. */
+export interface ProbeResult {
+  ip: string;
+  sent: number;
+  received: number;
+  /** Round-trip times of the replies, in ms, taken in the probe's process around sendto/recvfrom. */
+  rttsMs: number[];
+}
+
+/**
+ * Ping from inside `ns` with our own raw-socket probe (test/icmp-probe.mjs), not iputils `ping`:
+ * `count` echo requests every `intervalMs` with `payloadBytes` of payload (56, as ping's default),
+ * replies awaited `timeoutMs` after the last one.
+ */
+export function probe(ns: Netns, ip: string, opts: { count?: number; intervalMs?: number; timeoutMs?: number; payloadBytes?: number } = {}): ProbeResult {
+  const count = opts.count ?? 3;
+  const intervalMs = opts.intervalMs ?? 200;
+  const timeoutMs = opts.timeoutMs ?? 2000;
+  const out = ns.exec([process.execPath, PROBE_SCRIPT, 'rtt', ip, String(count), String(intervalMs), String(timeoutMs), String(opts.payloadBytes ?? 56)], {
+    timeoutMs: count * intervalMs + timeoutMs + 10_000,
+  });
+  return JSON.parse(out) as ProbeResult;
+}
+
+/** Echo requests to `ip` every `intervalMs` in the background (at most `count`), until stopped; stopped with the namespace. */
+export function probeInBackground(ns: Netns, ip: string, intervalMs: number, count = 100_000): ChildProcess {
+  return ns.spawn([process.execPath, PROBE_SCRIPT, 'rtt', ip, String(count), String(intervalMs), '1000'], { stdio: ['ignore', 'ignore', 'ignore'] });
 }

@@ -5,7 +5,7 @@
 // Opens the TAP with the native addon, answers ARP requests for <our-ipv4> from <our-mac>, and
 // reports on stdout, one event a line: `ready <ifname>`, `ebusy <code>`, `batch <n>`,
 // `arp-reply <asker-ip>`, `echo <seq>`. On the first ICMP echo request with sequence number 2 (the
-// second of a burst; a single `ping -c1` never sends one) it blocks its own event loop for
+// third of a burst from test/icmp-probe.mjs, which numbers from 0; a single probe never sends one) it blocks its own event loop for
 // stallOnEchoMs, so the kernel queues the rest of the burst and the addon reads it as one batch.
 import { createRequire } from 'node:module';
 

@@ -3,7 +3,7 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Netns, skipLab, stopChild, waitFor } from '../../test/lab.js';
+import { Netns, probe, skipLab, stopChild, waitFor } from '../../test/lab.js';
 import type { LinkReceiver } from './link.js';
 import { HrTimer } from './hrtimer.js';
 import { addonPath, loadNativeAddon, TapError, TapLink, type NativeAddon, type NativeTap } from './tap.js';
@@ -204,7 +204,7 @@ describe.skipIf(!onLinux)('the native addon (built by npm install)', () => {
 // System: a real TAP inside a namespace of our own. The opener must run in the namespace (a TAP is
 // created in the namespace of the process that opens /dev/net/tun), so a child does it there.
 
-const skipSystem = skipLab(['ping']);
+const skipSystem = skipLab();
 const TAP = 'nstap-t0';
 const PEER_IP = '10.99.0.2';
 const PEER_MAC = '02:4e:53:99:00:02';
@@ -240,14 +240,14 @@ describe.skipIf(skipSystem)('a TAP in its own network namespace (system)', () =>
 
     ns.exec(['ip', 'link', 'set', TAP, 'up']);
     ns.exec(['ip', 'addr', 'add', '10.99.0.1/24', 'dev', TAP]);
-    ns.run(['ping', '-c1', '-W1', PEER_IP]); // no echo reply comes: only its ARP request matters
+    probe(ns, PEER_IP, { count: 1, timeoutMs: 300 }); // no echo reply comes: only its ARP request matters
     await seen('an ARP reply', (l) => l.startsWith('arp-reply 10.99.0.1 sent'));
     const neigh = ns.exec(['ip', 'neigh', 'show', 'dev', TAP]);
     expect(neigh).toMatch(new RegExp(`${PEER_IP.replace(/\./g, '\\.')} lladdr ${PEER_MAC} (REACHABLE|STALE|DELAY)`));
 
     // A burst while the child stalls its loop on echo 2: the rest queue in the kernel, read as one batch.
-    ns.run(['ping', '-c', '20', '-i', '0.005', '-W', '1', '-q', PEER_IP]);
-    await seen('the last echo request', (l) => l === 'echo 20');
+    probe(ns, PEER_IP, { count: 20, intervalMs: 5, timeoutMs: 300 }); // sequence numbers 0..19
+    await seen('the last echo request', (l) => l === 'echo 19');
     const sizes = lines.filter((l) => l.startsWith('batch ')).map((l) => Number(l.slice(6)));
     process.stderr.write(`TAP rx batch sizes: ${sizes.join(' ')}\n`);
     expect(sizes.length).toBeGreaterThan(0);
