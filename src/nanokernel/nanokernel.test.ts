@@ -6,7 +6,7 @@ import { Nic } from '../machine/nic.js';
 import { Processor } from '../machine/processor.js';
 import { MemoryLink } from '../link/memory.js';
 import { MAC_BROADCAST, writeMac } from '../wire/address.js';
-import { Nanokernel, type NanokernelOptions } from './nanokernel.js';
+import { Nanokernel, type FaultReport, type NanokernelOptions } from './nanokernel.js';
 import { Irq, type DomainServices, type GuestOs } from './guest-interface.js';
 
 const RTOS_MAC = 0x024e5300000a;
@@ -279,5 +279,169 @@ describe('Nanokernel switch', () => {
     expect(b.hw.nic.setAddresses([0x0a4d0063])).toBe(true);
     expect(a.hw.nic.setAddresses([0x0a4d000a, 0x0a4d000b])).toBe(true); // freed by gpos
     expect(nk.counters.addressConflicts).toBe(1);
+  });
+});
+
+describe('Nanokernel fault containment', () => {
+  function faulty(policy: 'reboot' | 'halt' = 'reboot') {
+    const clock = new ManualClock();
+    const link = new MemoryLink();
+    const reports: FaultReport[] = [];
+    const nk = new Nanokernel(new Processor(clock), new Nic(link, clock), { onFault: (r) => reports.push(r) });
+    const log: string[] = [];
+    const built: ScriptedGuest[] = [];
+    let rtos!: ScriptedGuest;
+    nk.addDomain({ name: 'rtos', role: 'primary', mac: RTOS_MAC, ipv4: 0x0a4d000a, guest: (hw) => (rtos = new ScriptedGuest(hw, clock, log, 10)) });
+    nk.addDomain({
+      name: 'gpos', role: 'secondary', mac: GPOS_MAC, ipv4: 0x0a4d000b, onFault: policy,
+      guest: (hw) => {
+        const g = new ScriptedGuest(hw, clock, log, 10);
+        built.push(g);
+        return g;
+      },
+    });
+    const gpos = (): ScriptedGuest => built[built.length - 1]!;
+    return { clock, link, nk, log, reports, built, gpos, rtos: () => rtos, domain: (n: string) => nk.domains.find((d) => d.name === n)! };
+  }
+
+  it('catches a throwing unit, reports it with the guest and the stack, and reboots that guest alone', () => {
+    const { nk, clock, reports, built, gpos, rtos, domain, log } = faulty();
+    nk.start();
+    gpos().onStep = () => {
+      throw new Error('guest bug');
+    };
+    gpos().work = 1;
+    rtos().work = 2;
+    nk.scheduler.wake();
+    expect(() => clock.advance(0)).not.toThrow();
+    expect(built).toHaveLength(2); // built again from its spec
+    expect(domain('gpos').stats).toMatchObject({ faults: 1, reboots: 1 });
+    expect(domain('rtos').stats).toMatchObject({ faults: 0, reboots: 0 });
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toMatchObject({ guest: 'gpos', action: 'reboot', during: 'unit', message: 'guest bug', faults: 1, suppressed: 0 });
+    expect(reports[0]!.stack).toMatch(/guest bug[\s\S]*nanokernel\.test/);
+    expect(log.filter((x) => x === 'rtos:step')).toHaveLength(2);
+    expect(nk.snapshot().domains.map((d) => d.state)).toEqual(['running', 'running']);
+  });
+
+  it('starts the rebooted guest clean: queues flushed (counted), timer cancelled, no pending lines, old services inert', () => {
+    const { nk, clock, link, built, gpos, domain } = faulty();
+    nk.start();
+    const old = gpos();
+    old.hw.setTimer(500);
+    old.onInterrupt = () => {
+      throw new Error('boom');
+    };
+    link.inject([frameTo(GPOS_MAC), frameTo(GPOS_MAC), frameTo(GPOS_MAC)]);
+    clock.advance(0);
+    // The first unit took the frames it could and threw: nothing is left for the new guest.
+    const d = domain('gpos');
+    expect(built).toHaveLength(2);
+    expect(d.port.rx.length).toBe(0);
+    expect(d.pending).toBe(0);
+    expect(d.timerAt).toBeUndefined();
+    expect(old.hw.nic.transmit(frameTo(MAC_BROADCAST, GPOS_MAC))).toBe(false);
+    old.hw.setTimer(10);
+    expect(d.timerAt).toBeUndefined();
+    clock.advance(1000);
+    expect(gpos().units).toEqual([]);
+    expect(d.stats.faults).toBe(1);
+  });
+
+  it('counts the frames a reboot flushes under a named reason', () => {
+    const { nk, clock, gpos, domain } = faulty();
+    nk.start();
+    const d = domain('gpos');
+    // Frames queued both ways when the reboot comes.
+    d.port.deliver(frameTo(GPOS_MAC));
+    gpos().hw.nic.transmit(frameTo(MAC_BROADCAST, GPOS_MAC));
+    expect(nk.reboot('gpos')).toBe(true);
+    expect([d.port.counters.rxFlushed, d.port.counters.txFlushed, nk.counters.rxFlushed, nk.counters.txFlushed]).toEqual([1, 1, 1, 1]);
+    expect(d.stats.reboots).toBe(1);
+    expect(d.stats.faults).toBe(0); // asked for, not a fault
+    expect(nk.reboot('nosuch')).toBe(false);
+    clock.advance(0);
+  });
+
+  it('reports at most one fault per guest per second, with the count it suppressed', () => {
+    const { nk, clock, reports, gpos, domain } = faulty();
+    nk.start();
+    const crash = (): void => {
+      gpos().onStep = () => {
+        throw new Error('again');
+      };
+      gpos().work = 1;
+      nk.scheduler.wake();
+      clock.advance(0);
+    };
+    crash();
+    crash();
+    crash();
+    expect(domain('gpos').stats.faults).toBe(3);
+    expect(reports).toHaveLength(1);
+    clock.advance(1_000_000);
+    crash();
+    expect(reports).toHaveLength(2);
+    expect(reports[1]).toMatchObject({ faults: 4, suppressed: 2 });
+  });
+
+  it('halts a guest whose policy is halt: it never runs again and frames for it are dropped, counted', () => {
+    const { nk, clock, link, reports, built, gpos, domain, log } = faulty('halt');
+    nk.start();
+    gpos().onStep = () => {
+      throw new Error('halt me');
+    };
+    gpos().work = 2;
+    nk.scheduler.wake();
+    clock.advance(0);
+    expect(built).toHaveLength(1);
+    expect(reports[0]).toMatchObject({ action: 'halt' });
+    expect(log.filter((x) => x === 'gpos:step')).toHaveLength(1);
+    link.inject([frameTo(GPOS_MAC), frameTo(MAC_BROADCAST)]);
+    clock.advance(1000);
+    expect(domain('gpos').port.counters.rxHalted).toBe(2);
+    expect(nk.counters.rxHalted).toBe(2);
+    expect(log.filter((x) => x.startsWith('gpos:'))).toEqual(['gpos:step']);
+    expect(nk.snapshot().domains[1]!.state).toBe('halted');
+    // An operator's reboot brings it back.
+    expect(nk.reboot('gpos')).toBe(true);
+    expect(built).toHaveLength(2);
+    link.inject([frameTo(GPOS_MAC)]);
+    clock.advance(0);
+    expect(gpos().framesTaken).toBe(1);
+  });
+
+  it('halts a guest that faults while booting, instead of rebooting it in a loop', () => {
+    const clock = new ManualClock();
+    const reports: FaultReport[] = [];
+    const nk = new Nanokernel(new Processor(clock), new Nic(new MemoryLink(), clock), { onFault: (r) => reports.push(r) });
+    let builds = 0;
+    nk.addDomain({
+      name: 'gpos', role: 'secondary', mac: GPOS_MAC,
+      guest: (hw) => {
+        builds++;
+        const g = new ScriptedGuest(hw, clock, [], 1);
+        g.boot = () => {
+          throw new Error('cannot boot');
+        };
+        return g;
+      },
+    });
+    expect(() => nk.start()).not.toThrow();
+    expect(reports).toMatchObject([{ guest: 'gpos', during: 'boot', action: 'halt' }]);
+    expect(nk.domains[0]!.halted).toBe(true);
+    expect(builds).toBe(1);
+  });
+
+  it('contains a guest whose runnable() throws', () => {
+    const { nk, clock, gpos, domain } = faulty();
+    nk.start();
+    gpos().runnable = () => {
+      throw new Error('bad scheduler');
+    };
+    nk.scheduler.wake();
+    expect(() => clock.advance(0)).not.toThrow();
+    expect(domain('gpos').stats.faults).toBe(1);
+    expect(domain('gpos').stats.reboots).toBe(1);
   });
 });

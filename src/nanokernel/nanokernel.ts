@@ -11,7 +11,7 @@ import type { DomainServices, GuestOs, Role } from './guest-interface.js';
 import { Port } from './port.js';
 import type { TxPolicyName } from './arbiter.js';
 import { TokenBucket } from './token-bucket.js';
-import { DEFAULT_SCHEDULER, Domain, Scheduler, type SchedulerOptions } from './scheduler.js';
+import { DEFAULT_SCHEDULER, Domain, Scheduler, type FaultPolicy, type FaultReport, type SchedulerOptions } from './scheduler.js';
 import { Switch, type SwitchCounters, type SwitchObserver } from './switch.js';
 import { VirtRx } from './virt-rx.js';
 import { VirtTx } from './virt-tx.js';
@@ -19,7 +19,7 @@ import { domainServices } from './services.js';
 import type { NanokernelSnapshot } from './snapshot.js';
 
 // The composition's public face: what board/ and the tests name through this module.
-export { DEFAULT_SCHEDULER, Domain, type DomainStats, type SchedulerOptions } from './scheduler.js';
+export { DEFAULT_SCHEDULER, Domain, type DomainStats, type FaultPolicy, type FaultReport, type SchedulerOptions } from './scheduler.js';
 export { DROP_TEXT, type DropReason, type SwitchCounters, type SwitchObserver } from './switch.js';
 export type { NanokernelSnapshot, DomainSnapshot, PortSnapshot } from './snapshot.js';
 
@@ -35,6 +35,8 @@ export interface NanokernelOptions extends Partial<SchedulerOptions> {
   rxQueue?: number;
   /** Virtual TX queue slots per guest. */
   txQueue?: number;
+  /** Told of each guest fault (at most one report per guest per second, with a suppressed count). */
+  onFault?: (report: FaultReport) => void;
 }
 
 export interface DomainSpec {
@@ -49,7 +51,9 @@ export interface DomainSpec {
   weight?: number;
   /** Transmit rate limit in bits/s (default none). */
   rateBps?: number;
-  /** Builds the guest on the services it is given. */
+  /** What to do when the guest's code throws (default 'reboot'). */
+  onFault?: FaultPolicy;
+  /** Builds the guest on the services it is given; called again for each reboot. */
   guest: (services: DomainServices) => GuestOs;
 }
 
@@ -73,7 +77,7 @@ export class Nanokernel {
       transmit: () => this.virtTx.pump(),
       rxPending: () => this.virtRx.pending(),
       txPending: () => this.virtTx.pending(),
-    });
+    }, opts.onFault);
     nic.onInterrupt((cause) => {
       if (cause & (NicIrq.Rx | NicIrq.TxDone)) this.scheduler.interrupt();
     });
@@ -117,10 +121,26 @@ export class Nanokernel {
     const addresses = [...(spec.addresses ?? []), ...(spec.ipv4 !== undefined ? [spec.ipv4] : [])];
     const port = new Port(spec.name, spec.mac, addresses, spec.role === 'primary', this.opts.rxQueue ?? 256, this.opts.txQueue ?? 256, spec.weight ?? 1, bucket);
     this.switch.add(port);
-    const d = new Domain(spec.name, spec.role, port);
-    d.guest = spec.guest(domainServices(d, this.switch, this.scheduler, this.clock));
+    const sw = this.switch;
+    const d: Domain = new Domain(spec.name, spec.role, port, spec.onFault ?? 'reboot', {
+      reset: () => {
+        port.flush((reason, frame) => sw.drop(reason, frame, port));
+        sw.unsubscribeAll(port);
+        sw.setAddresses(port, addresses);
+      },
+      build: () => spec.guest(domainServices(d, sw, this.scheduler, this.clock)),
+    });
+    d.guest = spec.guest(domainServices(d, sw, this.scheduler, this.clock));
     this.scheduler.add(d);
     return d;
+  }
+
+  /** Reboot a guest on request (`nanoshare reboot NAME`), as after a fault; false if there is no such guest. */
+  reboot(name: string): boolean {
+    const d = this.domains.find((x) => x.name === name);
+    if (!d) return false;
+    this.scheduler.reboot(d);
+    return true;
   }
 
   /** Boot every guest (primary first) and start dispatching. */
@@ -147,6 +167,7 @@ export class Nanokernel {
       domains: this.domains.map((d) => ({
         name: d.name,
         role: d.role,
+        state: d.halted ? 'halted' : 'running',
         weight: d.port.weight,
         rateBps: d.port.bucket?.rateBps,
         cpu: { ...d.stats },

@@ -7,9 +7,9 @@ import { Irq } from './guest-interface.js';
 import type { TokenBucket } from './token-bucket.js';
 
 /** Drops that belong to one port (counted on the switch and on the port). */
-export type PortDropReason = 'rxQueueFull' | 'rxHalted' | 'txQueueFull' | 'txSpoofedMac' | 'txSpoofedIp' | 'txMalformed';
+export type PortDropReason = 'rxQueueFull' | 'rxHalted' | 'rxFlushed' | 'txQueueFull' | 'txSpoofedMac' | 'txSpoofedIp' | 'txMalformed' | 'txFlushed';
 
-export const PORT_DROPS: ReadonlySet<string> = new Set<PortDropReason>(['rxQueueFull', 'rxHalted', 'txQueueFull', 'txSpoofedMac', 'txSpoofedIp', 'txMalformed']);
+export const PORT_DROPS: ReadonlySet<string> = new Set<PortDropReason>(['rxQueueFull', 'rxHalted', 'rxFlushed', 'txQueueFull', 'txSpoofedMac', 'txSpoofedIp', 'txMalformed', 'txFlushed']);
 
 export type PortCounters = {
   /** Frames put into the port's RX ring. */
@@ -42,8 +42,8 @@ export class Port {
   readonly tx: Ring<Uint8Array>;
   readonly groups = new Set<Mac>();
   readonly counters: PortCounters = {
-    rxFrames: 0, rxBytes: 0, rxConsumed: 0, rxQueueFull: 0, rxHalted: 0,
-    txQueued: 0, txQueueFull: 0, txFrames: 0, txBytes: 0, txLocal: 0,
+    rxFrames: 0, rxBytes: 0, rxConsumed: 0, rxQueueFull: 0, rxHalted: 0, rxFlushed: 0,
+    txQueued: 0, txQueueFull: 0, txFrames: 0, txBytes: 0, txLocal: 0, txFlushed: 0,
     txSpoofedMac: 0, txSpoofedIp: 0, txMalformed: 0, txRateLimited: 0, addressConflicts: 0,
   };
   /** DRR state: bytes this port may still send in the current round. */
@@ -100,10 +100,10 @@ export class Port {
     return true;
   }
 
-  /** Empty both queues (a reboot starts from nothing in flight). */
-  flush(): void {
-    this.rx.clear();
-    this.tx.clear();
+  /** Empty both queues (a reboot starts from nothing in flight), handing each frame to `drop`. */
+  flush(drop: (reason: 'rxFlushed' | 'txFlushed', frame: Uint8Array) => void): void {
+    for (let f = this.rx.shift(); f !== undefined; f = this.rx.shift()) drop('rxFlushed', f);
+    for (let f = this.tx.shift(); f !== undefined; f = this.tx.shift()) drop('txFlushed', f);
     this.deficit = 0;
     this.wantTxSpace = false;
   }

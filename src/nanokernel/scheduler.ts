@@ -4,6 +4,8 @@
 // secondary unit starts that would likely still run at the primary's next timer deadline.
 // Frames move between the NIC and the ports between units, through the I/O hooks it is given
 // (virt-rx and virt-tx); it knows a guest only as a GuestOs behind a domain.
+// Fault containment lives here too: a unit that throws is caught at the unit boundary, counted,
+// reported (rate-limited), and its domain alone is rebooted or halted by its policy.
 import type { Clock, TimerHandle } from '../machine/clock.js';
 import type { Processor } from '../machine/processor.js';
 import { Irq, type GuestOs, type Role } from './guest-interface.js';
@@ -45,11 +47,46 @@ export interface DomainStats {
   avgUnitUs: number;
   /** Times a unit was held back because the primary's deadline was nearer than the guard. */
   guarded: number;
+  /** Units that threw (guest faults caught at the unit boundary). */
+  faults: number;
+  /** Times the guest was rebuilt and booted again (after a fault, or on request). */
+  reboots: number;
+}
+
+/** What the nanokernel does with a guest whose unit threw. */
+export type FaultPolicy = 'reboot' | 'halt';
+
+/** A guest fault, as the report hook gets it (at most one per guest per second). */
+export interface FaultReport {
+  guest: string;
+  /** What was done: the policy's action, or 'halt' for a guest that faults while booting. */
+  action: FaultPolicy;
+  /** Where the fault happened. */
+  during: 'boot' | 'unit';
+  error: unknown;
+  /** The error's message and stack (when it is an Error). */
+  message: string;
+  stack: string | undefined;
+  /** This guest's faults so far, this one included. */
+  faults: number;
+  /** Faults of this guest not reported since the last report (the rate limit). */
+  suppressed: number;
+}
+
+/** Shortest time between two fault reports of one guest, in microseconds. */
+export const FAULT_REPORT_INTERVAL_US = 1_000_000;
+
+/** How a domain's guest is rebuilt: the switch side reset, then a new guest from its config. */
+export interface DomainLifecycle {
+  /** Empty the port's queues (drops counted), leave its groups, restore its boot addresses. */
+  reset(): void;
+  /** Build a new guest on fresh services (the old guest's services go inert). */
+  build(): GuestOs;
 }
 
 /** One OS domain: a guest, its port, its pending virtual interrupts and its virtual timer. */
 export class Domain implements InterruptLine {
-  readonly stats: DomainStats = { busyUs: 0, units: 0, quanta: 0, preemptions: 0, interrupts: 0, framesHandled: 0, maxUnitUs: 0, avgUnitUs: 0, guarded: 0 };
+  readonly stats: DomainStats = { busyUs: 0, units: 0, quanta: 0, preemptions: 0, interrupts: 0, framesHandled: 0, maxUnitUs: 0, avgUnitUs: 0, guarded: 0, faults: 0, reboots: 0 };
   /** Pending virtual interrupt lines. */
   pending = 0;
   timerAt: number | undefined;
@@ -57,17 +94,31 @@ export class Domain implements InterruptLine {
   /** Frames this guest may still take in the current unit. */
   unitFramesLeft = 0;
   guest!: GuestOs;
+  /** Bumped at every reboot: services handed to an older guest do nothing. */
+  generation = 0;
+  /** A halted domain never runs again (until an operator's reboot). */
+  halted = false;
+  /** When this guest's last fault was reported, and how many were not reported since. */
+  lastReportAt = -Infinity;
+  suppressed = 0;
 
-  constructor(readonly name: string, readonly role: Role, readonly port: Port) {
+  constructor(
+    readonly name: string,
+    readonly role: Role,
+    readonly port: Port,
+    readonly onFault: FaultPolicy = 'reboot',
+    readonly lifecycle?: DomainLifecycle,
+  ) {
     port.line = this;
   }
 
   raise(lines: number): void {
-    this.pending |= lines;
+    if (!this.halted) this.pending |= lines;
   }
 
+  /** Guest code: a throw here is caught by the caller's unit boundary. */
   hasWork(): boolean {
-    return this.pending !== 0 || this.guest.runnable();
+    return !this.halted && (this.pending !== 0 || this.guest.runnable());
   }
 }
 
@@ -98,7 +149,13 @@ export class Scheduler {
   /** The last run held a secondary back for the primary's imminent deadline. */
   private waitingForPrimary = false;
 
-  constructor(readonly processor: Processor, readonly opts: SchedulerOptions, private readonly io: SchedulerIo) {
+  constructor(
+    readonly processor: Processor,
+    readonly opts: SchedulerOptions,
+    private readonly io: SchedulerIo,
+    /** Told of guest faults, rate-limited per guest (board/ and cli/ log them). */
+    private readonly onFault: (report: FaultReport) => void = () => {},
+  ) {
     this.clock = processor.clock;
     processor.setEntry(() => this.run(true));
   }
@@ -123,7 +180,7 @@ export class Scheduler {
   /** Boot every guest (primary first) and start dispatching. */
   start(): void {
     this.started = true;
-    for (const d of this.domains) this.account(d, () => d.guest.boot());
+    for (const d of this.domains) this.account(d, () => d.guest.boot(), 'boot');
     this.io.transmit();
     if (this.hasWork()) this.processor.wake();
   }
@@ -163,7 +220,7 @@ export class Scheduler {
 
   hasWork(): boolean {
     if (this.io.rxPending()) return true;
-    for (const d of this.domains) if (d.hasWork()) return true;
+    for (const d of this.domains) if (this.domainHasWork(d)) return true;
     return this.io.txPending();
   }
 
@@ -180,8 +237,18 @@ export class Scheduler {
   }
 
   private primaryHasWork(): boolean {
-    for (const d of this.primaries) if (d.hasWork()) return true;
+    for (const d of this.primaries) if (this.domainHasWork(d)) return true;
     return false;
+  }
+
+  /** d.hasWork(), with the guest's runnable() inside the fault boundary. */
+  private domainHasWork(d: Domain): boolean {
+    try {
+      return d.hasWork();
+    } catch (e) {
+      this.fault(d, e, 'unit');
+      return !d.halted && d.pending !== 0;
+    }
   }
 
   /** One run of the processor: NIC RX, the primary while it has work, one secondary quantum (if allowed), TX. */
@@ -198,7 +265,7 @@ export class Scheduler {
       this.checkTimers(start);
       for (;;) {
         for (const d of this.primaries) {
-          while (d.hasWork() && clock.now() - start < this.opts.sliceUs) {
+          while (this.domainHasWork(d) && clock.now() - start < this.opts.sliceUs) {
             guestUs += this.runUnit(d);
             this.io.transmit();
             this.io.receive();
@@ -228,7 +295,7 @@ export class Scheduler {
     const n = secondaries.length;
     for (let i = 0; i < n; i++) {
       const d = secondaries[(this.secondaryCursor + i) % n]!;
-      if (!d.hasWork()) continue;
+      if (!this.domainHasWork(d)) continue;
       this.secondaryCursor = (this.secondaryCursor + i + 1) % n;
       return this.runQuantum(d);
     }
@@ -259,7 +326,7 @@ export class Scheduler {
       this.io.receive();
       const now = clock.now();
       this.checkTimers(now);
-      if (!d.hasWork()) return { spentUs, preempted: false };
+      if (!this.domainHasWork(d)) return { spentUs, preempted: false };
       if (this.primaryHasWork()) {
         d.stats.preemptions++;
         return { spentUs, preempted: true };
@@ -283,15 +350,19 @@ export class Scheduler {
     });
   }
 
-  private account(d: Domain, fn: () => void): number {
+  /** Run one unit of `d`'s guest inside the fault boundary, and account its processor time. */
+  private account(d: Domain, fn: () => void, during: 'boot' | 'unit' = 'unit'): number {
     const t0 = this.clock.now();
     d.unitFramesLeft = this.opts.unitFrames;
     try {
       fn();
+    } catch (e) {
+      d.unitFramesLeft = 0;
+      this.fault(d, e, during);
     } finally {
       d.unitFramesLeft = 0;
       // Level-triggered RX: frames left in the ring keep the line asserted.
-      if (!d.port.rx.isEmpty()) d.pending |= Irq.NetRx;
+      if (!d.port.rx.isEmpty()) d.raise(Irq.NetRx);
     }
     const dt = this.clock.now() - t0;
     d.stats.busyUs += dt;
@@ -299,6 +370,68 @@ export class Scheduler {
     if (dt > d.stats.maxUnitUs) d.stats.maxUnitUs = dt;
     d.stats.avgUnitUs += (dt - d.stats.avgUnitUs) / 8;
     return dt;
+  }
+
+  /**
+   * A unit of `d` threw: count, report (rate-limited), then reboot or halt `d` by its policy. A
+   * guest that faults while booting is halted: built from the same config, it would fault again.
+   */
+  private fault(d: Domain, error: unknown, during: 'boot' | 'unit'): void {
+    d.stats.faults++;
+    const action: FaultPolicy = during === 'boot' ? 'halt' : d.onFault;
+    const now = this.clock.now();
+    if (now - d.lastReportAt >= FAULT_REPORT_INTERVAL_US) {
+      const suppressed = d.suppressed;
+      d.lastReportAt = now;
+      d.suppressed = 0;
+      const err = error instanceof Error ? error : undefined;
+      try {
+        this.onFault({ guest: d.name, action, during, error, message: err ? err.message : String(error), stack: err?.stack, faults: d.stats.faults, suppressed });
+      } catch {
+        // The reporter's own failure (a closed log) must not take the machine down.
+      }
+    } else {
+      d.suppressed++;
+    }
+    if (action === 'halt') this.halt(d);
+    else this.reboot(d);
+  }
+
+  /** Stop `d` for good: its timer cancelled, its lines cleared, its port closed (frames to it dropped, counted). */
+  halt(d: Domain): void {
+    this.quiesce(d);
+    d.halted = true;
+    d.port.halted = true;
+  }
+
+  /**
+   * Rebuild `d`'s guest from its config and boot it; the other domains do not notice. Its port's
+   * queues are flushed, its timer cancelled, its pending lines cleared first.
+   */
+  reboot(d: Domain): void {
+    const life = d.lifecycle;
+    if (!life) return this.halt(d);
+    this.quiesce(d);
+    d.stats.reboots++;
+    d.halted = false;
+    d.port.halted = false;
+    d.generation++;
+    let guest: GuestOs;
+    try {
+      guest = life.build();
+    } catch (e) {
+      return this.fault(d, e, 'boot');
+    }
+    d.guest = guest;
+    if (this.started) this.account(d, () => guest.boot(), 'boot');
+    if (this.started && !this.running) this.processor.wake();
+  }
+
+  private quiesce(d: Domain): void {
+    this.setTimer(d, undefined);
+    d.pending = 0;
+    d.unitFramesLeft = 0;
+    d.lifecycle?.reset();
   }
 
   /** Stop dispatching and cancel every virtual timer: no unit runs after this. */

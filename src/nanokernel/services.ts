@@ -1,7 +1,8 @@
 // The guest-facing services (the "hypercalls"): what a domain's guest may ask of the nanokernel.
 // Its virtual NIC (receive within the unit's frame budget, transmit into its bounded queue,
 // multicast groups, its address set), the clock and its one virtual timer. Each call acts on the
-// caller's own port and domain only.
+// caller's own port and domain only, and only while the caller is the domain's current guest:
+// services handed to a guest before a reboot do nothing afterwards.
 import type { Clock } from '../machine/clock.js';
 import type { DomainServices, VirtualNic } from './guest-interface.js';
 import type { Domain, Scheduler } from './scheduler.js';
@@ -9,10 +10,12 @@ import type { Switch } from './switch.js';
 
 export function domainServices(d: Domain, sw: Switch, sched: Scheduler, clock: Clock): DomainServices {
   const port = d.port;
+  const gen = d.generation;
+  const stale = (): boolean => d.generation !== gen;
   const nic: VirtualNic = {
     mac: port.mac,
     receive: () => {
-      if (d.unitFramesLeft <= 0) return undefined;
+      if (d.unitFramesLeft <= 0 || stale()) return undefined;
       const f = port.rx.shift();
       if (f !== undefined) {
         d.unitFramesLeft--;
@@ -26,6 +29,7 @@ export function domainServices(d: Domain, sw: Switch, sched: Scheduler, clock: C
       port.wantTxSpace = true;
     },
     transmit: (frame) => {
+      if (stale() || d.halted) return false;
       if (!port.enqueueTx(frame)) {
         sw.drop('txQueueFull', frame, port);
         return false;
@@ -35,16 +39,22 @@ export function domainServices(d: Domain, sw: Switch, sched: Scheduler, clock: C
       if (!sched.isRunning) sched.wake();
       return true;
     },
-    subscribe: (group) => sw.subscribe(port, group),
-    unsubscribe: (group) => sw.unsubscribe(port, group),
+    subscribe: (group) => {
+      if (!stale()) sw.subscribe(port, group);
+    },
+    unsubscribe: (group) => {
+      if (!stale()) sw.unsubscribe(port, group);
+    },
     addresses: () => [...port.addresses],
-    setAddresses: (addrs) => sw.setAddresses(port, addrs),
+    setAddresses: (addrs) => !stale() && sw.setAddresses(port, addrs),
   };
   return {
     name: d.name,
     role: d.role,
     now: () => clock.now(),
-    setTimer: (atUs) => sched.setTimer(d, atUs),
+    setTimer: (atUs) => {
+      if (!stale() && !d.halted) sched.setTimer(d, atUs);
+    },
     nic,
   };
 }

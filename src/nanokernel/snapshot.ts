@@ -18,6 +18,8 @@ export type PortSnapshot = PortCounters & {
 export interface DomainSnapshot {
   name: string;
   role: Role;
+  /** A halted guest never runs again (its policy after a fault, or a fault while booting). */
+  state: 'running' | 'halted';
   weight: number;
   rateBps: number | undefined;
   cpu: DomainStats;

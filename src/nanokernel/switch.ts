@@ -27,6 +27,8 @@ export const DROP_TEXT: Record<DropReason, string> = {
   rxSpoofedIp: 'spoofed source IP from the wire',
   rxQueueFull: 'queue full',
   rxHalted: 'guest halted',
+  rxFlushed: 'flushed by a guest reboot or halt',
+  txFlushed: 'flushed by a guest reboot or halt',
   txQueueFull: 'queue full',
   txSpoofedMac: 'spoofed source MAC',
   txSpoofedIp: 'spoofed source IP',
@@ -122,6 +124,11 @@ export class Switch {
     port.replaceAddresses(addrs);
     for (const a of addrs) this.byAddr.set(a, port);
     return true;
+  }
+
+  /** Leave every multicast group (a rebooted guest joins again). */
+  unsubscribeAll(port: Port): void {
+    for (const g of [...port.groups]) this.unsubscribe(port, g);
   }
 
   subscribe(port: Port, group: Mac): void {
