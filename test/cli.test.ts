@@ -2,13 +2,14 @@
 // that names the offending field or flag, and never a stack trace. Runs without privileges:
 // every case below fails in argument/config validation, before any TAP is opened. The one case
 // that does reach the TAP (an unprivileged user) runs inside a namespace of its own, as root.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Netns, labUnavailableReason, requireNet, which } from './lab.js';
+import { closeControl, serveControl } from '../src/host/control.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'nanoshare');
@@ -36,7 +37,7 @@ function expectOneLineError(r: Result, code: number, ...mentions: Array<string |
   expect(lines, ctx).toHaveLength(1);
   const line = lines[0]!;
   expect(r.stderr, ctx).not.toContain('    at ');
-  expect(line, ctx).toMatch(/^nanoshare( stats)?: /);
+  expect(line, ctx).toMatch(/^nanoshare( stats| reboot)?: /);
   for (const m of mentions) {
     if (typeof m === 'string') expect(line, ctx).toContain(m);
     else expect(line, ctx).toMatch(m);
@@ -116,6 +117,42 @@ describe('nanoshare stats', () => {
 
   it('unknown flag exits 2 with one line', () => {
     expectOneLineError(nanoshare(['stats', '--frobnicate']), 2, '--frobnicate');
+  });
+});
+
+describe('nanoshare reboot', () => {
+  it('needs exactly one well-formed guest name (exit 2, one line)', () => {
+    expectOneLineError(nanoshare(['reboot', '--control', '/nonexistent.sock']), 2, 'one guest NAME');
+    expectOneLineError(nanoshare(['reboot', 'Bad!', '--control', '/nonexistent.sock']), 2, '"Bad!"');
+  });
+
+  it('without a running machine exits 1 with one clear line', () => {
+    expectOneLineError(nanoshare(['reboot', 'gpos', '--control', '/nonexistent.sock']), 1, '/nonexistent.sock', /no machine/);
+  });
+
+  it('asks the machine over its control socket, and says so when there is no such guest', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nanoshare-kernel-reboot-'));
+    const path = join(dir, 'control.sock');
+    const asked: string[] = [];
+    const server = await serveControl(path, { stats: () => ({}), resetLateness: () => {}, reboot: (name) => (asked.push(name), name === 'gpos') });
+    const run = (args: string[]): Promise<Result> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
+      });
+    try {
+      const ok = await run(['reboot', 'gpos', '--control', path]);
+      expect([ok.status, ok.stdout]).toEqual([0, 'rebooted gpos\n']);
+      expectOneLineError(await run(['reboot', 'nosuch', '--control', path]), 2, 'no guest named "nosuch"');
+      expect(asked).toEqual(['gpos', 'nosuch']);
+    } finally {
+      closeControl(server, path);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

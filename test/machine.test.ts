@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryLink } from '../src/link/memory.js';
 import { ManualClock } from '../src/machine/clock.js';
-import { buildMachine } from '../src/board/machine.js';
+import { buildMachine, type MachineHooks } from '../src/board/machine.js';
+import type { FaultReport } from '../src/nanokernel/nanokernel.js';
 import { defaultConfig, type MachineConfig } from '../src/board/config.js';
 import {
   ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, Icmpv4Packet, Icmpv4Type, IpProtocol, Ipv4Packet, UdpPacket,
@@ -16,12 +17,12 @@ const HOST_IP = parseIpv4('10.77.0.1')!;
 const RTOS = { mac: parseMac('02:4e:53:00:00:0a')!, ip: parseIpv4('10.77.0.10')! };
 const GPOS = { mac: parseMac('02:4e:53:00:00:0b')!, ip: parseIpv4('10.77.0.11')! };
 
-function boot(tune: (cfg: MachineConfig) => void = () => {}) {
+function boot(tune: (cfg: MachineConfig) => void = () => {}, hooks: MachineHooks = {}) {
   const clock = new ManualClock(1_000_000);
   const link = new MemoryLink('mem0');
   const cfg = defaultConfig();
   tune(cfg);
-  const machine = buildMachine(cfg, link, clock);
+  const machine = buildMachine(cfg, link, clock, hooks);
   machine.start();
   clock.advance(0);
   const settle = (us = 0): void => clock.advance(us);
@@ -319,5 +320,77 @@ describe('the rtos control task', () => {
     m.settle(10_000);
     expect(m.machine.guests.get('rtos')!.control!.cycles).toBeGreaterThanOrEqual(10);
     expect(m.link.drain().map(parse).filter((s) => s.udp)).toHaveLength(0);
+  });
+});
+
+describe('a guest fault is contained', () => {
+  function faulting(onFault: 'reboot' | 'halt') {
+    const reports: FaultReport[] = [];
+    const m = boot((cfg) => {
+      cfg.guests[0]!.control = { periodUs: 1000, telemetry: { dst: HOST_IP, port: 9000 } };
+      cfg.guests[1]!.onFault = onFault;
+      cfg.guests[1]!.load = { dst: HOST_IP, port: 9, size: 200 }; // the gpos is busy when it faults
+    }, { onFault: (r) => reports.push(r) });
+    m.send(arpWhoHas(RTOS.ip), arpWhoHas(GPOS.ip));
+    m.settle(5_000);
+    m.link.drain();
+    const rtos = m.machine.guests.get('rtos')!;
+    const old = m.machine.guests.get('gpos')!;
+    old.net.processFrame = () => {
+      throw new Error('injected gpos fault');
+    };
+    const cycles0 = rtos.control!.cycles;
+    m.link.inject([ping(GPOS.mac, GPOS.ip, 1)]);
+    m.settle(10_000);
+    const out = m.link.drain().map(parse);
+    return { ...m, reports, rtos, old, cycles0, out, domain: (n: string) => m.machine.nanokernel.domains.find((d) => d.name === n)! };
+  }
+
+  it('reboots a faulting gpos alone: the rtos keeps its period, the gpos comes back and announces itself', () => {
+    const { machine, reports, rtos, old, cycles0, out, domain, send, link } = faulting('reboot');
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toMatchObject({ guest: 'gpos', action: 'reboot', during: 'unit', message: 'injected gpos fault' });
+    expect(reports[0]!.stack).toContain('injected gpos fault');
+    expect(domain('gpos').stats).toMatchObject({ faults: 1, reboots: 1 });
+    expect(domain('rtos').stats).toMatchObject({ faults: 0, reboots: 0 });
+    // The rtos released its task every period through the reboot, on time, and kept sending.
+    expect(rtos.control!.cycles - cycles0).toBe(10);
+    expect(rtos.control!.lateness.summary().maxUs).toBe(0);
+    expect(out.filter((s) => s.udp?.dstPort() === 9000 && s.eth.srcAddr() === RTOS.mac)).toHaveLength(10);
+    // A new gpos, built from the config, announced itself.
+    const gpos = machine.guests.get('gpos')!;
+    expect(gpos).not.toBe(old);
+    expect(out.some((s) => s.arp && s.eth.srcAddr() === GPOS.mac && s.arp.senderProtoAddr() === GPOS.ip && s.arp.targetProtoAddr() === GPOS.ip)).toBe(true);
+    // And it answers again.
+    send(arpWhoHas(GPOS.ip), ping(GPOS.mac, GPOS.ip, 2));
+    const again = link.drain().map(parse);
+    expect(again.some((s) => s.icmp?.msgType() === Icmpv4Type.EchoReply && s.eth.srcAddr() === GPOS.mac && s.icmp.echoSeqNo() === 2)).toBe(true);
+    expect(machine.stats().domains.map((d) => [d.name, d.state, d.cpu.faults, d.cpu.reboots])).toEqual([['rtos', 'running', 0, 0], ['gpos', 'running', 1, 1]]);
+  });
+
+  it('halts a gpos whose policy is halt: the rtos still answers, frames for the gpos are dropped and counted', () => {
+    const { machine, reports, rtos, cycles0, domain, send, link } = faulting('halt');
+    expect(reports).toMatchObject([{ guest: 'gpos', action: 'halt' }]);
+    expect(rtos.control!.cycles - cycles0).toBe(10);
+    link.drain();
+    const halted0 = domain('gpos').port.counters.rxHalted;
+    send(ping(GPOS.mac, GPOS.ip, 3), ping(RTOS.mac, RTOS.ip, 4));
+    const out = link.drain().map(parse);
+    expect(out.filter((s) => s.icmp).map((s) => [s.eth.srcAddr(), s.icmp!.echoSeqNo()])).toEqual([[RTOS.mac, 4]]);
+    expect(domain('gpos').port.counters.rxHalted - halted0).toBe(1);
+    expect(machine.stats().domains[1]!.state).toBe('halted');
+  });
+
+  it('reboots a guest on request the same way, without counting a fault', () => {
+    const { machine, link, settle } = boot();
+    const domain = (n: string) => machine.nanokernel.domains.find((d) => d.name === n)!;
+    link.drain();
+    const old = machine.guests.get('rtos')!;
+    expect(machine.nanokernel.reboot('rtos')).toBe(true);
+    settle();
+    expect(machine.guests.get('rtos')).not.toBe(old);
+    expect(domain('rtos').stats).toMatchObject({ faults: 0, reboots: 1 });
+    const arps = link.drain().map(parse).filter((s) => s.arp);
+    expect(arps.map((s) => [s.eth.srcAddr(), s.arp!.senderProtoAddr()])).toEqual([[RTOS.mac, RTOS.ip]]);
   });
 });

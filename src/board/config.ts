@@ -8,6 +8,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { formatIpv4Cidr, formatMac, inSubnet, isMulticastMac, parseIpv4, parseIpv4Cidr, parseMac, type Ipv4, type Ipv4Cidr, type Mac } from '../wire/address.js';
 import type { OsKind } from '../os/guest.js';
 import type { TxPolicyName } from '../nanokernel/arbiter.js';
+import type { FaultPolicy } from '../nanokernel/scheduler.js';
 import type { PcapPrecision } from '../capture/pcap.js';
 import { ConfigSchema, DEFAULT_CONTROL_PERIOD_US, FORMAT, type ConfigFile, type GuestFile, type StringFormat } from './schema.js';
 
@@ -34,6 +35,8 @@ export interface GuestSettings {
   /** Transmit limit in bits/s. */
   rateBps?: number;
   echo: boolean;
+  /** What the nanokernel does when this guest's code throws. */
+  onFault: FaultPolicy;
   /** rtos only. */
   control?: { periodUs: number; telemetry?: { dst: Ipv4; port: number } };
   /** UDP traffic generator (off unless set). */
@@ -182,6 +185,7 @@ function guestSettings(g: GuestFile, field: string): GuestSettings {
     ipv4: parseIpv4Cidr(g.ipv4)!,
     weight: d(g.weight, `${field}.weight`),
     echo: d(g.echo, `${field}.echo`),
+    onFault: d(g.onFault, `${field}.onFault`) as FaultPolicy,
   };
   if (g.gateway != null) out.gateway = parseIpv4(g.gateway)!;
   if (g.rate != null) out.rateBps = rateBps(g.rate, `${field}.rate`);

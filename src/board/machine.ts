@@ -6,7 +6,7 @@ import type { Link } from '../link/link.js';
 import type { Clock } from '../machine/clock.js';
 import { Nic } from '../machine/nic.js';
 import { Processor } from '../machine/processor.js';
-import { Nanokernel, type NanokernelSnapshot } from '../nanokernel/nanokernel.js';
+import { Nanokernel, type FaultReport, type NanokernelSnapshot } from '../nanokernel/nanokernel.js';
 import { Guest, roleOf, type GuestStats } from '../os/guest.js';
 import type { MachineConfig } from './config.js';
 
@@ -25,10 +25,16 @@ export interface MachineStats extends NanokernelSnapshot {
   guests: GuestStats[];
 }
 
-export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock): Machine {
+export interface MachineHooks {
+  /** A guest's code threw (rate-limited per guest by the nanokernel): log it with the guest and the stack. */
+  onFault?: (report: FaultReport) => void;
+}
+
+export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock, hooks: MachineHooks = {}): Machine {
   const processor = new Processor(clock);
   const nic = new Nic(link, clock, { lineRateBps: cfg.lineRateBps });
-  const nanokernel = new Nanokernel(processor, nic, { txPolicy: cfg.txPolicy, ...cfg.scheduler });
+  const nanokernel = new Nanokernel(processor, nic, { txPolicy: cfg.txPolicy, ...cfg.scheduler, onFault: hooks.onFault });
+  // Rebuilt guests (after a fault, or `nanoshare reboot`) replace their entry in place.
   const guests = new Map<string, Guest>();
   for (const g of cfg.guests) {
     nanokernel.addDomain({
@@ -38,6 +44,7 @@ export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock): Mach
       ipv4: g.ipv4.addr,
       weight: g.weight,
       rateBps: g.rateBps,
+      onFault: g.onFault,
       guest: (hw) => {
         const guest = new Guest(hw, { name: g.name, kind: g.os, mac: g.mac, ipv4: g.ipv4, gateway: g.gateway, echo: g.echo, control: g.control, load: g.load && { ...g.load, priority: 10 } });
         guests.set(g.name, guest);
@@ -45,15 +52,18 @@ export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock): Mach
       },
     });
   }
-  const ordered = new Map(nanokernel.domains.map((d) => [d.name, guests.get(d.name)!]));
+  // Primary first, as the nanokernel orders its domains (re-inserted, so later sets keep this order).
+  const built = new Map(guests);
+  guests.clear();
+  for (const d of nanokernel.domains) guests.set(d.name, built.get(d.name)!);
   return {
     processor,
     nic,
     nanokernel,
-    guests: ordered,
+    guests,
     start: () => nanokernel.start(),
     stop: () => nanokernel.shutdown(),
-    stats: () => ({ ...nanokernel.snapshot(), guests: [...ordered.values()].map((g) => g.stats()) }),
+    stats: () => ({ ...nanokernel.snapshot(), guests: [...guests.values()].map((g) => g.stats()) }),
   };
 }
 

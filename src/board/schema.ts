@@ -58,6 +58,7 @@ export const GuestSchema = Type.Object(
     weight: O(Type.Number({ minimum: 0.01, maximum: 1000, default: 1, description: 'Share of the NIC among the secondaries under the weighted transmit policy.' })),
     rate: O(Type.Union([...rateMembers(), Type.Null()], { description: 'Transmit limit of this guest in bits/s like 100M (default: none).' })),
     echo: O(Type.Boolean({ default: true, description: 'Answer UDP echo (port 7).' })),
+    onFault: O(oneOf(['reboot', 'halt'], { default: 'reboot', description: 'When this guest\'s code throws: reboot it alone (rebuilt from this config; it announces itself again) or halt it (it never runs again, frames for it are dropped and counted).' })),
     control: O(
       nullable(
         Type.Object(

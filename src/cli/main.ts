@@ -5,12 +5,14 @@ import { ConfigError } from '../board/config.js';
 import { configFromArgs, RUN_USAGE } from './args.js';
 import { runMachine } from './run.js';
 import { statsCommand } from './stats.js';
+import { rebootCommand } from './reboot.js';
 
 const USAGE = `Usage: nanoshare <command> [options]
 
 Commands:
   run      run the machine (as root, or with CAP_NET_ADMIN and /dev/net/tun)
   stats    print a running machine's counters
+  reboot   reboot one guest of a running machine
 
 Run \`nanoshare <command> --help\` for its options.
 `;
@@ -35,6 +37,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       case 'stats':
         return await statsCommand(rest);
+      case 'reboot':
+        return await rebootCommand(rest);
       case '--version':
       case '-v':
         process.stdout.write(`nanoshare ${version()}\n`);
@@ -46,7 +50,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(USAGE);
         return cmd === undefined ? 2 : 0;
       default:
-        throw new ConfigError(`unknown command ${JSON.stringify(cmd)} (known: run, stats)`);
+        throw new ConfigError(`unknown command ${JSON.stringify(cmd)} (known: run, stats, reboot)`);
     }
   } catch (e) {
     if (e instanceof ConfigError) {

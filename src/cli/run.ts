@@ -58,7 +58,9 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
   }
 
   const clock = new SystemClock();
-  const machine: Machine = buildMachine(cfg, link, clock);
+  const machine: Machine = buildMachine(cfg, link, clock, {
+    onFault: (f) => log.error({ guest: f.guest, action: f.action, during: f.during, faults: f.faults, suppressed: f.suppressed, err: f.message, stack: f.stack }, 'guest fault'),
+  });
   machine.nic.onLinkError((err) => log.warn({ err: err.message }, 'link error'));
   machine.start();
 
@@ -69,6 +71,11 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
       stats: () => machine.stats(),
       resetLateness: () => {
         for (const g of machine.guests.values()) g.control?.resetLateness();
+      },
+      reboot: (name) => {
+        const ok = machine.nanokernel.reboot(name);
+        if (ok) log.info({ guest: name }, 'guest rebooted on request');
+        return ok;
       },
     });
   } catch (e) {

@@ -6,6 +6,7 @@ import type { MachineStats } from '../board/machine.js';
 import { request, defaultControlPath } from '../host/control.js';
 import { ConfigError } from '../board/config.js';
 import { tapFromFlag } from './args.js';
+import { PORT_DROPS } from '../nanokernel/port.js';
 
 export interface StatsSummary {
   uptimeS: number;
@@ -24,6 +25,10 @@ export interface StatsSummary {
     rx: number;
     tx: number;
     drops: number;
+    /** Units that threw, and reboots (after faults or on request). */
+    faults: number;
+    reboots: number;
+    state: string;
     latenessUs?: { p50: number; p99: number; max: number; count: number };
   }>;
 }
@@ -50,7 +55,10 @@ export function summarize(s: MachineStats): StatsSummary {
         frames: d.cpu.framesHandled,
         rx: p.rxFrames ?? 0,
         tx: p.txFrames ?? 0,
-        drops: (p.rxQueueFull ?? 0) + (p.txQueueFull ?? 0) + (p.txSpoofedMac ?? 0) + (p.txSpoofedIp ?? 0) + (p.txMalformed ?? 0),
+        drops: [...PORT_DROPS].reduce((n, r) => n + ((p as Record<string, number | undefined>)[r] ?? 0), 0),
+        faults: d.cpu.faults ?? 0,
+        reboots: d.cpu.reboots ?? 0,
+        state: d.state ?? 'running',
         latenessUs: late && { p50: round(late.p50Us), p99: round(late.p99Us), max: round(late.maxUs), count: late.count },
       };
     }),
@@ -58,10 +66,11 @@ export function summarize(s: MachineStats): StatsSummary {
 }
 
 export function formatSummary(s: StatsSummary): string {
-  const rows = [['guest', 'role', 'cpu%', 'quanta', 'preempt', 'irqs', 'rx', 'tx', 'drops', 'late p50/p99/max us']];
+  const rows = [['guest', 'role', 'cpu%', 'quanta', 'preempt', 'irqs', 'rx', 'tx', 'drops', 'faults', 'reboots', 'late p50/p99/max us']];
   for (const d of s.domains) {
     rows.push([
-      d.name, d.role, d.cpuPct.toFixed(1), String(d.quanta), String(d.preemptions), String(d.interrupts), String(d.rx), String(d.tx), String(d.drops),
+      d.name, d.state === 'halted' ? `${d.role} (halted)` : d.role, d.cpuPct.toFixed(1), String(d.quanta), String(d.preemptions), String(d.interrupts), String(d.rx), String(d.tx), String(d.drops),
+      String(d.faults), String(d.reboots),
       d.latenessUs ? `${d.latenessUs.p50}/${d.latenessUs.p99}/${d.latenessUs.max}` : '-',
     ]);
   }
@@ -79,7 +88,8 @@ export function formatSummary(s: StatsSummary): string {
 export const STATS_USAGE = `Usage: nanoshare stats [--json] [--tap NAME | --control PATH]
 
 Prints the counters of a running machine (per guest: processor time, quanta, preemptions,
-interrupts, frames, drops; the rtos control task's lateness), read from its control socket.
+interrupts, frames, drops, faults and reboots; the rtos control task's lateness), read from its
+control socket.
 
   --json           the whole snapshot as JSON
   --tap NAME       the machine that runs on TAP NAME (default nstap0)

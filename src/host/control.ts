@@ -1,7 +1,7 @@
 // The running machine's control socket: a Unix socket (default /run/nanoshare/<tap>.sock) that
 // answers one request per connection: `stats\n` gets the counters as one line of JSON,
-// `reset-lateness\n` starts a new window for the rtos task's lateness, `ping\n` says it is alive.
-// `nanoshare stats` is its client.
+// `reset-lateness\n` starts a new window for the rtos task's lateness, `ping\n` says it is alive,
+// `reboot NAME\n` reboots one guest. `nanoshare stats` and `nanoshare reboot` are its clients.
 import { createServer, createConnection, type Server } from 'node:net';
 import { mkdirSync, rmSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -17,7 +17,12 @@ export interface ControlHandlers {
   stats(): unknown;
   /** Start a new lateness window for the rtos control task. */
   resetLateness(): void;
+  /** Reboot one guest as after a fault; false when there is no guest of that name. */
+  reboot?(name: string): boolean;
 }
+
+/** The names of the requests, for the error that lists them. */
+const KNOWN = 'stats, ping, reset-lateness, reboot NAME';
 
 /** Serve requests at `path`. A stale socket file from a dead process is replaced. */
 export async function serveControl(path: string, handlers: ControlHandlers): Promise<Server> {
@@ -42,7 +47,10 @@ export async function serveControl(path: string, handlers: ControlHandlers): Pro
       else if (cmd === 'reset-lateness') {
         handlers.resetLateness();
         sock.end('{"ok":true}\n');
-      } else sock.end(JSON.stringify({ error: `unknown request ${JSON.stringify(cmd)} (known: stats, ping, reset-lateness)` }) + '\n');
+      } else if (cmd.startsWith('reboot ') && handlers.reboot) {
+        const name = cmd.slice('reboot '.length).trim();
+        sock.end(JSON.stringify(handlers.reboot(name) ? { ok: true } : { error: `no guest named ${JSON.stringify(name)}` }) + '\n');
+      } else sock.end(JSON.stringify({ error: `unknown request ${JSON.stringify(cmd)} (known: ${KNOWN})` }) + '\n');
     });
   });
   await new Promise<void>((resolve, reject) => {
