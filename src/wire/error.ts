@@ -2,7 +2,7 @@
 // protocol, a reason a counter can be keyed on, and the byte where the problem was seen.
 
 /** The protocols whose parsers can report an error. */
-export type WireProtocol = 'ethernet' | 'arp' | 'ipv4' | 'icmpv4' | 'udp';
+export type WireProtocol = 'ethernet' | 'arp' | 'ipv4' | 'icmpv4' | 'udp' | 'tcp';
 
 /** Why a parser refused the bytes; stable, suitable as a drop-counter key. */
 export type WireErrorReason =
@@ -12,6 +12,7 @@ export type WireErrorReason =
   | 'bad-total-len'
   | 'bad-length'
   | 'bad-checksum'
+  | 'bad-option'
   | 'unsupported';
 
 const REASON_TEXT: Readonly<Record<WireErrorReason, string>> = {
@@ -21,6 +22,7 @@ const REASON_TEXT: Readonly<Record<WireErrorReason, string>> = {
   'bad-total-len': 'bad total length',
   'bad-length': 'bad length',
   'bad-checksum': 'bad checksum',
+  'bad-option': 'bad option',
   unsupported: 'unsupported',
 };
 
