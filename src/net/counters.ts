@@ -19,7 +19,8 @@ export const RX_DROP_REASONS = [
   'frag-conflict', // disagrees with the end the last fragment set
   'broadcast-echo', // echo request to a broadcast address (Linux's icmp_echo_ignore_broadcasts)
   'udp-no-port', // no socket bound to the destination port (also in udpNoPort)
-  'unknown-protocol', // IPv4 protocol we do not implement (TCP included, for now)
+  'unknown-protocol', // IPv4 protocol not installed on this OS (TCP on the rtos)
+  'tcp', // refused by TCP: the named reason is in the TCP layer's counters (drops)
 ] as const;
 export type RxDropReason = (typeof RX_DROP_REASONS)[number];
 

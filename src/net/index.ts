@@ -18,7 +18,8 @@
 //   offset, each layer pushes its header in front; checksums are taken over ranges.
 // - IPv4 fragments: reassembly bounded in datagrams and bytes with a deadline, any overlap
 //   drops the datagram (reassembly.ts); datagrams larger than the MTU are sent as fragments.
-// - Not here yet: IP options, TCP, DHCP, IPv6, multicast groups, a loopback device. Received payloads are views of the received frame: copy to keep.
+// - TCP (tcp.ts): installed per OS with tcpProtocol(); state machine in TcpLayer.
+// - Not here yet: IP options, DHCP, IPv6, multicast groups, a loopback device. Received payloads are views of the received frame: copy to keep.
 //
 // Adding a protocol (how tcp.ts, ipv6.ts, dhcp.ts plug in; see udp.ts and icmp.ts as examples):
 // 1. State: a class implementing ProtocolState (pollAt()/poll(now): its timers; a state without
@@ -64,3 +65,5 @@ export type { ProtocolState } from './socket-set.js';
 export { NetStack } from './stack.js';
 export { UDP_SOCKETS, UdpSockets } from './udp.js';
 export type { UdpDatagram, UdpHandler, UdpSocket } from './udp.js';
+export { TCP_DROP_REASONS, TCP_SOCKETS, TcpConnection, TcpLayer, processTcp, tcpProtocol } from './tcp.js';
+export type { TcpCloseReason, TcpConfig, TcpCounters, TcpDropReason, TcpHandler, TcpIpLayer, TcpListenOptions, TcpListener, TcpState } from './tcp.js';

@@ -551,6 +551,7 @@ describe('TCP close', () => {
     p.deliver();
     expect(client.state).toBe('TIME_WAIT');
     // b (the passive side) closed second, so a holds TIME_WAIT; let b now reconnect to a from 80's port
+    p.run(1000); // RFC 6528: the same 4-tuple's next ISS is later on the 4 µs clock
     const accepted: TcpConnection[] = [];
     p.a.listen(client.localPort, { onAccept: (c) => accepted.push(c) });
     p.b.connect(A_IP, client.localPort, recorder(), 80);

@@ -9,9 +9,15 @@
 // Every received segment ends handled or dropped with a named reason (TcpDropReason). Timers
 // are deadlines that poll() runs and pollAt() reports; no Date, no setTimeout.
 
-import { TCP_HEADER_LEN, TcpFlag, TcpPacket, TcpRepr, isWireError } from '../wire/index.js';
-import type { IpAddr, TcpOptions, WireError } from '../wire/index.js';
+import { IPV4_HEADER_LEN, IpProtocol, TCP_HEADER_LEN, TcpFlag, TcpPacket, TcpRepr, isWireError, pseudoHeaderSum } from '../wire/index.js';
+import type { IpAddr, Ipv4, Ipv4Packet, TcpOptions, WireError } from '../wire/index.js';
 import { ByteRing } from './byte-ring.js';
+import type { NetProtocol, RxMeta } from './dispatch.js';
+import type { InterfaceInner } from './iface.js';
+import { dispatchIpv4 } from './ipv4.js';
+import { PacketBuffer } from './packet-buffer.js';
+import { SocketKey } from './socket-set.js';
+import type { ProtocolState } from './socket-set.js';
 
 /** What sits below TCP: the clock and a way to send one segment to an address. */
 export interface TcpIpLayer {
@@ -70,6 +76,7 @@ export type TcpState =
 /** Why a received segment was dropped. */
 export const TCP_DROP_REASONS = [
   'port-zero', // source or destination port 0
+  'not-unicast', // to a broadcast or multicast address (TCP is unicast only; never answered)
   'malformed', // header or options refused by wire/tcp (also in the stack's rxMalformed)
   'no-listener', // SYN to a port nobody listens on (answered with RST)
   'no-connection', // a non-SYN segment for no connection (answered with RST unless it was one)
@@ -232,7 +239,7 @@ interface Listener {
 }
 
 /** All TCP connections and listeners of one stack. */
-export class TcpLayer {
+export class TcpLayer implements ProtocolState {
   readonly cfg: Resolved;
   readonly counters: TcpCounters = newCounters();
   private readonly conns = new Map<string, TcpConnection>();
@@ -249,7 +256,10 @@ export class TcpLayer {
     cfg: TcpConfig,
   ) {
     this.cfg = resolve(cfg);
+    this.secret = this.cfg.random() >>> 0;
   }
+
+  private readonly secret: number;
 
   /** Connections in any state but CLOSED (TIME_WAIT included). */
   get size(): number {
@@ -296,7 +306,7 @@ export class TcpLayer {
     } else if (this.conns.has(key(dst, dstPort, port))) {
       throw new Error(`tcp: connection to ${String(dst)}:${dstPort} from port ${port} exists`);
     }
-    const c = new TcpConnection(this, dst, dstPort, port, 'SYN_SENT', this.cfg.random() >>> 0);
+    const c = new TcpConnection(this, dst, dstPort, port, 'SYN_SENT', this.iss(dst, dstPort, port));
     c.handler = handler;
     this.add(c);
     this.counters.activeOpens++;
@@ -353,7 +363,7 @@ export class TcpLayer {
       this.sendResetFor(src, seg);
       return 'too-many-connections';
     }
-    const c = new TcpConnection(this, src, seg.srcPort, seg.dstPort, 'SYN_RECEIVED', this.cfg.random() >>> 0);
+    const c = new TcpConnection(this, src, seg.srcPort, seg.dstPort, 'SYN_RECEIVED', this.iss(src, seg.srcPort, seg.dstPort));
     c.listener = l;
     c.acceptSyn(seg);
     l.halfOpen.add(c);
@@ -363,8 +373,16 @@ export class TcpLayer {
     return undefined;
   }
 
-  /** Run due timers and send what is queued. */
-  poll(): void {
+  /** RFC 6528: ISN = M + F(4-tuple, secret), M a 4 µs clock, F a keyed hash (FNV-1a here). */
+  private iss(remote: IpAddr, remotePort: number, localPort: number): number {
+    let h = this.secret;
+    const text = `${String(remote)}|${remotePort}|${localPort}`;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    return (Math.floor(this.ip.now() / 4) + (h >>> 0)) >>> 0;
+  }
+
+  /** Run due timers and send what is queued (the clock is the IP layer's; `_now` is the socket set's). */
+  poll(_now?: number): void {
     const now = this.ip.now();
     for (const c of [...this.conns.values()]) c.onTimer(now);
     this.flushAll();
@@ -392,9 +410,16 @@ export class TcpLayer {
     this.emit(dst, r);
   }
 
-  /** Hand one segment to the IP layer. */
-  emit(dst: IpAddr, r: TcpRepr): boolean {
-    const ok = this.ip.send(dst, r.bufferLen(), (l4, sum) => r.emit(l4, sum));
+  /** Hand one segment to the IP layer; `fill` may write the payload into the segment first. */
+  emit(dst: IpAddr, r: TcpRepr, payloadLen = r.payload.length, fill?: (payload: Uint8Array) => void): boolean {
+    const hl = r.headerLen();
+    const ok = this.ip.send(dst, hl + payloadLen, (l4, sum) => {
+      if (fill !== undefined) {
+        r.payload = l4.subarray(hl);
+        fill(r.payload);
+      }
+      r.emit(l4, sum);
+    });
     if (ok) this.counters.txSegments++;
     else this.counters.txFailed++;
     return ok;
@@ -440,7 +465,8 @@ export class TcpLayer {
     this.dirty.delete(c);
   }
 
-  private drop(reason: TcpDropReason): TcpDropReason {
+  /** Count a drop decided by the IP glue (e.g. 'not-unicast'). */
+  drop(reason: TcpDropReason): TcpDropReason {
     this.counters.drops[reason]++;
     return reason;
   }
@@ -1029,13 +1055,9 @@ export class TcpConnection {
     const end = add(seq, len);
     const fin = this.closeRequested && end === this.finSeq();
     const r = new TcpRepr(this.localPort, this.remotePort, seq, this.rcvNxt, TcpFlag.Ack | (fin ? TcpFlag.Fin : 0), 0);
-    if (len > 0) {
-      const payload = new Uint8Array(len);
-      this.txBuf.copyOut(offset, len, payload, 0);
-      r.payload = payload;
-      if (end === this.finSeq()) r.flags |= TcpFlag.Psh;
-    }
-    if (!this.transmit(r, now)) return false;
+    if (len > 0 && end === this.finSeq()) r.flags |= TcpFlag.Psh;
+    const fill = len > 0 ? (payload: Uint8Array): void => this.txBuf.copyOut(offset, len, payload, 0) : undefined;
+    if (!this.transmit(r, now, len, fill)) return false;
     const next = add(end, fin ? 1 : 0);
     const fresh = le(this.sndMax, seq);
     if (lt(this.sndNxt, next)) this.sndNxt = next;
@@ -1056,12 +1078,12 @@ export class TcpConnection {
   }
 
   /** Fill in the ACK-side fields (window, ACK number) and send; on refusal retry soon. */
-  private transmit(r: TcpRepr, now: number): boolean {
+  private transmit(r: TcpRepr, now: number, payloadLen = 0, fill?: (payload: Uint8Array) => void): boolean {
     const syn = (r.flags & TcpFlag.Syn) !== 0;
     const wnd = this.rcvWindow();
     r.window = syn ? Math.min(wnd, MAX_WINDOW_FIELD) : Math.min(wnd >>> this.rcvWscale, MAX_WINDOW_FIELD);
     if (r.flags & TcpFlag.Ack) r.ackNum = this.rcvNxt;
-    if (!this.layer.emit(this.remoteAddr, r)) {
+    if (!this.layer.emit(this.remoteAddr, r, payloadLen, fill)) {
       this.retryAt = now + TX_RETRY_US;
       return false;
     }
@@ -1185,4 +1207,46 @@ export class TcpConnection {
   }
 }
 
-export { TCP_HEADER_LEN };
+
+// ---- the interface's TCP module (net/index.ts "Adding a protocol") ----
+
+/** TCP's state in the socket set: the TcpLayer of this interface. */
+export const TCP_SOCKETS = new SocketKey<TcpLayer>('tcp');
+
+/** TCP over IPv4 on this interface: `net.install(tcpProtocol(cfg))` (the gpos does; the rtos does not). */
+export function tcpProtocol(cfg: Partial<TcpConfig> = {}): NetProtocol {
+  return {
+    name: 'tcp',
+    install(inner: InterfaceInner): void {
+      const ip: TcpIpLayer = {
+        now: inner.now,
+        send: (dst, l4Len, emit) => {
+          const pb = PacketBuffer.alloc(l4Len);
+          const seg = pb.view();
+          const to = dst as Ipv4;
+          emit(seg, pseudoHeaderSum(inner.addr, to, IpProtocol.Tcp, l4Len));
+          return dispatchIpv4(inner, to, IpProtocol.Tcp, pb);
+        },
+      };
+      const layer = new TcpLayer(ip, () => inner.addr, { mss: inner.cfg.mtu - IPV4_HEADER_LEN - TCP_HEADER_LEN, ...cfg });
+      inner.sockets.add(TCP_SOCKETS, layer);
+      inner.ipv4Protocols.register(IpProtocol.Tcp, processTcp);
+    },
+  };
+}
+
+/** Ingress: one TCP segment in an IPv4 packet processIpv4 accepted. */
+export function processTcp(inner: InterfaceInner, ip: Ipv4Packet, rx: RxMeta): void {
+  const layer = inner.sockets.require(TCP_SOCKETS);
+  const src = ip.srcAddr();
+  const dst = ip.dstAddr();
+  if (rx.l2Group || dst !== inner.addr) {
+    layer.drop('not-unicast');
+    return inner.dropRx('tcp');
+  }
+  const l4 = ip.payload();
+  const v = layer.process(src, dst, l4, pseudoHeaderSum(src, dst, IpProtocol.Tcp, l4.length));
+  if (v === undefined) return inner.handled();
+  if (isWireError(v)) return inner.malformed(v);
+  inner.dropRx('tcp');
+}

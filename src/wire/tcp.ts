@@ -268,7 +268,9 @@ export class TcpRepr {
       writeU32(buf, i + 6, o.timestamps.tsEcr);
       i += OPT_LEN.timestamps;
     }
-    if (this.payload.length > 0) buf.set(this.payload, hl);
+    // A payload already written in place (the caller filled buf[hl..]) is not copied onto itself.
+    const p = this.payload;
+    if (p.length > 0 && !(p.buffer === buf.buffer && p.byteOffset === buf.byteOffset + hl)) buf.set(p, hl);
     writeU16(buf, field.checksum, internetChecksum(buf, pseudoSum));
   }
 }
