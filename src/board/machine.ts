@@ -67,7 +67,7 @@ export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock, hooks
   };
 }
 
-/** The guests as the `ready` log line names them. */
-export function describeGuests(cfg: MachineConfig): Array<{ name: string; os: string; mac: string; ipv4: string }> {
-  return cfg.guests.map((g) => ({ name: g.name, os: g.os, mac: formatMac(g.mac), ipv4: formatIpv4Cidr(g.ipv4) }));
+/** The guests as the `ready` log line names them; with the machine, also the protocols each OS runs. */
+export function describeGuests(cfg: MachineConfig, machine?: Machine): Array<{ name: string; os: string; mac: string; ipv4: string; protocols?: readonly string[] }> {
+  return cfg.guests.map((g) => ({ name: g.name, os: g.os, mac: formatMac(g.mac), ipv4: formatIpv4Cidr(g.ipv4), protocols: machine?.guests.get(g.name)?.net.protocols }));
 }

@@ -92,7 +92,7 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
       control: control ? controlPath : undefined,
       txPolicy: cfg.txPolicy,
       highResTimer: clock.highResolution,
-      guests: describeGuests(cfg),
+      guests: describeGuests(cfg, machine),
     },
     'ready',
   );

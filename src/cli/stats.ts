@@ -30,6 +30,10 @@ export interface StatsSummary {
     reboots: number;
     state: string;
     latenessUs?: { p50: number; p99: number; max: number; count: number };
+    /** The protocols the guest's OS runs. */
+    protocols?: readonly string[];
+    /** TCP connections open now and HTTP requests served (gpos). */
+    tcp?: { connections: number; established: number; resetsTx: number; retransmits: number; httpRequests: number };
   }>;
 }
 
@@ -60,6 +64,14 @@ export function summarize(s: MachineStats): StatsSummary {
         reboots: d.cpu.reboots ?? 0,
         state: d.state ?? 'running',
         latenessUs: late && { p50: round(late.p50Us), p99: round(late.p99Us), max: round(late.maxUs), count: late.count },
+        protocols: g?.protocols,
+        tcp: g?.tcp && {
+          connections: g.tcp.connections,
+          established: g.tcp.established,
+          resetsTx: g.tcp.resetsTx,
+          retransmits: g.tcp.retransmits,
+          httpRequests: g.http?.requests ?? 0,
+        },
       };
     }),
   };
@@ -82,6 +94,11 @@ export function formatSummary(s: StatsSummary): string {
     `switch: rx ${sw.rxFrames} (unicast ${sw.rxUnicast}, broadcast ${sw.rxBroadcast}, multicast ${sw.rxMulticast}), unknown unicast dropped ${sw.rxUnknownUnicast}; ` +
       `tx ${sw.txFrames}, local ${sw.txLocal}, spoofed mac/ip dropped ${sw.txSpoofedMac}/${sw.txSpoofedIp}`,
     table,
+    ...s.domains.map((d) => {
+      const t = d.tcp;
+      const tcp = t ? `; tcp ${t.connections} open, ${t.established} established, ${t.retransmits} retransmits, ${t.resetsTx} resets sent; http ${t.httpRequests} requests` : '';
+      return `${d.name}: ${(d.protocols ?? []).join(' ')}${tcp}`;
+    }),
   ].join('\n');
 }
 

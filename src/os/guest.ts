@@ -2,7 +2,11 @@
 // rtos, time sharing in the gpos), the virtual NIC driver, the network stack, and services.
 import type { Ipv4, Ipv4Cidr, Mac } from '../wire/address.js';
 import type { DomainServices, GuestOs, Role } from '../nanokernel/guest-interface.js';
-import { NetStack } from '../net/index.js';
+import { NetStack, TCP_SOCKETS, tcpProtocol } from '../net/index.js';
+import type { TcpCounters, TcpLayer } from '../net/index.js';
+import { formatIpv4Cidr, formatMac } from '../wire/address.js';
+import { HttpService, type HttpCounters } from './services/http.js';
+import { TcpEchoService, type TcpEchoCounters } from './services/tcp-echo.js';
 import { GuestKernel, type KernelStats } from './kernel.js';
 import { VirtualNicDriver, type DriverCounters } from './driver.js';
 import { EchoService, type EchoCounters } from './services/echo.js';
@@ -24,6 +28,8 @@ export interface GuestConfig {
   control?: ControlTaskOptions;
   /** A UDP traffic generator (default off). */
   load?: LoadOptions;
+  /** TCP with the HTTP status page on port 80 and TCP echo on 7 (default: on for the gpos; the rtos never runs TCP). */
+  tcp?: boolean;
 }
 
 export interface GuestStats {
@@ -33,7 +39,12 @@ export interface GuestStats {
   driver: DriverCounters;
   net: NetStack['counters'];
   arp: number;
+  /** The protocols this OS runs, in installation order. */
+  protocols: readonly string[];
   echo?: EchoCounters;
+  tcp?: TcpCounters & { connections: number };
+  tcpEcho?: TcpEchoCounters;
+  http?: HttpCounters;
   control?: { periodUs: number; cycles: number; overruns: number; telemetrySent: number; telemetryDropped: number; lateness: LatencySummary };
   load?: { sent: number; bytes: number; stalls: number };
 }
@@ -50,6 +61,10 @@ export class Guest {
   readonly echo: EchoService | undefined;
   readonly control: ControlTask | undefined;
   readonly load: LoadGenerator | undefined;
+  readonly tcp: TcpLayer | undefined;
+  readonly http: HttpService | undefined;
+  readonly tcpEcho: TcpEchoService | undefined;
+  private bootAt = 0;
 
   constructor(hw: DomainServices, readonly cfg: GuestConfig) {
     this.kernel = new GuestKernel(hw, cfg.kind === 'rtos' ? 'fixed-priority' : 'time-sharing');
@@ -57,9 +72,40 @@ export class Guest {
     this.net = new NetStack({ mac: cfg.mac, ipv4: cfg.ipv4, gateway: cfg.gateway }, this.driver, () => hw.now());
     this.driver.bind(this.net);
     this.echo = cfg.echo === false ? undefined : new EchoService(this.net);
+    // TCP is a general-purpose OS's: the rtos stays ARP/IPv4/ICMP/UDP by design.
+    if (cfg.kind === 'gpos' && cfg.tcp !== false) {
+      this.net.install(tcpProtocol());
+      this.tcp = this.net.sockets.require(TCP_SOCKETS);
+      this.http = new HttpService(this.kernel, this.tcp, () => this.statusDocument(), `nanoshare ${cfg.name}`);
+      if (cfg.echo !== false) this.tcpEcho = new TcpEchoService(this.tcp);
+    }
+    this.kernel.onBoot(() => (this.bootAt = this.kernel.now()));
     if (cfg.kind === 'rtos' && cfg.control) this.control = new ControlTask(this.kernel, this.net, cfg.control);
     if (cfg.load) this.load = new LoadGenerator(this.kernel, this.net, cfg.load);
     this.kernel.onBoot(() => this.net.announce());
+  }
+
+  /** What GET /status answers: who this guest is, how long it has run, its own counters. */
+  statusDocument(): unknown {
+    const n = this.net.counters;
+    return {
+      name: this.cfg.name,
+      os: this.cfg.kind,
+      mac: formatMac(this.cfg.mac),
+      ipv4: formatIpv4Cidr(this.cfg.ipv4),
+      uptimeS: Math.round((this.kernel.now() - this.bootAt) / 1000) / 1000,
+      protocols: this.net.protocols,
+      counters: {
+        rxFrames: n.rxFrames,
+        txFrames: n.txFrames,
+        rxHandled: n.rxHandled,
+        rxDropped: Object.values(n.rxDropped).reduce((a, b) => a + b, 0),
+        txDropped: Object.values(n.txDropped).reduce((a, b) => a + b, 0),
+        tcp: this.tcp && { ...this.tcp.counters, drops: undefined, connections: this.tcp.size },
+        http: this.http?.counters,
+        tcpEcho: this.tcpEcho?.counters,
+      },
+    };
   }
 
   /** The entry points the nanokernel dispatches. */
@@ -76,6 +122,10 @@ export class Guest {
       driver: { ...this.driver.counters },
       net: this.net.counters,
       arp: this.net.arp.size,
+      protocols: this.net.protocols,
+      tcp: this.tcp && { ...this.tcp.counters, drops: { ...this.tcp.counters.drops }, connections: this.tcp.size },
+      tcpEcho: this.tcpEcho && { ...this.tcpEcho.counters },
+      http: this.http && { ...this.http.counters, responses: { ...this.http.counters.responses } },
       echo: this.echo ? { ...this.echo.counters } : undefined,
       control: c && {
         periodUs: this.cfg.control!.periodUs,
