@@ -1,11 +1,3 @@
 // mulberry32: a small seeded PRNG for fuzz tests, so a failing case can be replayed from its seed.
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
+// One implementation, shared with the fault-injecting link (src/link/fault.ts).
+export { seededRandom as prng } from '../src/link/fault.js';

@@ -113,7 +113,7 @@ export class FaultLink implements Link {
     for (const [k, v] of Object.entries(o)) {
       if (!(v >= 0) || (k !== 'delayUs' && k !== 'jitterUs' && v > 1)) throw new RangeError(`FaultLink: ${k} ${v} out of range`);
     }
-    const rnd = mulberry32(opts.seed);
+    const rnd = seededRandom(opts.seed);
     const dir = opts.direction ?? 'both';
     if (dir !== 'rx') this.tx = new FaultPath(o, rnd, this.faults, now, (f) => void this.inner.send(f));
     if (dir !== 'tx') this.rxPath = new FaultPath(o, rnd, this.faults, now, (f) => this.rx?.onFrames([f]));
@@ -159,8 +159,8 @@ export class FaultLink implements Link {
   }
 }
 
-/** mulberry32: small, seeded, good enough to pick faults. */
-function mulberry32(seed: number): () => number {
+/** mulberry32: a small seeded PRNG (uniform in [0, 1)), so a run with faults replays from its seed. */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

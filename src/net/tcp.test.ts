@@ -84,8 +84,14 @@ class Pair {
     return l.process(f.src, f.dst, f.bytes, pseudoHeaderSum(f.src, f.dst, IpProtocol.Tcp, f.bytes.length));
   }
 
+  /** Hold back every data segment to b (release() lets them go). */
+  holdData(): void {
+    this.filter = (f) => (f.to === 'b' && f.seg.payload.length > 0 ? 'hold' : 'pass');
+  }
+
   /** Release held segments in the given order. */
   release(order?: number[]): void {
+    this.filter = undefined;
     const h = this.held;
     this.held = [];
     for (const i of order ?? h.map((_, i) => i)) this.queue.push(h[i]!);
@@ -399,7 +405,7 @@ describe('TCP loss and reordering', () => {
     // Hold each data segment 10 ms on the wire.
     for (let i = 0; i < 5; i++) {
       client.send(bytes(10));
-      p.filter = (f) => (f.to === 'b' && f.seg.payload.length > 0 ? 'hold' : 'pass');
+      p.holdData();
       p.deliver();
       p.filter = undefined;
       p.run(10_000);
@@ -429,11 +435,10 @@ describe('TCP loss and reordering', () => {
   it('reordered segments are delivered in order', () => {
     const p = new Pair();
     const { client, sr } = established(p);
-    p.filter = (f) => (f.to === 'b' && f.seg.payload.length > 0 ? 'hold' : 'pass');
+    p.holdData();
     client.send(bytes(1460 * 4));
     p.deliver();
     expect(p.held.length).toBe(4);
-    p.filter = undefined;
     p.release([3, 1, 2, 0]);
     expect(sr.data.length).toBe(1460 * 4);
     expect(Uint8Array.from(sr.data)).toEqual(bytes(1460 * 4));
@@ -443,10 +448,9 @@ describe('TCP loss and reordering', () => {
   it('a duplicated segment is delivered once', () => {
     const p = new Pair();
     const { client, sr } = established(p);
-    p.filter = (f) => (f.to === 'b' && f.seg.payload.length > 0 ? 'hold' : 'pass');
+    p.holdData();
     client.send(bytes(300));
     p.deliver();
-    p.filter = undefined;
     p.release([0, 0]);
     expect(sr.data).toEqual([...bytes(300)]);
   });
@@ -647,10 +651,9 @@ describe('TCP against an attacker', () => {
   it('the out-of-order queue is bounded', () => {
     const p = new Pair({}, { oooMax: 2 });
     const { client } = established(p);
-    p.filter = (f) => (f.to === 'b' && f.seg.payload.length > 0 ? 'hold' : 'pass');
+    p.holdData();
     client.send(bytes(1460 * 5));
     p.deliver();
-    p.filter = undefined;
     p.release([1, 2, 3, 4]);
     expect(p.b.counters.drops['ooo-full']).toBe(2);
   });
