@@ -11,6 +11,7 @@ import { EthernetFrame, EthernetRepr } from './ethernet.js';
 import { emitIcmpv4, Icmpv4Packet, icmpv4ReprLen, parseIcmpv4Repr } from './icmpv4.js';
 import { Ipv4Packet, Ipv4Repr } from './ipv4.js';
 import { UdpPacket, UdpRepr } from './udp.js';
+import { VxlanPacket, VxlanRepr } from './vxlan.js';
 import { prng as rng } from '../../test/prng.js';
 
 
@@ -76,6 +77,13 @@ function exerciseL4(buf: Uint8Array, src?: number, dst?: number): void {
     expect(udp.payload().length).toBe(udp.len() - 8);
     const out = new Uint8Array(udp.len());
     UdpRepr.parse(udp).emit(out, src ?? 0, dst ?? 0);
+  }
+  const vx = VxlanPacket.checked(buf);
+  if (isWireError(vx)) checkError(vx, buf);
+  else {
+    expect(isInside(vx.payload(), buf)).toBe(true);
+    expect(vx.vni()).toBeLessThanOrEqual(0xffffff);
+    VxlanRepr.parse(vx).emit(new Uint8Array(8));
   }
 }
 

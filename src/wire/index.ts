@@ -1,4 +1,4 @@
-// wire/: pure packet codecs — Ethernet (+802.1Q), ARP, IPv4, ICMPv4, UDP, TCP, the Internet checksum.
+// wire/: pure packet codecs — Ethernet (+802.1Q), ARP, IPv4, ICMPv4, UDP, TCP, VXLAN, the Internet checksum.
 //
 // Contract:
 // - Two levels per protocol (smoltcp style): a zero-copy view `XPacket.checked(bytes)` with
@@ -21,3 +21,4 @@ export * from './icmpv4.js';
 export * from './ipv4.js';
 export * from './tcp.js';
 export * from './udp.js';
+export * from './vxlan.js';
