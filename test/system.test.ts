@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Netns, probe, probeInBackground, skipLab, stopChild, waitFor, type ProbeResult } from './lab.js';
+import { startMachine, terminate, type Running } from './machine-process.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'nanoshare');
@@ -21,61 +22,6 @@ const GUESTS = [
   { name: 'rtos', mac: '02:4e:53:00:00:0a', ip: '10.77.0.10' },
   { name: 'gpos', mac: '02:4e:53:00:00:0b', ip: '10.77.0.11' },
 ] as const;
-
-// ---- the machine as a child process ----------------------------------------------------------
-
-interface Running {
-  child: ChildProcess;
-  /** Everything written on stderr so far. */
-  stderr: () => string;
-  ready: ReadyLine;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-interface ReadyLine {
-  msg: 'ready';
-  pid: number;
-  tap: string;
-  hostIp?: string;
-  bridge?: string;
-  capture?: string;
-  control?: string;
-  guests: Array<{ name: string; os: string; mac: string; ipv4: string }>;
-}
-
-async function startMachine(ns: Netns, args: readonly string[]): Promise<Running> {
-  const child = ns.spawn([process.execPath, BIN, 'run', '--stats-interval', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (d: string) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const ready = await waitFor(
-    'the "ready" log line',
-    () => {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nanoshare exited (${child.exitCode ?? child.signalCode}) before ready:\n${err}`);
-      for (const line of err.split('\n')) {
-        if (!line.includes('"msg":"ready"')) continue;
-        return JSON.parse(line) as ReadyLine;
-      }
-      return undefined;
-    },
-    15_000,
-  );
-  return { child, stderr: () => err, ready, exited };
-}
-
-async function terminate(m: Running, timeoutMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  m.child.kill('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`nanoshare did not exit within ${timeoutMs} ms of SIGTERM:\n${m.stderr()}`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([m.exited, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 // ---- what we measure ---------------------------------------------------------------------------
 

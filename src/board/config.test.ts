@@ -4,7 +4,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { formatIpv4Cidr, formatMac, parseIpv4 } from '../wire/address.js';
 import { DEFAULT_SCHEDULER } from '../nanokernel/nanokernel.js';
-import { ConfigError, configFromJson, defaultConfig, fieldName } from './config.js';
+import { ConfigError, configFromJson, defaultConfig, fieldName, parseLink } from './config.js';
 
 const two = (extra: Record<string, unknown> = {}, gpos: Record<string, unknown> = {}) => ({
   guests: [
@@ -62,7 +62,7 @@ describe('defaults', () => {
 describe('errors name the field', () => {
   const cases: Array<[string, unknown, string]> = [
     ['not an object', [], 'config: expected an object'],
-    ['unknown key', { colour: 1 }, 'colour: unknown key (known: $schema, tap,'],
+    ['unknown key', { colour: 1 }, 'colour: unknown key (known: $schema, link, tap,'],
     ['malformed MAC', two({}, { mac: 'zz' }), 'guests[1].mac: malformed MAC "zz"'],
     ['group MAC', two({}, { mac: '03:00:00:00:00:01' }), 'guests[1].mac: MAC 03:00:00:00:00:01 is a group address'],
     ['zero MAC', two({}, { mac: '00:00:00:00:00:00' }), 'guests[1].mac: MAC 00:00:00:00:00:00 is not a usable address'],
@@ -109,6 +109,47 @@ describe('errors name the field', () => {
     expect(fieldName('/guests/12/control/telemetry')).toBe('guests[12].control.telemetry');
     expect(fieldName('/a~1b')).toBe('a/b');
   });
+});
+
+describe('link', () => {
+  it('defaults to tap:nstap0, and tap is its short form', () => {
+    expect(defaultConfig().link).toEqual({ kind: 'tap', name: 'nstap0' });
+    expect(configFromJson({ tap: 'ns9' }).link).toEqual({ kind: 'tap', name: 'ns9' });
+    expect(configFromJson({ link: 'tap:ns8' })).toMatchObject({ link: { kind: 'tap', name: 'ns8' }, tap: 'ns8' });
+  });
+
+  it('parses a VXLAN URL: flood list with default port 4789, vni, local', () => {
+    expect(parseLink('vxlan://192.0.2.1,192.0.2.3:8472?vni=42&local=192.0.2.2:4790')).toEqual({
+      kind: 'vxlan', vni: 42, remotes: [{ addr: '192.0.2.1', port: 4789 }, { addr: '192.0.2.3', port: 8472 }], local: { addr: '192.0.2.2', port: 4790 },
+    });
+    expect(parseLink('vxlan://192.0.2.1?vni=16777215')).toMatchObject({ vni: 16777215, local: { addr: '0.0.0.0', port: 4789 } });
+    expect(parseLink('vxlan://?vni=1')).toMatchObject({ remotes: [] });
+  });
+
+  it('a VXLAN link has no host address and cannot be bridged', () => {
+    expect(configFromJson({ link: 'vxlan://192.0.2.1?vni=1' }).hostIp).toBeUndefined();
+    expect(errorOf({ link: 'vxlan://192.0.2.1?vni=1', bridge: 'br0' })).toContain('bridge: only a tap link can join a bridge');
+    expect(errorOf({ link: 'vxlan://192.0.2.1?vni=1', tap: 'x' })).toContain('tap: names a TAP, but the link is vxlan');
+  });
+
+  it('parses pcap replay with its pace', () => {
+    expect(parseLink('pcap:in.pcap')).toEqual({ kind: 'pcap', path: 'in.pcap', pace: 'fast' });
+    expect(parseLink('pcap:/x/in.pcap?pace=recorded')).toEqual({ kind: 'pcap', path: '/x/in.pcap', pace: 'recorded' });
+  });
+
+  const bad: Array<[string, string]> = [
+    ['udp://1.2.3.4', 'link: malformed link "udp://1.2.3.4"'],
+    ['vxlan://192.0.2.1', 'link: vxlan: vni must be 1 to 16777215, got "(none)"'],
+    ['vxlan://192.0.2.1?vni=16777216', 'vni must be 1 to 16777215'],
+    ['vxlan://192.0.2.1?vni=0', 'vni must be 1 to 16777215'],
+    ['vxlan://192.0.2.300?vni=1', 'link: vxlan remote: expected IPv4[:PORT]'],
+    ['vxlan://192.0.2.1:0?vni=1', 'vxlan remote'],
+    ['vxlan://192.0.2.1?vni=1&local=x', 'link: vxlan local: expected IPv4[:PORT]'],
+    ['vxlan://192.0.2.1?vni=1&group=239.1.1.1', 'link: vxlan: unknown parameter "group"'],
+    ['tap:this-name-is-too-long', 'link: bad TAP name'],
+    ['pcap:x.pcap?pace=slow', 'link: pace: expected "fast" or "recorded"'],
+  ];
+  for (const [link, message] of bad) it(`refuses ${link}`, () => expect(errorOf({ link })).toContain(message));
 });
 
 describe('board/ is pure', () => {

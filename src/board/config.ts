@@ -43,7 +43,15 @@ export interface GuestSettings {
   load?: { dst: Ipv4; port: number; size: number };
 }
 
+/** Where the NIC's cable goes (the `link` key). */
+export type LinkSpec =
+  | { kind: 'tap'; name: string }
+  | { kind: 'vxlan'; vni: number; remotes: Array<{ addr: string; port: number }>; local: { addr: string; port: number } }
+  | { kind: 'pcap'; path: string; pace: 'fast' | 'recorded' };
+
 export interface MachineConfig {
+  link: LinkSpec;
+  /** The TAP's name (a tap link; the default name otherwise, for the control socket's path). */
   tap: string;
   bridge?: string;
   uplink?: string;
@@ -199,6 +207,43 @@ function guestSettings(g: GuestFile, field: string): GuestSettings {
   return out;
 }
 
+const VXLAN_PORT = 4789;
+const IPV4_PORT_RE = /^([0-9.]+)(?::([0-9]{1,5}))?$/;
+
+function udpEndpoint(text: string, what: string, defaultPort: number): { addr: string; port: number } {
+  const m = IPV4_PORT_RE.exec(text);
+  const port = m?.[2] === undefined ? defaultPort : Number(m[2]);
+  if (!m || parseIpv4(m[1]!) === undefined || port < 1 || port > 65535) fail('link', `${what}: expected IPv4[:PORT] like 192.0.2.2:4789, got ${JSON.stringify(text)}`);
+  return { addr: m[1]!, port };
+}
+
+/** Parse the `link` key (its scheme was checked by the schema). */
+export function parseLink(text: string): LinkSpec {
+  if (text.startsWith('tap:')) {
+    const name = text.slice(4);
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name)) fail('link', `bad TAP name ${JSON.stringify(name)} (1 to 15 of letters, digits, _ . -)`);
+    return { kind: 'tap', name };
+  }
+  if (text.startsWith('pcap:')) {
+    const m = /^pcap:(.+?)(?:\?pace=([a-z]*))?$/.exec(text)!;
+    const pace = m[2] ?? 'fast';
+    if (pace !== 'fast' && pace !== 'recorded') fail('link', `pace: expected "fast" or "recorded", got ${JSON.stringify(pace)}`);
+    return { kind: 'pcap', path: m[1]!, pace };
+  }
+  const rest = text.slice('vxlan://'.length);
+  const q = rest.indexOf('?');
+  const hosts = q < 0 ? rest : rest.slice(0, q);
+  const query = new URLSearchParams(q < 0 ? '' : rest.slice(q + 1));
+  for (const k of query.keys()) if (k !== 'vni' && k !== 'local') fail('link', `vxlan: unknown parameter ${JSON.stringify(k)} (known: vni, local)`);
+  const vniText = query.get('vni');
+  const vni = vniText !== null && /^[0-9]{1,8}$/.test(vniText) ? Number(vniText) : NaN;
+  if (!(vni >= 1 && vni <= 0xffffff)) fail('link', `vxlan: vni must be 1 to 16777215, got ${JSON.stringify(vniText ?? '(none)')}`);
+  const remotes = hosts === '' ? [] : hosts.split(',').map((h) => udpEndpoint(h, 'vxlan remote', VXLAN_PORT));
+  const localText = query.get('local');
+  const local = localText === null ? { addr: '0.0.0.0', port: VXLAN_PORT } : udpEndpoint(localText, 'vxlan local', VXLAN_PORT);
+  return { kind: 'vxlan', vni, remotes, local };
+}
+
 /**
  * The one path from a config document (file, flags, or both) to a checked MachineConfig:
  * schema, defaults, conversion, then the checks across fields.
@@ -206,8 +251,18 @@ function guestSettings(g: GuestFile, field: string): GuestSettings {
 export function configFromJson(json: unknown): MachineConfig {
   const f = withDefaults(json);
   const bridged = f.bridge != null || f.uplink != null;
+  let link = parseLink(d(f.link, 'link'));
+  if (f.tap !== undefined) {
+    if (link.kind !== 'tap') failAcross('tap', `names a TAP, but the link is ${link.kind} (give tap or link, not both)`);
+    link = { kind: 'tap', name: f.tap };
+  }
+  if (link.kind !== 'tap') {
+    if (f.bridge != null) failAcross('bridge', `only a tap link can join a bridge (the link is ${link.kind})`);
+    if (f.uplink != null) failAcross('uplink', `only a tap link can join an uplink (the link is ${link.kind})`);
+  }
   const cfg: MachineConfig = {
-    tap: d(f.tap, 'tap'),
+    link,
+    tap: link.kind === 'tap' ? link.name : 'nstap0',
     capturePrecision: d(f.capturePrecision, 'capturePrecision') as PcapPrecision,
     logLevel: d(f.logLevel, 'logLevel'),
     txPolicy: d(f.txPolicy, 'txPolicy') as TxPolicyName,
@@ -219,7 +274,7 @@ export function configFromJson(json: unknown): MachineConfig {
   };
   if (f.bridge != null) cfg.bridge = f.bridge;
   if (f.uplink != null) cfg.uplink = f.uplink;
-  if (f.hostIp != null && !bridged) cfg.hostIp = parseIpv4Cidr(f.hostIp)!;
+  if (f.hostIp != null && !bridged && link.kind === 'tap') cfg.hostIp = parseIpv4Cidr(f.hostIp)!;
   if (f.capture != null) cfg.capture = f.capture;
   if (f.control != null) cfg.control = f.control;
   validate(cfg);

@@ -37,6 +37,12 @@ const CidrText = format(`${IPV4}/(3[0-2]|[12]?[0-9])`, 'IPv4 address/prefix', 'e
 const EndpointText = format(`${IPV4}:${PORT}`, 'endpoint', 'expected ADDRESS:PORT like 10.77.0.1:9000', '10.77.0.1:9000');
 const IfNameText = format('[A-Za-z0-9_.-]{1,15}', 'interface name', '1 to 15 of letters, digits, _ . -', 'nstap0');
 const GuestNameText = format('[a-z][a-z0-9-]{0,15}', 'guest name', '1 to 16 of a-z, 0-9, - starting with a letter', 'rtos');
+const LinkText = format(
+  '(tap:.+|vxlan://.*|pcap:.+)',
+  'link',
+  'expected tap:NAME, vxlan://REMOTE_IP[:PORT][,REMOTE_IP[:PORT]...]?vni=N[&local=IP:PORT] or pcap:FILE[?pace=recorded]',
+  'vxlan://192.0.2.2?vni=42&local=0.0.0.0:4789',
+);
 const RateText = format('[0-9]+(\\.[0-9]+)?[kKmMgG]?', 'rate', 'expected bits/s like 100M, 1G or 500k', '100M');
 
 /** The value or null (= unset); the description is repeated on the union for editors' hovers. */
@@ -89,7 +95,17 @@ const S = DEFAULT_SCHEDULER;
 export const ConfigSchema = Type.Object(
   {
     $schema: O(Type.String({ description: 'The schema this file follows (for editors).' })),
-    tap: O(IfNameText('TAP device; created if absent, removed on exit.', { default: 'nstap0' })),
+    link: O(
+      LinkText(
+        'Where the NIC\'s cable goes. tap:NAME (default tap:nstap0): a TAP device, created if absent, removed on exit. ' +
+          'vxlan://REMOTE_IP[:PORT][,REMOTE_IP[:PORT]...]?vni=N[&local=IP:PORT]: Ethernet in UDP (RFC 7348), as the kernel\'s ' +
+          '`ip link add ... type vxlan id N remote REMOTE_IP dstport 4789`; the remotes are the flood list (port 4789 unless given), ' +
+          'local is where to listen (default 0.0.0.0:4789); needs no privileges. ' +
+          'pcap:FILE[?pace=recorded]: replay a capture into the machine and exit after its last frame.',
+        { default: 'tap:nstap0' },
+      ),
+    ),
+    tap: O(IfNameText('Short for link tap:NAME (it names the TAP of a tap link).')),
     bridge: O(nullable(IfNameText('Attach the TAP to this existing bridge; the TAP then gets no address.'))),
     uplink: O(nullable(IfNameText('Make a bridge, move this interface\'s addresses to it, attach it and the TAP. Not with bridge.'))),
     hostIp: O(nullable(CidrText('Address of the host side of the TAP; null = none. Ignored with bridge or uplink.', { default: '10.77.0.1/24' }))),

@@ -54,6 +54,8 @@ describe('every flag is a config key', () => {
       [['--rtos-ip', '10.9.0.10/16', '--gpos-mac', '02:00:00:00:00:0b'], { guests: [{ name: 'rtos', mac: '02:4e:53:00:00:0a', ipv4: '10.9.0.10/16' }, { name: 'gpos', mac: '02:00:00:00:00:0b', ipv4: '10.77.0.11/24' }] }],
       [['--telemetry', '10.77.0.1:9000', '--control-period', '500', '--gpos-load', '10.77.0.1:7'], { guests: [{ name: 'rtos', mac: '02:4e:53:00:00:0a', ipv4: '10.77.0.10/24', control: { periodUs: 500, telemetry: '10.77.0.1:9000' } }, { name: 'gpos', mac: '02:4e:53:00:00:0b', ipv4: '10.77.0.11/24', load: { dst: '10.77.0.1:7' } }] }],
       [['--bridge', 'br0'], { bridge: 'br0' }],
+      [['--tap', 'ns1'], { link: 'tap:ns1' }],
+      [['--link', 'vxlan://192.0.2.1?vni=7'], { link: 'vxlan://192.0.2.1?vni=7' }],
     ];
     for (const [flags, json] of pairs) expect(configFromArgs(flags), flags.join(' ')).toEqual(configFromArgs(['--config', file(json)]));
   });
@@ -71,6 +73,7 @@ describe('errors name where the value came from', () => {
     expect(errorOf(['--control-period', '5'])).toBe('--control-period: expected an integer from 100 to 10000000, got 5');
     expect(errorOf(['--telemetry', '10.77.0.1:0'])).toMatch(/^--telemetry: malformed endpoint/);
     expect(errorOf(['--line-rate', 'fast'])).toMatch(/^--line-rate: malformed rate "fast"/);
+    expect(errorOf(['--link', 'vxlan://192.0.2.1?vni=0'])).toBe('--link: vxlan: vni must be 1 to 16777215, got "0"');
   });
 
   it('a value from the file names the file and the field, even with flags given', () => {

@@ -7,6 +7,7 @@ import { ConfigError, configFromJson, fieldName, withDefaults, type MachineConfi
 import type { ConfigFile } from '../board/schema.js';
 
 export const RUN_OPTIONS = {
+  link: { type: 'string' },
   tap: { type: 'string' },
   bridge: { type: 'string' },
   uplink: { type: 'string' },
@@ -36,7 +37,11 @@ export const RUN_USAGE = `Usage: nanoshare run [options]
 Runs the machine: a nanokernel with two guests (rtos, the primary, and gpos) sharing one
 processor and one NIC bridged to a TAP device. Needs root or CAP_NET_ADMIN and /dev/net/tun.
 
-  --tap NAME               TAP device (default nstap0); created if absent, removed on exit
+  --link URL               the NIC's cable: tap:NAME (default tap:nstap0), a TAP device, created if
+                           absent, removed on exit; vxlan://REMOTE_IP[:PORT][,...]?vni=N[&local=IP:PORT],
+                           Ethernet in UDP (RFC 7348) to a kernel vxlan or another machine, no privileges;
+                           pcap:FILE[?pace=recorded], replay a capture and exit after its last frame
+  --tap NAME               short for --link tap:NAME
   --bridge NAME            attach the TAP to this existing bridge and set no address
   --uplink IFACE           make a bridge, move IFACE's addresses to it, attach IFACE and the TAP
   --host-ip CIDR           address of the host side of the TAP (default 10.77.0.1/24; not with a bridge)
@@ -73,6 +78,7 @@ interface FlagKey {
 
 /** Every flag of `nanoshare run` as the config key it sets (see schema.ts for what each means). */
 export const FLAG_KEYS: Record<FlagName, FlagKey> = {
+  link: { path: ['link'] },
   tap: { path: ['tap'] },
   bridge: { path: ['bridge'] },
   uplink: { path: ['uplink'] },

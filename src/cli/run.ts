@@ -1,15 +1,14 @@
-// `nanoshare run`: open the TAP, set up the host side, boot the machine, log `ready`, serve the
+// `nanoshare run`: open the link (a TAP with its host side set up, or a VXLAN socket), boot the machine, log `ready`, serve the
 // control socket, and on SIGINT/SIGTERM stop in order: capture flushed, TAP closed (a TAP we
 // created disappears with it), host setup undone.
 import { pino, type Logger } from 'pino';
 import type { Server } from 'node:net';
 import { formatIpv4Cidr } from '../wire/address.js';
 import type { Link } from '../link/link.js';
-import { TapLink, TapError } from '../link/tap.js';
 import { CaptureLink } from '../capture/capture-link.js';
 import { PcapFileSink } from '../capture/file-sink.js';
 import type { MachineConfig } from '../board/config.js';
-import { setupHostNet, linkExists, HostNetError } from '../host/hostnet.js';
+import { openLink, LinkOpenError, type OpenedLink } from '../host/link-open.js';
 import { SystemClock } from '../host/clock.js';
 import { buildMachine, describeGuests, type Machine } from '../board/machine.js';
 import { serveControl, closeControl, defaultControlPath } from '../host/control.js';
@@ -18,43 +17,30 @@ import { summarize } from './stats.js';
 export async function runMachine(cfg: MachineConfig): Promise<number> {
   const log: Logger = pino({ level: cfg.logLevel, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
 
-  const tapExisted = await linkExists(cfg.tap);
-  let tap: TapLink;
+  let opened: OpenedLink;
   try {
-    tap = TapLink.open(cfg.tap, { mtu: cfg.mtu });
+    opened = await openLink(cfg);
   } catch (e) {
-    if (e instanceof TapError) {
-      // The addon's messages are already one line naming the missing flag or privilege.
-      process.stderr.write(`nanoshare: ${e.message}\n`);
-      return e.code === 'ENOADDON' ? 1 : 2;
-    }
-    throw e;
-  }
-
-  let teardownNet: () => Promise<void>;
-  try {
-    teardownNet = await setupHostNet(cfg, tap.name, tapExisted);
-  } catch (e) {
-    tap.close();
-    if (e instanceof HostNetError) {
+    if (e instanceof LinkOpenError) {
       process.stderr.write(`nanoshare: ${e.message}\n`);
       return e.exitCode;
     }
     throw e;
   }
+  const { link: cable, teardown: teardownNet } = opened;
 
   let sink: PcapFileSink | undefined;
-  let link: Link = tap;
+  let link: Link = cable;
   if (cfg.capture) {
     try {
       sink = new PcapFileSink(cfg.capture, cfg.capturePrecision);
     } catch (e) {
-      tap.close();
+      cable.close();
       await teardownNet();
       process.stderr.write(`nanoshare: --capture ${cfg.capture}: ${(e as Error).message}\n`);
       return 2;
     }
-    link = new CaptureLink(tap, sink);
+    link = new CaptureLink(cable, sink);
   }
 
   const clock = new SystemClock();
@@ -64,7 +50,7 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
   machine.nic.onLinkError((err) => log.warn({ err: err.message }, 'link error'));
   machine.start();
 
-  const controlPath = cfg.control ?? defaultControlPath(tap.name);
+  const controlPath = cfg.control ?? defaultControlPath(cable.name);
   let control: Server | undefined;
   try {
     control = await serveControl(controlPath, {
@@ -84,7 +70,7 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
 
   log.info(
     {
-      tap: tap.name,
+      ...opened.describe,
       hostIp: cfg.hostIp ? formatIpv4Cidr(cfg.hostIp) : undefined,
       bridge: cfg.bridge,
       uplink: cfg.uplink,

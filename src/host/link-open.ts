@@ -1,0 +1,59 @@
+// Opening the NIC's cable named by the config's `link`: a TAP (with the host side set up: address,
+// bridge or uplink) or a VXLAN UDP socket. Returns the link and how to undo what was done; a
+// failure is a LinkOpenError with one line and the exit code the CLI returns.
+import type { Link } from '../link/link.js';
+import { TapLink, TapError } from '../link/tap.js';
+import { VxlanLink, VxlanError } from '../link/vxlan.js';
+import type { MachineConfig } from '../board/config.js';
+import { setupHostNet, linkExists, HostNetError } from './hostnet.js';
+
+export class LinkOpenError extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+export interface OpenedLink {
+  link: Link;
+  /** Undo the host setup; never throws. Closing the link is the caller's. */
+  teardown(): Promise<void>;
+  /** What the `ready` log line says about the link. */
+  describe: Record<string, unknown>;
+}
+
+export async function openLink(cfg: MachineConfig): Promise<OpenedLink> {
+  const spec = cfg.link;
+  switch (spec.kind) {
+    case 'tap': {
+      const tapExisted = await linkExists(spec.name);
+      let tap: TapLink;
+      try {
+        tap = TapLink.open(spec.name, { mtu: cfg.mtu });
+      } catch (e) {
+        // The addon's messages are already one line naming the missing flag or privilege.
+        if (e instanceof TapError) throw new LinkOpenError(e.message, e.code === 'ENOADDON' ? 1 : 2);
+        throw e;
+      }
+      try {
+        const teardown = await setupHostNet(cfg, tap.name, tapExisted);
+        return { link: tap, teardown, describe: { tap: tap.name } };
+      } catch (e) {
+        tap.close();
+        if (e instanceof HostNetError) throw new LinkOpenError(e.message, e.exitCode);
+        throw e;
+      }
+    }
+    case 'vxlan': {
+      try {
+        const link = await VxlanLink.open({ vni: spec.vni, remotes: spec.remotes, local: spec.local, mtu: cfg.mtu });
+        const ep = (e: { addr: string; port: number }) => `${e.addr}:${e.port}`;
+        return { link, teardown: async () => {}, describe: { link: 'vxlan', vni: spec.vni, local: ep(spec.local), remotes: spec.remotes.map(ep) } };
+      } catch (e) {
+        if (e instanceof VxlanError) throw new LinkOpenError(`--link: ${e.message}`, 2);
+        throw e;
+      }
+    }
+    case 'pcap':
+      throw new LinkOpenError('--link pcap: replay is not available in this build', 2);
+  }
+}
