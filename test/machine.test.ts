@@ -394,3 +394,83 @@ describe('a guest fault is contained', () => {
     expect(arps.map((s) => [s.eth.srcAddr(), s.arp!.senderProtoAddr()])).toEqual([[RTOS.mac, RTOS.ip]]);
   });
 });
+
+describe('the wire cannot speak for a guest (issue 7, "split")', () => {
+  const ATTACKER = parseMac('02:66:66:66:66:66')!;
+
+  it('ARP frames claiming the rtos\'s IP do not make the gpos send rtos-bound traffic onto the wire', () => {
+    const m = boot((cfg) => {
+      cfg.guests[1]!.load = { dst: RTOS.ip, port: 9, size: 100 }; // the gpos talks to the rtos all along
+      cfg.guests[1]!.rateBps = 1e6; // about one datagram a millisecond of virtual time
+    });
+    m.settle(2_000);
+    m.link.drain();
+    const local0 = m.port('gpos').counters.txLocal;
+    // Gratuitous ARP, unicast reply and request, all saying "10.77.0.10 is at the attacker".
+    m.send(
+      arpFrame(MAC_BROADCAST, ATTACKER, new ArpRepr(ArpOperation.Request, ATTACKER, RTOS.ip, 0, RTOS.ip)),
+      arpFrame(GPOS.mac, ATTACKER, new ArpRepr(ArpOperation.Reply, ATTACKER, RTOS.ip, GPOS.mac, GPOS.ip)),
+      arpFrame(GPOS.mac, ATTACKER, new ArpRepr(ArpOperation.Request, ATTACKER, RTOS.ip, 0, GPOS.ip)),
+      // And one claiming the rtos's MAC as its Ethernet source.
+      arpFrame(MAC_BROADCAST, RTOS.mac, new ArpRepr(ArpOperation.Reply, RTOS.mac, RTOS.ip, GPOS.mac, GPOS.ip)),
+    );
+    m.settle(20_000);
+    const wire = m.link.drain().map(parse);
+    expect(wire.filter((s) => s.ip?.dstAddr() === RTOS.ip)).toEqual([]);
+    expect(wire.filter((s) => s.eth.dstAddr() === ATTACKER)).toEqual([]);
+    expect(m.port('gpos').counters.txLocal - local0).toBeGreaterThan(10); // still delivered locally
+    const sw = m.machine.nanokernel.counters;
+    expect([sw.rxSpoofedIp, sw.rxSpoofedMac]).toEqual([3, 1]);
+    expect(m.port('rtos').counters.rxSpoofedIp).toBe(3);
+  });
+
+  it('a broadcast ARP binding the host\'s IP to a guest\'s MAC does not stop both guests answering the host', () => {
+    const { link, send, machine } = boot();
+    send(arpWhoHas(RTOS.ip), arpWhoHas(GPOS.ip)); // both guests learn the host
+    link.drain();
+    for (const guest of [RTOS, GPOS]) {
+      send(
+        arpFrame(MAC_BROADCAST, HOST_MAC, new ArpRepr(ArpOperation.Request, guest.mac, HOST_IP, 0, HOST_IP)),
+        arpFrame(MAC_BROADCAST, ATTACKER, new ArpRepr(ArpOperation.Reply, guest.mac, HOST_IP, MAC_BROADCAST, HOST_IP)),
+      );
+    }
+    send(ping(RTOS.mac, RTOS.ip, 1), ping(GPOS.mac, GPOS.ip, 2));
+    const replies = link.drain().map(parse).filter((s) => s.icmp);
+    expect(replies.map((s) => [s.eth.srcAddr(), s.eth.dstAddr(), s.ip!.dstAddr(), s.icmp!.echoSeqNo()])).toEqual([
+      [RTOS.mac, HOST_MAC, HOST_IP, 1],
+      [GPOS.mac, HOST_MAC, HOST_IP, 2],
+    ]);
+    expect(machine.nanokernel.counters.rxSpoofedMac).toBe(4);
+  });
+
+  it('an IPv4 datagram with a guest\'s source never reaches the other guest', () => {
+    const { send, port, machine } = boot();
+    const before = port('gpos').counters.rxFrames;
+    send(udpFrame(GPOS.mac, HOST_MAC, RTOS.ip, GPOS.ip, 7, 7, new Uint8Array(4)));
+    expect(port('gpos').counters.rxFrames).toBe(before);
+    expect(machine.nanokernel.counters.rxSpoofedIp).toBe(1);
+  });
+});
+
+describe('stopping the machine', () => {
+  it('stops a busy machine cleanly: no unit runs after stop(), nothing throws, nothing more leaves', () => {
+    const m = boot((cfg) => {
+      cfg.lineRateBps = 10e6;
+      cfg.guests[1]!.load = { dst: HOST_IP, port: 9, size: 1200 };
+      cfg.guests[1]!.rateBps = 5e6;
+    });
+    m.send(arpWhoHas(GPOS.ip));
+    m.settle(20_000);
+    const units = (): number[] => m.machine.nanokernel.domains.map((d) => d.stats.units);
+    expect(m.machine.guests.get('gpos')!.load!.sent).toBeGreaterThan(5); // busy
+    m.link.inject([ping(RTOS.mac, RTOS.ip, 1)]); // a frame pending in the NIC at the stop
+    m.machine.stop();
+    const before = units();
+    m.link.drain();
+    expect(() => m.settle(100_000)).not.toThrow();
+    expect(() => m.link.inject([ping(GPOS.mac, GPOS.ip, 2)])).not.toThrow();
+    m.settle(100_000);
+    expect(units()).toEqual(before);
+    expect(m.link.drain()).toHaveLength(0);
+  });
+});

@@ -5,11 +5,12 @@ import type { IpAddr, Mac } from '../wire/address.js';
 import { Ring } from '../machine/ring.js';
 import { Irq } from './guest-interface.js';
 import type { TokenBucket } from './token-bucket.js';
+import { isUnspecified } from './source-guard.js';
 
-/** Drops that belong to one port (counted on the switch and on the port). */
-export type PortDropReason = 'rxQueueFull' | 'rxHalted' | 'rxFlushed' | 'txQueueFull' | 'txSpoofedMac' | 'txSpoofedIp' | 'txMalformed' | 'txFlushed';
+/** Drops that belong to one port (counted on the switch and on the port). rxSpoofed*: a frame from the wire claimed this port's identity. */
+export type PortDropReason = 'rxSpoofedMac' | 'rxSpoofedIp' | 'rxQueueFull' | 'rxHalted' | 'rxFlushed' | 'txQueueFull' | 'txSpoofedMac' | 'txSpoofedIp' | 'txMalformed' | 'txFlushed';
 
-export const PORT_DROPS: ReadonlySet<string> = new Set<PortDropReason>(['rxQueueFull', 'rxHalted', 'rxFlushed', 'txQueueFull', 'txSpoofedMac', 'txSpoofedIp', 'txMalformed', 'txFlushed']);
+export const PORT_DROPS: ReadonlySet<string> = new Set<PortDropReason>(['rxSpoofedMac', 'rxSpoofedIp', 'rxQueueFull', 'rxHalted', 'rxFlushed', 'txQueueFull', 'txSpoofedMac', 'txSpoofedIp', 'txMalformed', 'txFlushed']);
 
 export type PortCounters = {
   /** Frames put into the port's RX ring. */
@@ -42,7 +43,7 @@ export class Port {
   readonly tx: Ring<Uint8Array>;
   readonly groups = new Set<Mac>();
   readonly counters: PortCounters = {
-    rxFrames: 0, rxBytes: 0, rxConsumed: 0, rxQueueFull: 0, rxHalted: 0, rxFlushed: 0,
+    rxFrames: 0, rxBytes: 0, rxConsumed: 0, rxSpoofedMac: 0, rxSpoofedIp: 0, rxQueueFull: 0, rxHalted: 0, rxFlushed: 0,
     txQueued: 0, txQueueFull: 0, txFrames: 0, txBytes: 0, txLocal: 0, txFlushed: 0,
     txSpoofedMac: 0, txSpoofedIp: 0, txMalformed: 0, txRateLimited: 0, addressConflicts: 0,
   };
@@ -71,7 +72,7 @@ export class Port {
   ) {
     this.rx = new Ring(rxQueue);
     this.tx = new Ring(txQueue);
-    this.addrs = new Set(addresses ?? []);
+    this.addrs = new Set((addresses ?? []).filter((a) => !isUnspecified(a)));
   }
 
   /** The addresses the guest may use. Changed only through the switch (Switch.setAddresses). */
@@ -81,7 +82,7 @@ export class Port {
 
   /** For the switch only, which keeps its address table in step. */
   replaceAddresses(addrs: readonly IpAddr[]): void {
-    this.addrs = new Set(addrs);
+    this.addrs = new Set(addrs.filter((a) => !isUnspecified(a)));
   }
 
   /** Put a frame into the RX ring and raise the RX line; false if full (the caller drops it). */

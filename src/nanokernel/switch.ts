@@ -3,6 +3,7 @@
 // so every drop is counted under a named reason and seen by capture, whichever side it is on.
 import { MAC_BROADCAST, isMulticastMac, readMac, type IpAddr, type Mac } from '../wire/address.js';
 import { PORT_DROPS, type Port, type PortDropReason } from './port.js';
+import { isUnspecified } from './source-guard.js';
 
 /** Why the switch dropped a frame: each is a counter of the same name. */
 export type DropReason =
@@ -12,10 +13,7 @@ export type DropReason =
   | 'rxUnknownUnicast'
   /** Multicast to a group no port joined. */
   | 'rxNoSubscriber'
-  /** From the wire with a local guest's Ethernet source (or ARP sender MAC). */
-  | 'rxSpoofedMac'
-  /** From the wire with a local guest's IP source (or ARP sender IP). */
-  | 'rxSpoofedIp'
+  /** Per port: see PortDropReason. */
   | PortDropReason;
 
 /** Short human text per reason (capture comments say `drop: <text>`). */
@@ -112,6 +110,7 @@ export class Switch {
 
   /** Replace a port's address set; refused (false, counted) if another port holds one of them. */
   setAddresses(port: Port, addrs: readonly IpAddr[]): boolean {
+    addrs = addrs.filter((a) => !isUnspecified(a)); // always allowed, never owned
     for (const a of addrs) {
       const o = this.byAddr.get(a);
       if (o !== undefined && o !== port) {

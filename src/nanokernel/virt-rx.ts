@@ -2,7 +2,12 @@
 // ports its destination MAC names: unicast to its owner, broadcast to every port, multicast to
 // the group's subscribers. Unknown unicast and unjoined groups are dropped and counted. Delivery
 // raises the port's own interrupt line; a full or halted port drops the frame, counted.
-import { ETHERNET_HEADER_LEN } from '../wire/index.js';
+// Receive-side identity: the wire never speaks for a local guest. A frame whose Ethernet source
+// or ARP sender MAC is a guest's MAC, or whose ARP sender, IPv4 or IPv6 source is a guest's
+// address, is dropped (rxSpoofedMac, rxSpoofedIp, counted on the claimed guest's port too) before
+// any guest sees it: local delivery is the only way one guest's identity reaches another.
+import { ETHERNET_HEADER_LEN, EtherType, EthernetFrame, isWireError } from '../wire/index.js';
+import { readIpv4, readIpv6, readMac, type IpAddr } from '../wire/address.js';
 import type { Ring } from '../machine/ring.js';
 import { Port } from './port.js';
 import type { Switch } from './switch.js';
@@ -27,6 +32,8 @@ export class VirtRx {
     const c = sw.counters;
     c.rxFrames++;
     if (frame.length < ETHERNET_HEADER_LEN) return sw.drop('rxRunt', frame);
+    const claim = localClaim(sw, frame);
+    if (claim !== undefined) return sw.drop(claim[0], frame, claim[1]);
     const to = sw.route(frame);
     if (typeof to === 'string') return sw.drop(to, frame);
     if (to instanceof Port) {
@@ -41,6 +48,44 @@ export class VirtRx {
     for (const p of to) if (deliver(sw, p, frame)) names.push(p.name);
     if (names.length > 0) sw.observer.rx?.(frame, names, cast);
   }
+}
+
+/** Byte offsets in the headers the identity check reads (ARP over Ethernet/IPv4, IPv4, IPv6). */
+const ARP_SENDER_MAC = 8;
+const ARP_SENDER_IP = 14;
+const ARP_MIN_LEN = 28;
+const IPV4_SRC = 12;
+const IPV4_MIN_LEN = 20;
+const IPV6_SRC = 8;
+const IPV6_MIN_LEN = 40;
+
+/**
+ * Read raw, with no validation beyond lengths: a header that a guest would reject as malformed
+ * still cannot carry a guest's identity, so checking more frames than the guests accept is safe.
+ */
+export function localClaim(sw: Switch, frame: Uint8Array): ['rxSpoofedMac' | 'rxSpoofedIp', Port] | undefined {
+  const eth = EthernetFrame.checked(frame);
+  if (isWireError(eth)) return undefined;
+  let p = sw.owner(eth.srcAddr());
+  if (p) return ['rxSpoofedMac', p];
+  const body = eth.payload();
+  let ip: IpAddr | undefined;
+  switch (eth.etherType()) {
+    case EtherType.Arp:
+      if (body.length < ARP_MIN_LEN) return undefined;
+      p = sw.owner(readMac(body, ARP_SENDER_MAC));
+      if (p) return ['rxSpoofedMac', p];
+      ip = readIpv4(body, ARP_SENDER_IP);
+      break;
+    case EtherType.Ipv4:
+      if (body.length >= IPV4_MIN_LEN) ip = readIpv4(body, IPV4_SRC);
+      break;
+    case EtherType.Ipv6:
+      if (body.length >= IPV6_MIN_LEN) ip = readIpv6(body, IPV6_SRC);
+      break;
+  }
+  p = ip === undefined ? undefined : sw.ownerOfAddr(ip);
+  return p ? ['rxSpoofedIp', p] : undefined;
 }
 
 /** Put a frame into a port's RX ring (raising its line), or drop it: halted port, full ring. */
