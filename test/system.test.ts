@@ -317,3 +317,102 @@ describe.skipIf(skip)('system: nanoshare run on a real TAP in a namespace of its
     }
   });
 });
+
+// ---- TCP on the gpos (issue 9): curl, nc, and a RST for a closed port ------------------------
+
+const skipTcp = skipLab(['curl', 'nc']);
+
+/** Run curl in the namespace; returns its stdout and exit status (7 = could not connect). */
+function curl(ns: Netns, args: readonly string[], timeoutMs = 20_000): { status: number; stdout: string; stderr: string } {
+  return ns.run(['curl', '-sS', '--max-time', '10', ...args], timeoutMs);
+}
+
+describe.skipIf(skipTcp)('system: TCP, HTTP and TCP echo on the gpos, from real clients', () => {
+  it('curl gets /, /status (JSON), 404, 405 and 400; 50 keep-alive, 20 sequential and 20 parallel requests; nc echoes over TCP; a closed port answers with RST', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'nanoshare-systcp-'));
+    const ns = Netns.create('systcp');
+    const ctl = join(tmp, 'ctl.sock');
+    let m: Running | undefined;
+    try {
+      m = await startMachine(ns, ['--control', ctl]);
+      const byName = new Map(m.ready.guests.map((g) => [g.name, g as { protocols?: string[] }]));
+      expect(byName.get('gpos')!.protocols).toContain('tcp');
+      expect(byName.get('rtos')!.protocols).toEqual(['arp', 'ipv4', 'icmp', 'udp']);
+      const gpos = 'http://10.77.0.11';
+
+      const page = curl(ns, ['-i', `${gpos}/`]);
+      expect(page.status, page.stderr).toBe(0);
+      expect(page.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(page.stdout).toMatch(/content-type: text\/html/i);
+      expect(page.stdout).toContain('<h1>nanoshare gpos</h1>');
+
+      const status = curl(ns, [`${gpos}/status`]);
+      expect(status.status, status.stderr).toBe(0);
+      const doc = JSON.parse(status.stdout) as { name: string; os: string; mac: string; ipv4: string; uptimeS: number; protocols: string[] };
+      expect(doc).toMatchObject({ name: 'gpos', os: 'gpos', mac: '02:4e:53:00:00:0b', ipv4: '10.77.0.11/24' });
+      expect(doc.protocols).toContain('tcp');
+      expect(doc.uptimeS).toBeGreaterThan(0);
+
+      const code = (args: readonly string[]): string => curl(ns, ['-o', '/dev/null', '-w', '%{http_code}', ...args]).stdout;
+      expect(code([`${gpos}/nope`])).toBe('404');
+      expect(code(['-X', 'DELETE', `${gpos}/`])).toBe('405');
+      expect(code(['-H', `X-Big: ${'a'.repeat(9000)}`, `${gpos}/`])).toMatch(/^(431|400)$/);
+      const bad = ns.run(['sh', '-c', "printf 'GARBAGE\\r\\n\\r\\n' | nc -N -w 3 10.77.0.11 80"]);
+      expect(bad.stdout).toMatch(/^HTTP\/1\.1 400 /);
+
+      // 50 requests on one keep-alive connection (curl reuses it), then 20 connections one after another.
+      const many = curl(ns, ['-w', '%{http_code} %{num_connects}\\n', ...Array.from({ length: 50 }, () => ['-o', '/dev/null', `${gpos}/status`]).flat()], 60_000);
+      const lines = many.stdout.trim().split('\n');
+      expect(lines.length).toBe(50);
+      expect(lines.every((l) => l.startsWith('200 '))).toBe(true);
+      expect(lines.filter((l) => l === '200 1').length, 'curl opened one connection and reused it').toBe(1);
+      for (let i = 0; i < 20; i++) expect(code([`${gpos}/status`])).toBe('200');
+
+      // 20 clients at once, each its own connection.
+      const parallel = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          new Promise<string>((resolve) => {
+            const c = ns.spawn(['curl', '-sS', '--max-time', '15', '-o', '/dev/null', '-w', '%{http_code}', `${gpos}/status`]);
+            let out = '';
+            c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+            c.once('close', () => resolve(out)); // after stdout is drained, unlike 'exit'
+          }),
+        ),
+      );
+      expect(parallel.join(' ')).toBe(Array.from({ length: 20 }, () => '200').join(' '));
+
+      // TCP echo on port 7 (nc closes its side at EOF; the gpos echoes and closes too).
+      const payload = `nanoshare tcp echo ${randomBytes(8).toString('hex')}`;
+      const echoed = ns.run(['sh', '-c', `printf '%s' '${payload}' | nc -N -w 5 10.77.0.11 7`]);
+      expect(echoed.stdout).toBe(payload);
+      const bulk = ns.run(['sh', '-c', 'head -c 1000000 /dev/urandom > /tmp/.nst-echo-$$ && nc -N -w 10 10.77.0.11 7 < /tmp/.nst-echo-$$ | cmp - /tmp/.nst-echo-$$; r=$?; rm -f /tmp/.nst-echo-$$; exit $r'], 30_000);
+      expect(bulk.status, `1 MB echoed differs: ${bulk.stdout} ${bulk.stderr}`).toBe(0);
+
+      // A closed port refuses at once (a RST, not a timeout); so does the rtos, which runs no TCP.
+      const refused = curl(ns, ['--connect-timeout', '5', 'http://10.77.0.11:81/']);
+      expect(refused.status).toBe(7);
+      // "Failed to connect ... after N ms": refused in milliseconds, not after the 5 s timeout.
+      const afterMs = Number(/after (\d+) ms/.exec(refused.stderr)?.[1] ?? Infinity);
+      expect(afterMs, refused.stderr).toBeLessThan(2000);
+      const rtos = curl(ns, ['--connect-timeout', '5', 'http://10.77.0.10/']);
+      expect(rtos.status).not.toBe(0);
+
+      const stats = JSON.parse(ns.exec([process.execPath, BIN, 'stats', '--json', '--control', ctl])) as {
+        guests: Array<{ name: string; protocols: string[]; tcp?: { resetsTx: number; established: number; drops: Record<string, number> }; http?: { requests: number } }>;
+      };
+      const g = stats.guests.find((x) => x.name === 'gpos')!;
+      expect(g.tcp!.resetsTx).toBeGreaterThanOrEqual(1);
+      expect(g.tcp!.drops['no-listener']).toBeGreaterThanOrEqual(1);
+      expect(g.tcp!.established).toBeGreaterThanOrEqual(45);
+      expect(g.http!.requests).toBeGreaterThanOrEqual(95);
+      expect(stats.guests.find((x) => x.name === 'rtos')!.tcp).toBeUndefined();
+
+      const { code: exit, signal } = await terminate(m);
+      expect({ code: exit, signal }, m.stderr()).toEqual({ code: 0, signal: null });
+    } finally {
+      if (m) await stopChild(m.child);
+      await ns.delete();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
