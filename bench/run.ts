@@ -1,12 +1,14 @@
 // `npm run bench [-- NAME]`: the benchmarks, each printed as a table with its peer measured in
 // the same run. Names: echo (per-frame cost, no privileges), cpu (scheduler and shared NIC under load, root),
-// floor (nanoshare beside a C TAP responder and the kernel, root; not in the default set: it takes minutes).
+// floor (nanoshare beside a C TAP responder and the kernel, root; not in the default set: it takes minutes),
+// tcp (HTTP req/s and bulk TCP both ways, gpos beside the kernel behind a veth, root; not in the default set).
 // Arguments starting with `--` go to the named benchmarks (`npm run bench -- floor --json`).
 import { benchCpu } from './cpu.js';
 import { benchEcho } from './echo.js';
 import { benchFloor } from './floor.js';
+import { benchTcp } from './tcp.js';
 
-const benches: Record<string, (flags: readonly string[]) => Promise<number>> = { echo: benchEcho, cpu: benchCpu, floor: benchFloor };
+const benches: Record<string, (flags: readonly string[]) => Promise<number>> = { echo: benchEcho, cpu: benchCpu, floor: benchFloor, tcp: benchTcp };
 const byDefault = ['echo', 'cpu'];
 
 async function main(): Promise<number> {

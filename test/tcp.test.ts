@@ -25,13 +25,15 @@ interface Bench {
   run(us: number): void;
 }
 
-function boot(faults: Partial<FaultOptions> = {}): Bench {
+function boot(faults: Partial<FaultOptions> = {}, lineRateBps?: number): Bench {
   const clock = new ManualClock(1_000_000);
   const machineSide = new MemoryLink('mem0');
   const hostSide = new MemoryLink('host0');
   MemoryLink.pair(machineSide, hostSide);
   const fault = new FaultLink(machineSide, { seed: 7, ...faults }, () => clock.now());
-  const machine = buildMachine(defaultConfig(), fault, clock);
+  const cfg = defaultConfig();
+  if (lineRateBps !== undefined) cfg.lineRateBps = lineRateBps;
+  const machine = buildMachine(cfg, fault, clock);
   const host = new NetStack({ mac: HOST_MAC, ipv4: { addr: HOST_IP, prefixLen: 24 } }, { transmit: (f) => hostSide.send(f) }, () => clock.now());
   host.install(tcpProtocol());
   const fromMachine: Uint8Array[] = [];
@@ -144,6 +146,24 @@ describe('TCP on the gpos (in-memory link, virtual clock)', () => {
     expect(data.length).toBe(payload.length);
     expect(data.every((x, i) => x === payload[i])).toBe(true);
     expect(b.machine.guests.get('gpos')!.tcpEcho!.counters.bytes).toBe(200_000);
+  });
+
+  it('discard (9) takes bulk data and closes with the client; chargen (19) streams the RFC 864 pattern', () => {
+    const b = boot({}, 100e6); // a line rate, so a source that never stops still lets virtual time pass
+    const up = exchange(b, GPOS_IP, 9, new Uint8Array(500_000), 3_000_000, true);
+    expect(up.closed).toBe('closed');
+    expect(b.machine.guests.get('gpos')!.discard!.counters.bytes).toBe(500_000);
+    const chunks: Uint8Array[] = [];
+    const c = b.tcp.connect(GPOS_IP, 19, { onData: (_c, d) => void chunks.push(d.slice()) });
+    b.run(500_000);
+    c.close();
+    b.run(500_000);
+    const got = chunks.reduce((n, x) => n + x.length, 0);
+    expect(got).toBeGreaterThan(100_000);
+    const line = (first: number): string => Array.from({ length: 72 }, (_, k) => String.fromCharCode(32 + ((first + k) % 95))).join('') + '\r\n';
+    expect(str(chunks[0]!.subarray(0, 74))).toBe(line(0));
+    expect(line(0)[71]).toBe('g');
+    expect(str(chunks[0]!.subarray(74, 148))).toBe(line(1));
   });
 
   it('a SYN to a closed gpos port gets a RST; the rtos runs no TCP and answers protocol unreachable', () => {

@@ -7,6 +7,7 @@ import type { TcpCounters, TcpLayer } from '../net/index.js';
 import { formatIpv4Cidr, formatMac } from '../wire/address.js';
 import { HttpService, type HttpCounters } from './services/http.js';
 import { TcpEchoService, type TcpEchoCounters } from './services/tcp-echo.js';
+import { ChargenService, DiscardService, type BulkCounters } from './services/tcp-bulk.js';
 import { GuestKernel, type KernelStats } from './kernel.js';
 import { VirtualNicDriver, type DriverCounters } from './driver.js';
 import { EchoService, type EchoCounters } from './services/echo.js';
@@ -45,6 +46,8 @@ export interface GuestStats {
   tcp?: TcpCounters & { connections: number };
   tcpEcho?: TcpEchoCounters;
   http?: HttpCounters;
+  discard?: BulkCounters;
+  chargen?: BulkCounters;
   control?: { periodUs: number; cycles: number; overruns: number; telemetrySent: number; telemetryDropped: number; lateness: LatencySummary };
   load?: { sent: number; bytes: number; stalls: number };
 }
@@ -64,6 +67,8 @@ export class Guest {
   readonly tcp: TcpLayer | undefined;
   readonly http: HttpService | undefined;
   readonly tcpEcho: TcpEchoService | undefined;
+  readonly discard: DiscardService | undefined;
+  readonly chargen: ChargenService | undefined;
   private bootAt = 0;
 
   constructor(hw: DomainServices, readonly cfg: GuestConfig) {
@@ -78,6 +83,8 @@ export class Guest {
       this.tcp = this.net.sockets.require(TCP_SOCKETS);
       this.http = new HttpService(this.kernel, this.tcp, () => this.statusDocument(), `nanoshare ${cfg.name}`);
       if (cfg.echo !== false) this.tcpEcho = new TcpEchoService(this.tcp);
+      this.discard = new DiscardService(this.tcp);
+      this.chargen = new ChargenService(this.tcp);
     }
     this.kernel.onBoot(() => (this.bootAt = this.kernel.now()));
     if (cfg.kind === 'rtos' && cfg.control) this.control = new ControlTask(this.kernel, this.net, cfg.control);
@@ -104,6 +111,8 @@ export class Guest {
         tcp: this.tcp && { ...this.tcp.counters, drops: undefined, connections: this.tcp.size },
         http: this.http?.counters,
         tcpEcho: this.tcpEcho?.counters,
+        discard: this.discard?.counters,
+        chargen: this.chargen?.counters,
       },
     };
   }
@@ -125,6 +134,8 @@ export class Guest {
       protocols: this.net.protocols,
       tcp: this.tcp && { ...this.tcp.counters, drops: { ...this.tcp.counters.drops }, connections: this.tcp.size },
       tcpEcho: this.tcpEcho && { ...this.tcpEcho.counters },
+      discard: this.discard && { ...this.discard.counters },
+      chargen: this.chargen && { ...this.chargen.counters },
       http: this.http && { ...this.http.counters, responses: { ...this.http.counters.responses } },
       echo: this.echo ? { ...this.echo.counters } : undefined,
       control: c && {

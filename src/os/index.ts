@@ -11,3 +11,4 @@ export * from './services/control.js';
 export * from './services/load.js';
 export * from './services/http.js';
 export * from './services/tcp-echo.js';
+export * from './services/tcp-bulk.js';
