@@ -10,6 +10,7 @@ import type { OsKind } from '../os/guest.js';
 import type { TxPolicyName } from '../nanokernel/arbiter.js';
 import type { FaultPolicy } from '../nanokernel/scheduler.js';
 import type { PcapPrecision } from '../capture/pcap.js';
+import { formatOf } from '../capture/capture.js';
 import { ConfigSchema, DEFAULT_CONTROL_PERIOD_US, FORMAT, type ConfigFile, type GuestFile, type StringFormat } from './schema.js';
 
 export { DEFAULT_CONTROL_PERIOD_US };
@@ -59,6 +60,12 @@ export interface MachineConfig {
   hostIp?: Ipv4Cidr;
   capture?: string;
   capturePrecision: PcapPrecision;
+  /** Capture views (pcapng): `wire` and guest names; default all. */
+  captureViews?: string[];
+  captureSnaplen?: number;
+  /** Rotate the capture file at this many millions of bytes (tcpdump -C), keeping `captureFiles` files (-W). */
+  captureMaxMb?: number;
+  captureFiles?: number;
   logLevel: string;
   control?: string;
   txPolicy: TxPolicyName;
@@ -276,9 +283,33 @@ export function configFromJson(json: unknown): MachineConfig {
   if (f.uplink != null) cfg.uplink = f.uplink;
   if (f.hostIp != null && !bridged && link.kind === 'tap') cfg.hostIp = parseIpv4Cidr(f.hostIp)!;
   if (f.capture != null) cfg.capture = f.capture;
+  captureSettings(cfg, f);
   if (f.control != null) cfg.control = f.control;
   validate(cfg);
   return cfg;
+}
+
+/** The capture's views, snaplen and rotation, checked against the file format and the guests. */
+function captureSettings(cfg: MachineConfig, f: ConfigFile): void {
+  if (f.captureSnaplen != null) cfg.captureSnaplen = f.captureSnaplen;
+  if (f.captureMaxMb != null) {
+    if (cfg.capture === undefined || cfg.capture === '-') fail('captureMaxMb', 'needs a capture file (stdout is not rotated)');
+    cfg.captureMaxMb = f.captureMaxMb;
+  }
+  if (f.captureFiles != null) {
+    if (cfg.captureMaxMb === undefined) fail('captureFiles', 'needs captureMaxMb (the size at which files rotate)');
+    cfg.captureFiles = f.captureFiles;
+  }
+  if (f.captureView != null) {
+    const known = ['wire', ...cfg.guests.map((g) => g.name)];
+    const views = f.captureView.split(',').map((x) => x.trim());
+    for (const v of views) if (!known.includes(v)) fail('captureView', `unknown view ${JSON.stringify(v)} (known: ${known.join(', ')})`);
+    if (new Set(views).size !== views.length) fail('captureView', `a view is named twice in ${JSON.stringify(f.captureView)}`);
+    if (cfg.capture !== undefined && formatOf(cfg.capture) === 'pcap' && views.some((v) => v !== 'wire')) {
+      fail('captureView', 'a .pcap file has the wire view only; name the file .pcapng for guest views');
+    }
+    cfg.captureViews = views;
+  }
 }
 
 /** Checks across fields: one rtos, unique names, MACs and addresses, nothing on the host's address. */

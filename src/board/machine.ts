@@ -9,6 +9,8 @@ import { Processor } from '../machine/processor.js';
 import { Nanokernel, type FaultReport, type NanokernelSnapshot } from '../nanokernel/nanokernel.js';
 import { Guest, roleOf, type GuestStats } from '../os/guest.js';
 import type { MachineConfig } from './config.js';
+import type { Capture } from '../capture/capture.js';
+import { captureObserver } from './capture.js';
 
 export interface Machine {
   readonly processor: Processor;
@@ -28,12 +30,15 @@ export interface MachineStats extends NanokernelSnapshot {
 export interface MachineHooks {
   /** A guest's code threw (rate-limited per guest by the nanokernel): log it with the guest and the stack. */
   onFault?: (report: FaultReport) => void;
+  /** Write every frame and the nanokernel's decision about it into this capture. */
+  capture?: Capture;
 }
 
 export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock, hooks: MachineHooks = {}): Machine {
   const processor = new Processor(clock);
   const nic = new Nic(link, clock, { lineRateBps: cfg.lineRateBps });
   const nanokernel = new Nanokernel(processor, nic, { txPolicy: cfg.txPolicy, ...cfg.scheduler, onFault: hooks.onFault });
+  if (hooks.capture) nanokernel.observer = captureObserver(hooks.capture);
   // Rebuilt guests (after a fault, or `nanoshare reboot`) replace their entry in place.
   const guests = new Map<string, Guest>();
   for (const g of cfg.guests) {

@@ -1,21 +1,43 @@
-// A pcap file (or stdout, for `| wireshark -k -i -`) that stays valid: records are buffered and
-// written whole, flushed on the next turn of the event loop, when the buffer fills, and on
-// close (which the CLI calls on SIGINT/SIGTERM). A reader never sees half a record.
+// Where capture bytes go: a file, or stdout (for `| wireshark -k -i -`). The writer hands over
+// whole blocks (a pcap record, a pcapng block); the sink buffers them and writes whole blocks
+// only, flushed on the next turn of the event loop, when the buffer fills, and on close (which
+// the CLI calls on SIGINT/SIGTERM). So a reader never sees half a block, even after SIGKILL.
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { PCAP_RECORD_HEADER_LEN, PCAP_SNAPLEN, pcapGlobalHeader, writePcapRecord, type PcapPrecision } from './pcap.js';
 
 const BUFFER_BYTES = 256 * 1024;
 
-export interface PcapSinkCounters {
-  records: number;
-  bytes: number;
-  flushes: number;
-  /** Records lost because a write failed (disk full, reader gone). */
-  writeErrors: number;
+/** What a capture writer writes to: whole blocks, never split. */
+export interface CaptureSink {
+  /** Append one whole block (copied: the caller may reuse its buffer). */
+  write(block: Uint8Array): void;
+  /** Write what is buffered. */
+  flush(): void;
+  close(): void;
+  readonly counters: SinkCounters;
+  /** The write error that stopped the capture, if any. */
+  readonly error: Error | undefined;
 }
 
-export class PcapFileSink {
-  readonly counters: PcapSinkCounters = { records: 0, bytes: 0, flushes: 0, writeErrors: 0 };
+export interface SinkCounters {
+  blocks: number;
+  bytes: number;
+  flushes: number;
+  /** Blocks lost because a write failed (disk full, reader gone). */
+  writeErrors: number;
+  /** Files opened (1 unless rotating). */
+  files: number;
+}
+
+export const emptySinkCounters = (): SinkCounters => ({ blocks: 0, bytes: 0, flushes: 0, writeErrors: 0, files: 0 });
+
+export interface FileSinkOptions {
+  /** Write each block at once instead of on the next turn (the live stream: Wireshark sees each frame as it happens). */
+  flushEachBlock?: boolean;
+  counters?: SinkCounters;
+}
+
+export class FileSink implements CaptureSink {
+  readonly counters: SinkCounters;
   private readonly fd: number;
   private readonly ownsFd: boolean;
   private buf = new Uint8Array(BUFFER_BYTES);
@@ -23,9 +45,14 @@ export class PcapFileSink {
   private flushScheduled = false;
   private closed = false;
   private failed: Error | undefined;
+  private readonly flushEachBlock: boolean;
+  /** Bytes written to this file, header included. */
+  size = 0;
 
-  /** Open `path` ('-' for stdout) and write the global header at once. */
-  constructor(readonly path: string, readonly precision: PcapPrecision = 'us', private readonly now: () => bigint = wallClockNs) {
+  /** Open `path` ('-' for stdout) and write `header` (the pcap global header, or SHB + IDBs) at once. */
+  constructor(readonly path: string, header: Uint8Array, opts: FileSinkOptions = {}) {
+    this.counters = opts.counters ?? emptySinkCounters();
+    this.flushEachBlock = opts.flushEachBlock ?? path === '-';
     if (path === '-') {
       this.fd = 1;
       this.ownsFd = false;
@@ -33,20 +60,21 @@ export class PcapFileSink {
       this.fd = openSync(path, 'w', 0o644);
       this.ownsFd = true;
     }
-    this.writeAll(pcapGlobalHeader(precision));
+    this.counters.files++;
+    this.writeAll(header);
   }
 
-  /** Append one frame stamped now. */
-  record(frame: Uint8Array): void {
+  write(block: Uint8Array): void {
     if (this.closed || this.failed) return;
-    const need = PCAP_RECORD_HEADER_LEN + Math.min(frame.length, PCAP_SNAPLEN);
-    if (this.used + need > this.buf.length) {
+    if (this.used + block.length > this.buf.length) {
       this.flush();
-      if (need > this.buf.length) this.buf = new Uint8Array(need);
+      if (block.length > this.buf.length) this.buf = new Uint8Array(block.length);
     }
-    this.used += writePcapRecord(this.buf, this.used, frame, this.now(), this.precision);
-    this.counters.records++;
-    if (!this.flushScheduled) {
+    this.buf.set(block, this.used);
+    this.used += block.length;
+    this.counters.blocks++;
+    if (this.flushEachBlock) this.flush();
+    else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => {
         this.flushScheduled = false;
@@ -55,7 +83,6 @@ export class PcapFileSink {
     }
   }
 
-  /** Write what is buffered (whole records only). */
   flush(): void {
     if (this.used === 0 || this.failed) return;
     this.writeAll(this.buf.subarray(0, this.used));
@@ -68,15 +95,20 @@ export class PcapFileSink {
       let off = 0;
       while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
       this.counters.bytes += bytes.length;
+      this.size += bytes.length;
     } catch (e) {
       this.failed = e as Error;
       this.counters.writeErrors++;
     }
   }
 
-  /** The write error that stopped the capture, if any. */
   get error(): Error | undefined {
     return this.failed;
+  }
+
+  /** Bytes written or buffered for this file. */
+  get pendingSize(): number {
+    return this.size + this.used;
   }
 
   close(): void {

@@ -1,6 +1,12 @@
-// capture/: pcap encoding and the sinks that write it (a file, or stdout for a live Wireshark).
-// Capture wraps a link; it never changes a frame. The encoder is pure; only the file sink
-// touches Node's I/O. It may import wire/ and link/'s interface.
+// capture/: pcap and pcapng encoding, one reader for both, the sinks that write them (a file,
+// rotating files, stdout for a live Wireshark), and capture as a wrapper fed (frame, decision)
+// from around the switch's ports and the link. Capture never changes, holds or delays a frame.
+// The encoders and the reader are pure; only the sinks touch Node's I/O. It may import wire/
+// and link/'s interface.
 export * from './pcap.js';
-export * from './capture-link.js';
+export * from './pcapng.js';
+export * from './reader.js';
+export * from './capture.js';
 export * from './file-sink.js';
+export * from './rotating-sink.js';
+export * from './open.js';

@@ -92,3 +92,30 @@ describe('errors name where the value came from', () => {
     expect(errorOf(['--config', file({ guests: [{ name: 'rtos', mac: '02:4e:53:00:00:0a', ipv4: '10.77.0.10/24' }, { name: 'x', os: 'rtos', mac: '02:4e:53:00:00:0b', ipv4: '10.77.0.11/24' }] })])).toMatch(/exactly one guest must be the rtos/);
   });
 });
+
+describe('capture flags', () => {
+  const cfg = (...argv: string[]) => {
+    const c = configFromArgs(argv);
+    if (c === 'help') throw new Error('help');
+    return c;
+  };
+
+  it('map onto the config, and the same keys in a file give the same', () => {
+    const c = cfg('--capture', 'x.pcapng', '--capture-view', 'wire,gpos', '--capture-snaplen', '128', '--capture-max-mb', '5', '--capture-files', '3');
+    expect([c.capture, c.captureViews, c.captureSnaplen, c.captureMaxMb, c.captureFiles]).toEqual(['x.pcapng', ['wire', 'gpos'], 128, 5, 3]);
+    const f = cfg('--config', file({ capture: 'x.pcapng', captureView: 'wire,gpos', captureSnaplen: 128, captureMaxMb: 5, captureFiles: 3 }));
+    expect([f.capture, f.captureViews, f.captureSnaplen, f.captureMaxMb, f.captureFiles]).toEqual(['x.pcapng', ['wire', 'gpos'], 128, 5, 3]);
+    const d = cfg();
+    expect([d.captureViews, d.captureSnaplen, d.captureMaxMb, d.captureFiles]).toEqual([undefined, undefined, undefined, undefined]);
+  });
+
+  it('reject bad values with one message naming the flag', () => {
+    expect(errorOf(['--capture', 'x.pcapng', '--capture-view', 'wire,dos'])).toMatch(/^--capture-view: unknown view "dos" \(known: wire, rtos, gpos\)/);
+    expect(errorOf(['--capture', 'x.pcapng', '--capture-view', 'gpos,gpos'])).toMatch(/^--capture-view: a view is named twice/);
+    expect(errorOf(['--capture', 'x.pcap', '--capture-view', 'rtos'])).toMatch(/^--capture-view: a \.pcap file has the wire view only/);
+    expect(errorOf(['--capture-snaplen', '10'])).toMatch(/^--capture-snaplen: /);
+    expect(errorOf(['--capture', 'x.pcapng', '--capture-files', '3'])).toMatch(/^--capture-files: needs captureMaxMb/);
+    expect(errorOf(['--capture', '-', '--capture-max-mb', '3'])).toMatch(/^--capture-max-mb: needs a capture file/);
+    expect(errorOf(['--capture-max-mb', '0', '--capture', 'a.pcapng'])).toMatch(/^--capture-max-mb: /);
+  });
+});

@@ -15,6 +15,10 @@ export const RUN_OPTIONS = {
   config: { type: 'string' },
   capture: { type: 'string' },
   'capture-precision': { type: 'string' },
+  'capture-view': { type: 'string' },
+  'capture-snaplen': { type: 'string' },
+  'capture-max-mb': { type: 'string' },
+  'capture-files': { type: 'string' },
   'log-level': { type: 'string' },
   control: { type: 'string' },
   'tx-policy': { type: 'string' },
@@ -51,8 +55,14 @@ processor and one NIC bridged to a TAP device. Needs root or CAP_NET_ADMIN and /
   --rtos-mac MAC           rtos MAC (default 02:4e:53:00:00:0a)
   --gpos-mac MAC           gpos MAC (default 02:4e:53:00:00:0b)
   --gateway IP             default gateway of both guests (default none)
-  --capture FILE.pcap      write every frame crossing the NIC to a pcap file ('-' = stdout, for Wireshark)
-  --capture-precision P    pcap timestamps: us (default) or ns
+  --capture FILE           FILE.pcapng: the wire and each guest as interfaces, the nanokernel's decision
+                           as each frame's comment; FILE.pcap: the wire only; '-': pcapng on stdout
+                           (nanoshare run --capture - | wireshark -k -i -)
+  --capture-view V,V       pcapng views to write: wire and guest names (default all)
+  --capture-snaplen N      bytes kept of each frame (default 262144)
+  --capture-max-mb N       start a new file when this one would pass N million bytes (FILE.0.pcapng, ...)
+  --capture-files K        with --capture-max-mb: keep a ring of K files (as tcpdump -C/-W)
+  --capture-precision P    pcap timestamps: us (default) or ns (pcapng is always ns)
   --tx-policy P            strict (primary first, default) or weighted (deficit round robin)
   --line-rate BPS          NIC line rate, e.g. 100M or 1G (default: as fast as the TAP takes frames)
   --control-period US      the rtos control task's period in microseconds (default 1000)
@@ -85,6 +95,10 @@ export const FLAG_KEYS: Record<FlagName, FlagKey> = {
   'host-ip': { path: ['hostIp'] },
   capture: { path: ['capture'] },
   'capture-precision': { path: ['capturePrecision'] },
+  'capture-view': { path: ['captureView'] },
+  'capture-snaplen': { path: ['captureSnaplen'], integer: true },
+  'capture-max-mb': { path: ['captureMaxMb'], integer: true },
+  'capture-files': { path: ['captureFiles'], integer: true },
   'log-level': { path: ['logLevel'] },
   control: { path: ['control'] },
   'tx-policy': { path: ['txPolicy'] },

@@ -5,8 +5,9 @@ import { pino, type Logger } from 'pino';
 import type { Server } from 'node:net';
 import { formatIpv4Cidr } from '../wire/address.js';
 import type { Link } from '../link/link.js';
-import { CaptureLink } from '../capture/capture-link.js';
-import { PcapFileSink } from '../capture/file-sink.js';
+import { openCapture } from '../capture/open.js';
+import { wallClockNs, type CaptureSink } from '../capture/file-sink.js';
+import type { Capture } from '../capture/capture.js';
 import type { MachineConfig } from '../board/config.js';
 import { openLink, LinkOpenError, type OpenedLink } from '../host/link-open.js';
 import { SystemClock } from '../host/clock.js';
@@ -29,22 +30,31 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
   }
   const { link: cable, teardown: teardownNet } = opened;
 
-  let sink: PcapFileSink | undefined;
-  let link: Link = cable;
+  let sink: CaptureSink | undefined;
+  let capture: Capture | undefined;
+  const link: Link = cable;
   if (cfg.capture) {
     try {
-      sink = new PcapFileSink(cfg.capture, cfg.capturePrecision);
+      ({ capture, sink } = openCapture(cfg.capture, {
+        guests: cfg.guests.map((g) => g.name),
+        views: cfg.captureViews,
+        snaplen: cfg.captureSnaplen,
+        precision: cfg.capturePrecision,
+        now: wallClockNs,
+        wireDescription: cable.name,
+        rotation: cfg.captureMaxMb ? { maxBytes: cfg.captureMaxMb * 1_000_000, files: cfg.captureFiles } : undefined,
+      }));
     } catch (e) {
       cable.close();
       await teardownNet();
       process.stderr.write(`nanoshare: --capture ${cfg.capture}: ${(e as Error).message}\n`);
       return 2;
     }
-    link = new CaptureLink(cable, sink);
   }
 
   const clock = new SystemClock();
   const machine: Machine = buildMachine(cfg, link, clock, {
+    capture,
     onFault: (f) => log.error({ guest: f.guest, action: f.action, during: f.during, faults: f.faults, suppressed: f.suppressed, err: f.message, stack: f.stack }, 'guest fault'),
   });
   machine.nic.onLinkError((err) => log.warn({ err: err.message }, 'link error'));
@@ -99,6 +109,6 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
   clock.close();
   if (control) closeControl(control, controlPath);
   await teardownNet();
-  log.info({ signal, stats: final, captured: sink?.counters.records }, 'stopped');
+  log.info({ signal, stats: final, captured: sink?.counters.blocks, capturedByView: capture?.counters }, 'stopped');
   return 0;
 }

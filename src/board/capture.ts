@@ -1,0 +1,17 @@
+// Feeds a Capture from the nanokernel's switch observer: each frame with what the switch decided
+// (delivered from the wire, sent to the wire, guest to guest, dropped and why). The capture
+// knows nothing of the nanokernel, the nanokernel nothing of captures; this is the whole seam.
+import type { Capture } from '../capture/capture.js';
+import { DROP_TEXT, type DropReason, type SwitchObserver } from '../nanokernel/nanokernel.js';
+
+/** The observer that writes every decision of the switch into `capture`. */
+export function captureObserver(capture: Capture): SwitchObserver {
+  return {
+    rx: (frame, to, cast) => capture.record(frame, { kind: 'rx', to, cast }),
+    tx: (frame, from) => capture.record(frame, { kind: 'tx', from }),
+    local: (frame, from, to) => capture.record(frame, { kind: 'local', from, to }),
+    drop: (reason: DropReason, frame, port) =>
+      // A drop on the way in (rx...) or out (tx...) of the port named, or of the wire when none is.
+      capture.record(frame, { kind: 'drop', reason, text: DROP_TEXT[reason], side: reason.startsWith('tx') ? 'tx' : 'rx', port }),
+  };
+}
