@@ -3,8 +3,7 @@
 // spoofed frame dropped, guest-to-guest delivery), read back with our reader and with tshark,
 // and the frames per interface equal to the machine's own counters.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryLink } from '../src/link/memory.js';
 import { ManualClock } from '../src/machine/clock.js';
@@ -15,6 +14,7 @@ import { readCapture, directionOf, type CaptureFile } from '../src/capture/reade
 import { ArpOperation, ArpRepr, IpProtocol, MAC_BROADCAST, parseIpv4, parseMac } from '../src/wire/index.js';
 import { arpFrame, icmpBytes, ipv4Frame, udpFrame } from '../src/net/testing.js';
 import { skipWithoutTshark, tsharkFrames, tsharkInterfaces } from './tshark.js';
+import { withTmpDir } from './lab.js';
 
 const HOST_MAC = parseMac('02:00:00:00:00:01')!;
 const HOST_IP = parseIpv4('10.77.0.1')!;
@@ -72,18 +72,9 @@ function fromCounters(m: Machine): Record<string, { in: number; out: number }> {
   return out;
 }
 
-function withTmp(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'nanoshare-obs-mcap-'));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 describe('capture of the whole machine (in-memory link)', () => {
   it('holds every decision, in the right views, as many frames per view as the counters say', () => {
-    withTmp((dir) => {
+    withTmpDir('obs-mcap', (dir) => {
       const path = join(dir, 'm.pcapng');
       const { machine, counters } = scriptedRun(path);
       const cap = readCapture(readFileSync(path));
@@ -110,7 +101,7 @@ describe('capture of the whole machine (in-memory link)', () => {
   });
 
   it('with --capture-view gpos only: the gpos view alone, still equal to its counters', () => {
-    withTmp((dir) => {
+    withTmpDir('obs-mcap', (dir) => {
       const path = join(dir, 'g.pcapng');
       const { machine } = scriptedRun(path, ['gpos']);
       const cap = readCapture(readFileSync(path));
@@ -120,7 +111,7 @@ describe('capture of the whole machine (in-memory link)', () => {
   });
 
   it.skipIf(skipWithoutTshark())('tshark: three named interfaces, no malformed frame, no expert error, every comment', () => {
-    withTmp((dir) => {
+    withTmpDir('obs-mcap', (dir) => {
       const path = join(dir, 't.pcapng');
       const { machine } = scriptedRun(path);
       expect(tsharkInterfaces(path)).toEqual(['wire', 'rtos', 'gpos']);

@@ -3,7 +3,9 @@
 // every process it started (by PID). Tests that need this skip with a stated reason on a
 // user's laptop; with NANOSHARE_REQUIRE_NET=1 (CI) a missing prerequisite is a failure.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
@@ -171,4 +173,14 @@ export function probe(ns: Netns, ip: string, opts: { count?: number; intervalMs?
 /** Echo requests to `ip` every `intervalMs` in the background (at most `count`), until stopped; stopped with the namespace. */
 export function probeInBackground(ns: Netns, ip: string, intervalMs: number, count = 100_000): ChildProcess {
   return ns.spawn([process.execPath, PROBE_SCRIPT, 'rtt', ip, String(count), String(intervalMs), '1000'], { stdio: ['ignore', 'ignore', 'ignore'] });
+}
+
+/** Run `fn` with a fresh temporary directory (named after `tag`), removed afterwards whatever happens. */
+export function withTmpDir(tag: string, fn: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), `nanoshare-${tag}-`));
+  try {
+    fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Capture, decisionComment, formatOf, type Decision } from './capture.js';
 import { openCapture } from './open.js';
 import { readCapture, directionOf } from './reader.js';
 import { rotatedName } from './rotating-sink.js';
 import { skipWithoutTshark, tsharkFrames, tsharkInterfaces } from '../../test/tshark.js';
+import { withTmpDir } from '../../test/lab.js';
 
 const frame = (n: number, len = 60): Uint8Array => {
   const f = new Uint8Array(len).fill(n); // byte 0 (the destination MAC) tells the frames apart
@@ -38,15 +38,6 @@ const EXPECTED_VIEWS: Array<Array<[string, 'in' | 'out']>> = [
   [['gpos', 'out']],
 ];
 
-function withTmp(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'nanoshare-obs-cap-'));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 describe('decisions', () => {
   it('name what the nanokernel did, in the words of the packet comment', () => {
     for (const [d, text] of DECISIONS) expect(decisionComment(d)).toBe(text);
@@ -59,7 +50,7 @@ describe('decisions', () => {
 
 describe('Capture to pcapng', () => {
   it('writes each frame into the views it concerns, with direction and decision, and counts them', () => {
-    withTmp((dir) => {
+    withTmpDir('obs-cap', (dir) => {
       const path = join(dir, 'c.pcapng');
       let t = 1_700_000_000_000_000_000n;
       const { capture, sink } = openCapture(path, { guests: ['rtos', 'gpos'], now: () => (t += 1n) });
@@ -78,7 +69,7 @@ describe('Capture to pcapng', () => {
   });
 
   it('writes only the views asked for, and cuts frames to the snaplen', () => {
-    withTmp((dir) => {
+    withTmpDir('obs-cap', (dir) => {
       const path = join(dir, 'v.pcapng');
       const { capture, sink } = openCapture(path, { guests: ['rtos', 'gpos'], views: ['gpos', 'wire'], snaplen: 20, now: () => 1n });
       DECISIONS.forEach(([d], i) => capture.record(frame(i, 100), d));
@@ -92,7 +83,7 @@ describe('Capture to pcapng', () => {
   });
 
   it('classic pcap holds the wire view only', () => {
-    withTmp((dir) => {
+    withTmpDir('obs-cap', (dir) => {
       const path = join(dir, 'w.pcap');
       const { capture, sink } = openCapture(path, { guests: ['rtos', 'gpos'], now: () => 1n });
       DECISIONS.forEach(([d], i) => capture.record(frame(i), d));
@@ -104,7 +95,7 @@ describe('Capture to pcapng', () => {
   });
 
   it.skipIf(skipWithoutTshark())('tshark reads it: named interfaces, comments, directions, nothing malformed', () => {
-    withTmp((dir) => {
+    withTmpDir('obs-cap', (dir) => {
       const path = join(dir, 't.pcapng');
       const { capture, sink } = openCapture(path, { guests: ['rtos', 'gpos'], now: () => 1_700_000_000_000_000_000n });
       DECISIONS.forEach(([d], i) => capture.record(frame(i), d));
@@ -119,7 +110,7 @@ describe('Capture to pcapng', () => {
 
 describe('rotation (tcpdump -C/-W)', () => {
   it('starts a new file, each with its own header, and keeps a ring of K files', () => {
-    withTmp((dir) => {
+    withTmpDir('obs-cap', (dir) => {
       const path = join(dir, 'r.pcapng');
       const { capture, sink } = openCapture(path, { guests: ['rtos', 'gpos'], now: () => 1n, rotation: { maxBytes: 2000, files: 3 } });
       // Each frame: an EPB of 60 + 28 + 8 + comment + 8 bytes in two views; ~40 frames make > 3 files.

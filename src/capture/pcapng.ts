@@ -109,14 +109,7 @@ export function interfaceDescriptionBlock(intf: PcapngInterface): Uint8Array {
 
 /** The section's header: one SHB and the IDBs, in interface-index order. Every file starts with it. */
 export function pcapngHeader(interfaces: readonly PcapngInterface[]): Uint8Array {
-  const parts = [sectionHeaderBlock(), ...interfaces.map(interfaceDescriptionBlock)];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return new Uint8Array(Buffer.concat([sectionHeaderBlock(), ...interfaces.map(interfaceDescriptionBlock)]));
 }
 
 /** Length of the EPB that `writeEnhancedPacket` writes for these arguments. */
