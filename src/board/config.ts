@@ -38,6 +38,8 @@ export interface GuestSettings {
   echo: boolean;
   /** What the nanokernel does when this guest's code throws. */
   onFault: FaultPolicy;
+  /** UDP echo replies per second to one source (0: no limit). */
+  echoRate: number;
   /** rtos only. */
   control?: { periodUs: number; telemetry?: { dst: Ipv4; port: number } };
   /** UDP traffic generator (off unless set). */
@@ -201,6 +203,7 @@ function guestSettings(g: GuestFile, field: string): GuestSettings {
     weight: d(g.weight, `${field}.weight`),
     echo: d(g.echo, `${field}.echo`),
     onFault: d(g.onFault, `${field}.onFault`) as FaultPolicy,
+    echoRate: d(g.echoRate, `${field}.echoRate`),
   };
   if (g.gateway != null) out.gateway = parseIpv4(g.gateway)!;
   if (g.rate != null) out.rateBps = rateBps(g.rate, `${field}.rate`);

@@ -41,6 +41,9 @@ export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock, hooks
   if (hooks.capture) nanokernel.observer = captureObserver(hooks.capture);
   // Rebuilt guests (after a fault, or `nanoshare reboot`) replace their entry in place.
   const guests = new Map<string, Guest>();
+  // The guests' MTU is the configured one, capped at what the link carries (so no guest
+  // builds a frame the NIC would refuse).
+  const mtu = Math.min(cfg.mtu, link.mtu);
   for (const g of cfg.guests) {
     nanokernel.addDomain({
       name: g.name,
@@ -51,7 +54,10 @@ export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock, hooks
       rateBps: g.rateBps,
       onFault: g.onFault,
       guest: (hw) => {
-        const guest = new Guest(hw, { name: g.name, kind: g.os, mac: g.mac, ipv4: g.ipv4, gateway: g.gateway, echo: g.echo, control: g.control, load: g.load && { ...g.load, priority: 10 } });
+        const guest = new Guest(hw, {
+          name: g.name, kind: g.os, mac: g.mac, ipv4: g.ipv4, gateway: g.gateway, echo: g.echo, echoRate: g.echoRate,
+          mtu, control: g.control, load: g.load && { ...g.load, priority: 10 },
+        });
         guests.set(g.name, guest);
         return guest.os;
       },

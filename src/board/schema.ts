@@ -65,6 +65,7 @@ export const GuestSchema = Type.Object(
     rate: O(Type.Union([...rateMembers(), Type.Null()], { description: 'Transmit limit of this guest in bits/s like 100M (default: none).' })),
     echo: O(Type.Boolean({ default: true, description: 'Answer UDP echo (port 7).' })),
     onFault: O(oneOf(['reboot', 'halt'], { default: 'reboot', description: 'When this guest\'s code throws: reboot it alone (rebuilt from this config; it announces itself again) or halt it (it never runs again, frames for it are dropped and counted).' })),
+    echoRate: O(Type.Integer({ minimum: 0, maximum: 10_000_000, default: 1000, description: 'UDP echo replies per second to one source address (a reflector limit); 0: no limit.' })),
     control: O(
       nullable(
         Type.Object(

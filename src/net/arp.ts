@@ -12,7 +12,6 @@ import {
   EtherType,
   EthernetRepr,
   MAC_BROADCAST,
-  isMulticastMac,
   isWireError,
   writeMac,
 } from '../wire/index.js';
@@ -25,16 +24,21 @@ import type { ProtocolState } from './socket-set.js';
 
 const NO_MAC: Mac = 0;
 
+/** RFC 5227 2.4 (b): after defending our address, do not defend it again for this long. */
+export const DEFEND_INTERVAL_US = 10_000_000;
+
 /**
  * Ingress: one ARP packet (an Ethernet payload, possibly padded).
  *
  * RFC 826's merge: a sender already in the cache is refreshed whoever the target is (this is
  * how gratuitous ARP from others updates us); a packet targeting our address also inserts the
  * sender, and a request targeting us is answered by unicast to the sender. A probe (sender IP
- * 0.0.0.0, RFC 5227) for our address is answered but teaches nothing. Someone else using our
- * address is an 'arp-conflict', counted in arpConflicts; we neither learn nor answer.
+ * 0.0.0.0, RFC 5227) for our address is answered but teaches nothing. The sender MAC must be
+ * the frame's Ethernet source ('arp-sha-mismatch'): we trust no proxy, so no one can bind an
+ * address to a MAC other than their own. Someone else using our address is an 'arp-conflict'
+ * (arpConflicts, and an event): we neither learn nor answer, and defend it per RFC 5227 2.4.
  */
-export function processArp(inner: InterfaceInner, payload: Uint8Array, _rx: RxMeta): void {
+export function processArp(inner: InterfaceInner, payload: Uint8Array, rx: RxMeta): void {
   const p = ArpPacket.checked(payload);
   if (isWireError(p)) return inner.malformed(p);
   const c = inner.counters;
@@ -46,12 +50,12 @@ export function processArp(inner: InterfaceInner, payload: Uint8Array, _rx: RxMe
   const sha = p.senderHwAddr();
   const spa = p.senderProtoAddr();
   const tpa = p.targetProtoAddr();
-  if (spa === inner.addr) {
-    if (sha === inner.mac) return inner.dropRx('not-for-us'); // our own announcement, looped back
-    c.arpConflicts++;
-    return inner.dropRx('arp-conflict');
-  }
-  if (sha === NO_MAC || isMulticastMac(sha) || (spa !== 0 && inner.isMartianSrc(spa))) return inner.dropRx('bad-src');
+  // The stack has already refused a zero, group or our own MAC as Ethernet source, so from
+  // here on sha is a unicast MAC that is not ours.
+  if (sha !== rx.srcMac) return inner.dropRx('arp-sha-mismatch');
+  if (spa === inner.addr) return conflict(inner, sha);
+  const martian = spa === 0 ? undefined : inner.martianSrc(spa);
+  if (martian !== undefined) return inner.dropRx(martian);
 
   const now = inner.now();
   let merged = false;
@@ -72,6 +76,29 @@ export function processArp(inner: InterfaceInner, payload: Uint8Array, _rx: RxMe
   inner.handled();
 }
 
+/**
+ * RFC 5227 2.4 (b) and (c): another host (`mac`) claims our address. We keep it (it is
+ * configured), defend it with one gratuitous ARP unless we did within DEFEND_INTERVAL_US, and
+ * say so in counters and an event, every time.
+ */
+function conflict(inner: InterfaceInner, mac: Mac): void {
+  const now = inner.now();
+  const state = inner.sockets.require(ARP_STATE);
+  const defend = state.lastDefendedAt === undefined || now - state.lastDefendedAt >= DEFEND_INTERVAL_US;
+  inner.counters.arpConflicts++;
+  inner.dropRx('arp-conflict');
+  if (defend) {
+    state.lastDefendedAt = now;
+    if (dispatchArp(inner, announcement(inner), MAC_BROADCAST)) inner.counters.arpDefences++;
+  }
+  inner.emit({ kind: 'arp-conflict', ip: inner.addr, mac, defended: defend, at: now });
+}
+
+/** RFC 5227 2.3: a broadcast request with our address as sender and target. */
+function announcement(inner: InterfaceInner): ArpRepr {
+  return new ArpRepr(ArpOperation.Request, inner.mac, inner.addr, NO_MAC, inner.addr);
+}
+
 /** Egress: one ARP packet in a frame of its own. */
 export function dispatchArp(inner: InterfaceInner, repr: ArpRepr, dstMac: Mac): boolean {
   const pb = PacketBuffer.alloc(ARP_PACKET_LEN, ETHERNET_HEADER_LEN);
@@ -82,7 +109,7 @@ export function dispatchArp(inner: InterfaceInner, repr: ArpRepr, dstMac: Mac): 
 
 /** A gratuitous ARP announcement (RFC 5227 2.3): a broadcast request for our own address. */
 export function dispatchAnnouncement(inner: InterfaceInner): boolean {
-  const ok = dispatchArp(inner, new ArpRepr(ArpOperation.Request, inner.mac, inner.addr, NO_MAC, inner.addr), MAC_BROADCAST);
+  const ok = dispatchArp(inner, announcement(inner), MAC_BROADCAST);
   if (ok) inner.counters.arpAnnouncementsTx++;
   return ok;
 }
@@ -126,11 +153,24 @@ export function dispatchToNeighbour(inner: InterfaceInner, nextHop: Ipv4, frame:
     q.frames.push(frame);
     return true;
   }
-  if (inner.pending.size >= inner.cfg.arpPendingAddrMax) return inner.dropTx('arp-pending-full');
+  if (inner.pending.size >= inner.cfg.arpPendingAddrMax) evictOldestPending(inner);
   const fresh: PendingResolution = { frames: [frame], requestsSent: 0, nextRetryAt: now };
   inner.pending.set(nextHop, fresh);
   dispatchRequest(inner, nextHop, fresh, now);
   return true;
+}
+
+/**
+ * Make room for a new address to resolve: drop the oldest resolution and its frames. Spoofed
+ * sources can make us resolve addresses that never answer, but they cannot keep a real
+ * destination out: it only ever waits behind arpPendingAddrMax - 1 others.
+ */
+function evictOldestPending(inner: InterfaceInner): void {
+  for (const [ip, q] of inner.pending) {
+    inner.pending.delete(ip);
+    inner.dropTx('arp-pending-evicted', q.frames.length);
+    return;
+  }
 }
 
 /** Timers: expire cache entries, re-ask unresolved addresses, give up after arpMaxRequests. */
@@ -154,8 +194,9 @@ export function arpPollAt(inner: InterfaceInner): number | undefined {
   return at;
 }
 
-/** ARP's entry in the socket set: the timers of the interface's cache and pending queue. */
-class ArpTimers implements ProtocolState {
+/** ARP's state in the socket set: when we last defended our address, and the timers of the interface's cache and pending queue. */
+export class ArpState implements ProtocolState {
+  lastDefendedAt: number | undefined;
   constructor(private readonly inner: InterfaceInner) {}
   pollAt(): number | undefined {
     return arpPollAt(this.inner);
@@ -165,13 +206,13 @@ class ArpTimers implements ProtocolState {
   }
 }
 
-export const ARP_TIMERS = new SocketKey<ProtocolState>('arp');
+export const ARP_STATE = new SocketKey<ArpState>('arp');
 
-/** The ARP module: the handler for EtherType 0x0806 and its timers in the socket set. */
+/** The ARP module: the handler for EtherType 0x0806 and its state in the socket set. */
 export const arpProtocol: NetProtocol = {
   name: 'arp',
   install(inner: InterfaceInner): void {
-    inner.sockets.add(ARP_TIMERS, new ArpTimers(inner));
+    inner.sockets.add(ARP_STATE, new ArpState(inner));
     inner.etherTypes.register(EtherType.Arp, processArp);
   },
 };

@@ -7,9 +7,19 @@ export const RX_DROP_REASONS = [
   'malformed', // a wire/ parser refused it; the WireError is counted in rxMalformed
   'not-for-us', // L2 or L3 destination not ours, or an ARP packet about other hosts
   'vlan', // 802.1Q-tagged with a non-zero VID: this interface is untagged
-  'unknown-ethertype', // neither ARP nor IPv4 (IPv6, LLC/802.3 length, ...)
-  'bad-src', // source cannot be a single host: group MAC, multicast/broadcast IP
-  'arp-conflict', // another MAC claims our IPv4 address (also in arpConflicts)
+  'multicast-not-joined', // to a multicast MAC of a group we have not joined (broadcast is always taken)
+  'oversize', // longer than the MTU plus the Ethernet and 802.1Q headers
+  'unknown-ethertype', // no protocol registered for it (IPv6 until there is one, LLC/802.3 length, ...)
+  'bad-src', // Ethernet source cannot be a single host (a group MAC) or is our own; ARP sender MAC zero or group
+  // IPv4 sources no single host can have (RFC 1122 3.2.1.3, Linux's martians): never answered.
+  'src-unspecified', // 0.0.0.0
+  'src-broadcast', // 255.255.255.255 or our subnet's directed broadcast
+  'src-multicast', // 224/4
+  'src-loopback', // 127/8
+  'src-self', // our own address, from the wire: a loop or a spoofer
+  'src-reserved', // 0/8 other than 0.0.0.0, 240/4
+  'arp-sha-mismatch', // ARP sender MAC differs from the frame's Ethernet source
+  'arp-conflict', // another MAC claims our IPv4 address (also in arpConflicts; defended per RFC 5227 2.4)
   'unsupported', // well-formed but not handled: ARP op other than request/reply, ICMP types we ignore
   // IPv4 fragments refused on arrival (reassembly.ts); a fragment that is held counts as handled,
   // and the one that completes a datagram carries the datagram's own outcome.
@@ -19,7 +29,8 @@ export const RX_DROP_REASONS = [
   'frag-conflict', // disagrees with the end the last fragment set
   'broadcast-echo', // echo request to a broadcast address (Linux's icmp_echo_ignore_broadcasts)
   'udp-no-port', // no socket bound to the destination port (also in udpNoPort)
-  'unknown-protocol', // IPv4 protocol not installed on this OS (TCP on the rtos)
+  'udp-port-zero', // source or destination port 0: reserved, and a reply to it cannot be sent
+  'unknown-protocol', // no handler registered for the IPv4 protocol, e.g. TCP on the rtos (answered with protocol unreachable)
   'tcp', // refused by TCP: the named reason is in the TCP layer's counters (drops)
 ] as const;
 export type RxDropReason = (typeof RX_DROP_REASONS)[number];
@@ -30,7 +41,8 @@ export const TX_DROP_REASONS = [
   'too-big', // larger than the MTU with DF asked for, or than a datagram can be (65535)
   'arp-failed', // next hop did not answer arpMaxRequests requests
   'arp-queue-full', // more than arpPendingMax packets waiting for one address
-  'arp-pending-full', // more than arpPendingAddrMax addresses being resolved at once
+  'arp-pending-evicted', // queued for the oldest of arpPendingAddrMax addresses being resolved, evicted for a new one
+  'bad-port', // a datagram to or from port 0, or a port outside 0..65535
   'tx-full', // the device refused the frame (its queue is full)
 ] as const;
 export type TxDropReason = (typeof TX_DROP_REASONS)[number];
@@ -56,6 +68,8 @@ export interface NetCounters {
   arpRepliesTx: number;
   arpAnnouncementsTx: number;
   arpConflicts: number;
+  /** Gratuitous ARPs sent to defend our address (RFC 5227 2.4: at most one per DEFEND_INTERVAL). */
+  arpDefences: number;
 
   ipv4Rx: number;
   ipv4Tx: number;
@@ -106,6 +120,7 @@ export function newNetCounters(): NetCounters {
     arpRepliesTx: 0,
     arpAnnouncementsTx: 0,
     arpConflicts: 0,
+    arpDefences: 0,
     ipv4Rx: 0,
     ipv4Tx: 0,
     ipv4FragmentsRx: 0,

@@ -3,7 +3,7 @@
 // (IcmpSockets) is the echo reply handler and the error token bucket.
 //
 // Error policy (RFC 1122 3.2.2, RFC 1812 4.3.2.8): never about a datagram sent to a broadcast
-// or multicast address (IP or link layer), nor from 0.0.0.0 (martian sources never get this
+// or multicast address (IP or link layer), nor from a martian source (those never get this
 // far), and never about an ICMP error (we only send errors about UDP and unknown protocols).
 // Rate: one token bucket for the whole stack, icmpErrorBurst tokens (default 10), one more
 // every icmpErrorIntervalUs (default 100 ms) — 10 per second sustained, like a scanned Linux
@@ -112,7 +112,8 @@ export function dispatchIcmpv4(inner: InterfaceInner, dst: Ipv4, r: Icmpv4Repr):
 
 /** Egress: destination unreachable `code` about `ip`, unless policy or the rate limit says no. */
 export function dispatchIcmpUnreachable(inner: InterfaceInner, ip: Ipv4Packet, l2Group: boolean, code: number): void {
-  if (l2Group || inner.isBroadcast(ip.dstAddr()) || ip.srcAddr() === 0) return;
+  // The source is no martian (checkIpv4 dropped those): never 0.0.0.0, broadcast or multicast.
+  if (l2Group || inner.isBroadcast(ip.dstAddr())) return;
   if (!inner.sockets.require(ICMP_SOCKETS).takeToken(inner.now())) {
     inner.counters.icmpErrorsRateLimited++;
     return;

@@ -5,7 +5,7 @@
 // icmp.ts, udp.ts) are functions over this state plus their own entry in the socket set;
 // stack.ts is the public face.
 
-import { isMulticastMac, prefixMask, subnetBroadcast } from '../wire/index.js';
+import { MAC_BROADCAST, isMulticastMac, prefixMask, subnetBroadcast } from '../wire/index.js';
 import type { Ipv4, Ipv4Cidr, Mac, WireError } from '../wire/index.js';
 import { ArpCache } from './arp-cache.js';
 import { newNetCounters } from './counters.js';
@@ -27,7 +27,7 @@ export interface NetConfig {
   arpMaxRequests?: number;
   /** Packets queued per unresolved address, default 4; more are dropped ('arp-queue-full'). */
   arpPendingMax?: number;
-  /** Addresses being resolved at once, default 16; more are dropped ('arp-pending-full'). */
+  /** Addresses being resolved at once, default 16; a new one evicts the oldest ('arp-pending-evicted'). */
   arpPendingAddrMax?: number;
   /** Entries in the ARP cache, default 256; the oldest is evicted. */
   arpCacheMax?: number;
@@ -87,6 +87,19 @@ function resolveConfig(c: NetConfig): ResolvedConfig {
   return r;
 }
 
+/** The rx drop reasons of martianSrc(). */
+export type MartianSrc = Extract<RxDropReason, `src-${string}`>;
+
+/** Something the stack saw that the OS may log (each also counted). */
+export type NetEvent = {
+  /** Another host claims our address (RFC 5227); `defended`: we answered with a gratuitous ARP. */
+  readonly kind: 'arp-conflict';
+  readonly ip: Ipv4;
+  readonly mac: Mac;
+  readonly defended: boolean;
+  readonly at: number;
+};
+
 /** Packets waiting for one next hop's MAC. */
 export interface PendingResolution {
   /** Whole frames, built at final size; only the destination MAC is left to write. */
@@ -107,6 +120,9 @@ export class InterfaceInner {
   readonly etherTypes = new DispatchTable<EtherTypeHandler>('EtherType');
   /** Ingress by IPv4 protocol number, see dispatch.ts. */
   readonly ipv4Protocols = new DispatchTable<Ipv4ProtocolHandler>('IPv4 protocol');
+  /** Multicast MACs this interface accepts besides broadcast (joined by IPv6/NDP, say). */
+  readonly multicastMacs = new Set<Mac>();
+  eventHandler: ((e: NetEvent) => void) | undefined;
   private ident = 0;
 
   constructor(
@@ -140,11 +156,29 @@ export class InterfaceInner {
     return ip === 0xffff_ffff || ip === this.subnetBroadcast;
   }
 
-  /** A source no single host can have: 0/8 except 0.0.0.0 itself, loopback, multicast, class E,
-   *  the limited or our directed broadcast, or our own address (RFC 1122 3.2.1.3, Linux's martians). */
-  isMartianSrc(ip: Ipv4): boolean {
+  /**
+   * Why `ip` cannot be the source of a datagram from another host on this link, or undefined if
+   * it can (RFC 1122 3.2.1.3, Linux's martians). Nothing from such a source is ever answered.
+   */
+  martianSrc(ip: Ipv4): MartianSrc | undefined {
+    if (ip === 0) return 'src-unspecified';
+    if (ip === 0xffff_ffff || ip === this.subnetBroadcast) return 'src-broadcast';
+    if (ip === this.addr) return 'src-self';
     const top = ip >>> 24;
-    return (top === 0 && ip !== 0) || top === 127 || top >= 224 || ip === this.subnetBroadcast || ip === this.addr;
+    if (top === 127) return 'src-loopback';
+    if (top >= 224 && top < 240) return 'src-multicast';
+    if (top === 0 || top >= 240) return 'src-reserved';
+    return undefined;
+  }
+
+  /** Broadcast, or a multicast MAC this interface has joined. */
+  acceptsGroup(mac: Mac): boolean {
+    return mac === MAC_BROADCAST || this.multicastMacs.has(mac);
+  }
+
+  /** Tell whoever listens (NetStack.onEvent) something the OS may want to log. */
+  emit(e: NetEvent): void {
+    this.eventHandler?.(e);
   }
 
   inSubnet(ip: Ipv4): boolean {

@@ -13,7 +13,14 @@
 //   too (counters.txDropped). Throws only on a caller's bug (bad config, port in use or out of
 //   range, a protocol or number registered twice).
 // - Every queue is bounded: ARP cache (arpCacheMax, oldest evicted), packets per unresolved
-//   address (arpPendingMax), unresolved addresses (arpPendingAddrMax), ICMP errors (token bucket).
+//   address (arpPendingMax), unresolved addresses (arpPendingAddrMax, oldest evicted so a real
+//   destination always resolves), ICMP errors (token bucket).
+// - A careful host: frames longer than the MTU, to unjoined multicast MACs, or from a zero,
+//   group or own MAC are dropped; nothing from a martian IPv4 source (0.0.0.0, broadcast,
+//   multicast, loopback, 0/8, 240/4, our own address) is answered by anything; UDP port 0 is
+//   dropped either way and sending never throws; ARP's sender MAC must be the Ethernet source;
+//   a claim on our address is defended once per DEFEND_INTERVAL_US (RFC 5227 2.4), counted and
+//   reported as a NetEvent (NetStack.onEvent). Reflector services use ReflectorGuard.
 // - Frames are built once, with headroom (packet-buffer.ts): the payload is written at an
 //   offset, each layer pushes its header in front; checksums are taken over ranges.
 // - IPv4 fragments: reassembly bounded in datagrams and bytes with a deadline, any overlap
@@ -33,6 +40,8 @@
 //    `inner.etherTypes.register(EtherType.Ipv6, processIpv6)` with `(inner, payload, rx)`,
 //    called after the Ethernet checks (our MAC or a group MAC, sane source, untagged).
 //    `rx.srcMac` is the Ethernet source, `rx.l2Group` says it came to a broadcast/multicast MAC.
+//    Multicast MACs other than broadcast reach no handler until joined: NetStack.joinMulticastMac
+//    (or inner.multicastMacs.add) for 33:33:00:00:00:01, a solicited-node group, ...
 //    A handler ends every packet in exactly one of inner.handled() or inner.dropRx(reason)/
 //    inner.malformed(err) (add new reasons to counters.ts), and never throws.
 // 3. Egress: `const pb = PacketBuffer.alloc(payloadLen)` (MAX_HEADROOM in front),
@@ -46,6 +55,7 @@
 //    registered state, so the driver's timer already serves the new protocol's timers.
 
 export { ArpCache } from './arp-cache.js';
+export { ARP_STATE, ArpState, DEFEND_INTERVAL_US } from './arp.js';
 export { DEFAULT_REASSEMBLY_LIMITS, Ipv4Reassembler, REASSEMBLY_DROP_REASONS } from './reassembly.js';
 export type { ReassemblyDropReason, ReassemblyLimits, ReassemblyResult } from './reassembly.js';
 export type { ArpCacheEntry } from './arp-cache.js';
@@ -56,10 +66,12 @@ export type { EtherTypeHandler, Ipv4ProtocolHandler, NetProtocol, RxMeta } from 
 export { ICMP_SOCKETS, IcmpSockets } from './icmp.js';
 export type { EchoReplyHandler } from './icmp.js';
 export { InterfaceInner } from './iface.js';
-export type { NetConfig, NetDevice } from './iface.js';
+export type { MartianSrc, NetConfig, NetDevice, NetEvent } from './iface.js';
 export { dispatchIpv4 } from './ipv4.js';
 export type { L4Header } from './ipv4.js';
 export { ETH_MIN_FRAME, MAX_HEADROOM, PacketBuffer } from './packet-buffer.js';
+export { DEFAULT_REFLECTOR_LIMITS, REFLECTOR_PORTS, ReflectorGuard } from './reflector.js';
+export type { ReflectorCounters, ReflectorLimits, ReflectorVerdict } from './reflector.js';
 export { SocketKey, SocketSet } from './socket-set.js';
 export type { ProtocolState } from './socket-set.js';
 export { NetStack } from './stack.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EthernetFrame, Icmpv4DstUnreachable, Icmpv4Packet, IpProtocol, Ipv4Packet, MAC_BROADCAST, isWireError } from '../wire/index.js';
 import { NetStack } from './index.js';
+import type { RxDropReason } from './index.js';
 import { ManualNow, RecordingDevice, fragmentFrame, icmpBytes, ipv4Frame, udpFrame, ip, OUR_MAC, OUR_IP, PEER_MAC, PEER_IP, stackKnowingPeer } from './testing.js';
 
 const ECHO = icmpBytes({ kind: 'echo-request', ident: 1, seqNo: 1, data: new Uint8Array(8) });
@@ -15,7 +16,8 @@ describe('IPv4 ingress', () => {
     stack.processFrame(ipv4Frame(MAC_BROADCAST, PEER_MAC, PEER_IP, OUR_IP, IpProtocol.Icmp, ECHO)); // RFC 1122 3.3.6
     stack.processFrame(ipv4Frame(0x01_00_5e_00_00_01, PEER_MAC, PEER_IP, ip('224.0.0.1'), IpProtocol.Icmp, ECHO)); // no groups joined
     expect(dev.take()).toHaveLength(0);
-    expect(stack.counters.rxDropped['not-for-us']).toBe(4);
+    expect(stack.counters.rxDropped['not-for-us']).toBe(3);
+    expect(stack.counters.rxDropped['multicast-not-joined']).toBe(1);
   });
 
   it('a DF-only packet is not a fragment', () => {
@@ -25,13 +27,43 @@ describe('IPv4 ingress', () => {
     expect(stack.counters.ipv4FragmentsRx).toBe(0);
   });
 
-  it('drops martian sources', () => {
+  it('drops martian sources by name and answers none of them, by any protocol', () => {
     const { dev, stack } = setup();
-    for (const src of ['127.0.0.1', '224.0.0.5', '255.255.255.255', '10.77.0.255', '10.77.0.10']) {
-      stack.processFrame(ipv4Frame(OUR_MAC, PEER_MAC, ip(src), OUR_IP, IpProtocol.Icmp, ECHO));
+    stack.udpBind(7, (d) => stack.sendUdp(7, d.src, d.srcPort, d.payload));
+    const cases: Array<[string, string]> = [
+      ['0.0.0.0', 'src-unspecified'],
+      ['255.255.255.255', 'src-broadcast'],
+      ['10.77.0.255', 'src-broadcast'],
+      ['224.0.0.5', 'src-multicast'],
+      ['239.255.255.250', 'src-multicast'],
+      ['127.0.0.1', 'src-loopback'],
+      ['127.255.0.9', 'src-loopback'],
+      ['10.77.0.10', 'src-self'],
+      ['0.0.0.1', 'src-reserved'],
+      ['240.0.0.1', 'src-reserved'],
+    ];
+    for (const [src, reason] of cases) {
+      const before = stack.counters.rxDropped[reason as RxDropReason];
+      stack.processFrame(ipv4Frame(OUR_MAC, PEER_MAC, ip(src), OUR_IP, IpProtocol.Icmp, ECHO)); // echo request
+      stack.processFrame(udpFrame(OUR_MAC, PEER_MAC, ip(src), OUR_IP, 4000, 7, new Uint8Array(4))); // UDP echo
+      stack.processFrame(udpFrame(OUR_MAC, PEER_MAC, ip(src), OUR_IP, 4000, 9, new Uint8Array(4))); // port unreachable
+      stack.processFrame(ipv4Frame(OUR_MAC, PEER_MAC, ip(src), OUR_IP, 99, new Uint8Array(4))); // protocol unreachable
+      expect([src, stack.counters.rxDropped[reason as RxDropReason] - before]).toEqual([src, 4]);
     }
     expect(dev.take()).toHaveLength(0);
-    expect(stack.counters.rxDropped['bad-src']).toBe(5);
+    expect(stack.counters.udpRx + stack.counters.icmpEchoRequestsRx).toBe(0);
+    // The edges of each range are hosts: answered.
+    for (const src of ['1.0.0.0', '126.255.255.255', '128.0.0.1', '223.255.255.255', '10.77.0.254']) {
+      stack.processFrame(udpFrame(OUR_MAC, PEER_MAC, ip(src), OUR_IP, 4000, 7, new Uint8Array(4)));
+    }
+    expect(stack.counters.udpRx).toBe(5);
+  });
+
+  it('has no directed broadcast on a /31 or /32 (RFC 3021): the top address there is a host', () => {
+    const { stack } = setup({ ipv4: { addr: ip('10.77.0.10'), prefixLen: 31 } });
+    stack.udpBind(7, () => {});
+    stack.processFrame(udpFrame(OUR_MAC, PEER_MAC, ip('10.77.0.11'), OUR_IP, 4000, 7, new Uint8Array(4)));
+    expect(stack.counters.udpRx).toBe(1);
   });
 
   it('counts a bad header checksum and a truncated packet by WireError reason', () => {

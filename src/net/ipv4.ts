@@ -139,8 +139,10 @@ export function checkIpv4(inner: InterfaceInner, payload: Uint8Array, l2Group: b
     inner.dropRx('not-for-us');
     return undefined;
   }
-  if (inner.isMartianSrc(p.srcAddr())) {
-    inner.dropRx('bad-src');
+  // Nothing from a source that no single host can have is ever answered, by any protocol.
+  const martian = inner.martianSrc(p.srcAddr());
+  if (martian !== undefined) {
+    inner.dropRx(martian);
     return undefined;
   }
   if (!p.isFragment()) return p;
@@ -164,24 +166,14 @@ export function processIpv4(inner: InterfaceInner, payload: Uint8Array, rx: RxMe
   dispatchIcmpUnreachable(inner, ip, rx.l2Group, Icmpv4DstUnreachable.ProtocolUnreachable);
 }
 
-/** Reassembly's entry in the socket set: its deadlines. The reassembler is inner.reassembly. */
-class ReassemblyTimers implements ProtocolState {
-  constructor(private readonly inner: InterfaceInner) {}
-  pollAt(): number | undefined {
-    return this.inner.reassembly.pollAt();
-  }
-  poll(now: number): void {
-    this.inner.reassembly.expire(now);
-  }
-}
-
 export const REASSEMBLY_TIMERS = new SocketKey<ProtocolState>('ipv4-reassembly');
 
 /** The IPv4 module: the handler for EtherType 0x0800 and reassembly's timers; protocols register in inner.ipv4Protocols. */
 export const ipv4Protocol: NetProtocol = {
   name: 'ipv4',
   install(inner: InterfaceInner): void {
-    inner.sockets.add(REASSEMBLY_TIMERS, new ReassemblyTimers(inner));
+    // The reassembler is inner.reassembly; its entry here is its deadlines.
+    inner.sockets.add(REASSEMBLY_TIMERS, { pollAt: () => inner.reassembly.pollAt(), poll: (now) => inner.reassembly.expire(now) });
     inner.etherTypes.register(EtherType.Ipv4, processIpv4);
   },
 };

@@ -265,3 +265,41 @@ describe('NetStack: protocol modules (socket set, dispatch tables, timers)', () 
     expect(() => stack.install(arpAgain)).toThrow(/EtherType 2054 already has a handler/);
   });
 });
+
+describe('NetStack: link-layer checks', () => {
+  it('drops a frame longer than the MTU plus an 802.1Q-tagged header, and takes one that long', () => {
+    const { stack } = stackKnowingPeer({ mtu: 576 });
+    stack.udpBind(9, () => {});
+    // 576 of IP + 14 of Ethernet: the largest untagged frame (18 bytes of headroom counted for a tag).
+    const max = udpFrame(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 4000, 9, new Uint8Array(576 - 28));
+    expect(max.length).toBe(590);
+    stack.processFrame(max);
+    const padded = new Uint8Array(576 + 18);
+    padded.set(max);
+    stack.processFrame(padded);
+    expect(stack.counters.udpRx).toBe(2);
+    const over = new Uint8Array(576 + 19);
+    over.set(max);
+    stack.processFrame(over);
+    expect(stack.counters.rxDropped.oversize).toBe(1);
+    expect(stack.counters.udpRx).toBe(2);
+  });
+
+  it('refuses a zero, group or own MAC as Ethernet source', () => {
+    const { stack, dev } = stackKnowingPeer();
+    for (const src of [0, 0x01_00_5e_00_00_01, MAC_BROADCAST, OUR_MAC]) {
+      stack.processFrame(ipv4Frame(OUR_MAC, src, PEER_IP, OUR_IP, IpProtocol.Icmp, icmpBytes({ kind: 'echo-request', ident: 1, seqNo: 1, data: new Uint8Array(4) })));
+    }
+    expect(dev.take()).toHaveLength(0);
+    expect(stack.counters.rxDropped['bad-src']).toBe(4);
+  });
+
+  it('takes broadcast frames, and a unicast IP datagram only to our own MAC', () => {
+    const { stack, dev } = stackKnowingPeer();
+    stack.processFrame(arpFrame(MAC_BROADCAST, PEER_MAC, new ArpRepr(ArpOperation.Request, PEER_MAC, PEER_IP, 0, OUR_IP)));
+    expect(dev.take()).toHaveLength(1);
+    stack.processFrame(ipv4Frame(0x02_4e_53_00_00_0b, PEER_MAC, PEER_IP, OUR_IP, IpProtocol.Icmp, icmpBytes({ kind: 'echo-request', ident: 1, seqNo: 1, data: new Uint8Array(4) })));
+    expect(dev.take()).toHaveLength(0);
+    expect(stack.counters.rxDropped['not-for-us']).toBe(1);
+  });
+});

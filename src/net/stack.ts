@@ -2,7 +2,7 @@
 // checks, then ARP or IPv4 and its protocols); egress leaves through the NetDevice; timers run
 // in poll(), and pollAt() says when.
 
-import { EthernetFrame, isMulticastMac, isWireError } from '../wire/index.js';
+import { ETHERNET_HEADER_LEN, EthernetFrame, MAC_BROADCAST, VLAN_TAG_LEN, isMulticastMac, isWireError } from '../wire/index.js';
 import type { Ipv4, Ipv4Cidr, Mac } from '../wire/index.js';
 import { arpProtocol, dispatchAnnouncement } from './arp.js';
 import type { ArpCache } from './arp-cache.js';
@@ -11,11 +11,15 @@ import type { NetProtocol } from './dispatch.js';
 import { ICMP_SOCKETS, dispatchIcmpv4, icmpv4Protocol } from './icmp.js';
 import type { EchoReplyHandler } from './icmp.js';
 import { InterfaceInner } from './iface.js';
-import type { NetConfig, NetDevice } from './iface.js';
+import type { NetConfig, NetDevice, NetEvent } from './iface.js';
 import { ipv4Protocol } from './ipv4.js';
 import type { SocketSet } from './socket-set.js';
 import { dispatchUdp, udpBind, udpProtocol } from './udp.js';
 import type { UdpDatagram, UdpSocket } from './udp.js';
+
+/** Ethernet header with one 802.1Q tag: a frame is at most the MTU plus this. */
+const MAX_L2_HEADER = ETHERNET_HEADER_LEN + VLAN_TAG_LEN;
+const NO_MAC: Mac = 0;
 
 /** What every stack runs: ARP, IPv4, ICMPv4, UDP. More are added with NetStack.install(). */
 const BASE_PROTOCOLS: readonly NetProtocol[] = [arpProtocol, ipv4Protocol, icmpv4Protocol, udpProtocol];
@@ -75,6 +79,9 @@ export class NetStack {
     const inner = this.inner;
     inner.counters.rxFrames++;
     inner.counters.rxBytes += frame.length;
+    // A NIC with this MTU takes nothing longer (the link and the NIC drop them too; local
+    // delivery from another guest does not pass them).
+    if (frame.length > inner.cfg.mtu + MAX_L2_HEADER) return inner.dropRx('oversize');
     const f = EthernetFrame.checked(frame);
     if (isWireError(f)) return inner.malformed(f);
     // We are untagged. VID 0 is a priority tag only and means "this LAN" (802.1Q 9.6), so keep it.
@@ -82,13 +89,33 @@ export class NetStack {
     if (vid !== undefined && vid !== 0) return inner.dropRx('vlan');
     const dst = f.dstAddr();
     const l2Group = isMulticastMac(dst);
-    if (dst !== inner.mac && !l2Group) return inner.dropRx('not-for-us');
+    if (l2Group) {
+      // Broadcast always; a multicast group only once joined (joinMulticastMac).
+      if (!inner.acceptsGroup(dst)) return inner.dropRx('multicast-not-joined');
+    } else if (dst !== inner.mac) {
+      return inner.dropRx('not-for-us');
+    }
     const src = f.srcAddr();
-    // A group address cannot send; our own MAC as source is a loop or a MAC clash.
-    if (isMulticastMac(src) || src === inner.mac) return inner.dropRx('bad-src');
+    // A group address cannot send, nor can no address; our own MAC as source is a loop or a MAC clash.
+    if (src === NO_MAC || isMulticastMac(src) || src === inner.mac) return inner.dropRx('bad-src');
     const handler = inner.etherTypes.get(f.etherType());
     if (handler === undefined) return inner.dropRx('unknown-ethertype');
     handler(inner, f.payload(), { srcMac: src, l2Group });
+  }
+
+  /** Accept frames to multicast MAC `mac` (a protocol joining a group: IPv6's solicited-node, say). */
+  joinMulticastMac(mac: Mac): void {
+    if (isMulticastMac(mac) && mac !== MAC_BROADCAST) this.inner.multicastMacs.add(mac);
+  }
+
+  /** Stop accepting frames to multicast MAC `mac`. */
+  leaveMulticastMac(mac: Mac): void {
+    this.inner.multicastMacs.delete(mac);
+  }
+
+  /** Receive the stack's events (an ARP conflict, ...) to log; undefined: stop. Each is also counted. */
+  onEvent(handler: ((e: NetEvent) => void) | undefined): void {
+    this.inner.eventHandler = handler;
   }
 
   /** Run every protocol's due timers (ARP retries and give-ups, cache expiry, and whatever installed protocols schedule). */

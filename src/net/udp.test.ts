@@ -26,6 +26,24 @@ function parseIp(frame: Uint8Array) {
 }
 
 describe('UDP ingress', () => {
+  it('drops datagrams from or to port 0 before any socket or ICMP error sees them (the echo crash)', () => {
+    const { dev, stack } = setup();
+    const got: number[] = [];
+    // An echo as the OS runs it: a reply to port 0 would have thrown here once.
+    stack.udpBind(7, (d) => {
+      got.push(d.srcPort);
+      stack.sendUdp(7, d.src, d.srcPort, d.payload);
+    });
+    expect(() => stack.processFrame(udpFrame(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 0, 7, HELLO))).not.toThrow();
+    stack.processFrame(udpFrame(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 4000, 0, HELLO)); // closed port 0: no port unreachable
+    expect(got).toEqual([]);
+    expect(dev.take()).toHaveLength(0);
+    expect(stack.counters.rxDropped['udp-port-zero']).toBe(2);
+    expect(stack.counters.udpNoPort).toBe(0);
+    stack.processFrame(udpFrame(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 1, 7, HELLO));
+    expect(got).toEqual([1]);
+  });
+
   it('delivers a datagram to the bound socket', () => {
     const { stack } = setup();
     const got: UdpDatagram[] = [];
@@ -165,6 +183,11 @@ describe('UDP sockets and egress', () => {
     stack.processFrame(udpFrame(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, 1234, 7, HELLO));
     expect(got).toEqual([1234]);
     expect(a.send(PEER_IP, 7, HELLO)).toBe(false);
-    expect(() => stack.sendUdp(5000, PEER_IP, 0, HELLO)).toThrow(RangeError);
+    // Sending never throws on a port: 0 or out of range is a counted drop.
+    for (const [sp, dp] of [[5000, 0], [0, 7], [5000, 70000], [-1, 7], [1.5, 7], [5000, NaN]] as const) {
+      expect(stack.sendUdp(sp, PEER_IP, dp, HELLO)).toBe(false);
+    }
+    expect(stack.counters.txDropped['bad-port']).toBe(6);
+    expect(stack.sendUdp(65535, PEER_IP, 1, HELLO)).toBe(true);
   });
 });

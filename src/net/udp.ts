@@ -112,6 +112,10 @@ export function processUdp(inner: InterfaceInner, ip: Ipv4Packet, rx: RxMeta): v
   const u = UdpPacket.checked(ip.payload(), src, dst);
   if (isWireError(u)) return inner.malformed(u);
   const dstPort = u.dstPort();
+  const srcPort = u.srcPort();
+  // Port 0 is reserved (RFC 768 makes a zero source port "none"): nothing listens on it, and a
+  // reply to it could not be sent. Dropped before any socket or ICMP error sees it.
+  if (srcPort === 0 || dstPort === 0) return inner.dropRx('udp-port-zero');
   const handler = inner.sockets.require(UDP_SOCKETS).ports.get(dstPort);
   if (handler === undefined) {
     inner.counters.udpNoPort++;
@@ -121,17 +125,23 @@ export function processUdp(inner: InterfaceInner, ip: Ipv4Packet, rx: RxMeta): v
   }
   inner.counters.udpRx++;
   inner.handled();
-  handler({ src, srcPort: u.srcPort(), dst, dstPort, payload: u.payload() });
+  handler({ src, srcPort, dst, dstPort, payload: u.payload() });
 }
 
-/** Egress: one datagram. Ports out of range throw (a caller's bug); everything else is a counted false. */
+/**
+ * Egress: one datagram from `srcPort` (1..65535) to `dstPort` (1..65535). Never throws: a port
+ * out of range (0 included) is a counted 'bad-port', everything else a counted false too.
+ */
 export function dispatchUdp(inner: InterfaceInner, srcPort: number, dst: Ipv4, dstPort: number, payload: Uint8Array): boolean {
-  checkPort('source port', srcPort, 0);
-  checkPort('destination port', dstPort, 1);
+  if (!validPort(srcPort) || !validPort(dstPort)) return inner.dropTx('bad-port');
   const pb = PacketBuffer.alloc(payload.length);
   pb.view().set(payload);
   const repr = new UdpRepr(srcPort, dstPort);
   const ok = dispatchIpv4(inner, dst, IpProtocol.Udp, pb, { len: UDP_HEADER_LEN, emit: (b, s, d) => repr.emit(b.push(UDP_HEADER_LEN), s, d) });
   if (ok) inner.counters.udpTx++;
   return ok;
+}
+
+function validPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 0xffff;
 }

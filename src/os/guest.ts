@@ -2,7 +2,7 @@
 // rtos, time sharing in the gpos), the virtual NIC driver, the network stack, and services.
 import type { Ipv4, Ipv4Cidr, Mac } from '../wire/address.js';
 import type { DomainServices, GuestOs, Role } from '../nanokernel/guest-interface.js';
-import { NetStack, TCP_SOCKETS, tcpProtocol } from '../net/index.js';
+import { NetStack, TCP_SOCKETS, tcpProtocol, type NetEvent } from '../net/index.js';
 import type { TcpCounters, TcpLayer } from '../net/index.js';
 import { formatIpv4Cidr, formatMac } from '../wire/address.js';
 import { HttpService, type HttpCounters } from './services/http.js';
@@ -25,6 +25,10 @@ export interface GuestConfig {
   gateway?: Ipv4;
   /** UDP echo on port 7 (default on). */
   echo?: boolean;
+  /** UDP echo replies per second to one source (default 1000; 0: no limit). */
+  echoRate?: number;
+  /** IP MTU of the guest's interface (default 1500): the machine's configured MTU. */
+  mtu?: number;
   /** The rtos's periodic control task (rtos only; default period 1 ms). */
   control?: ControlTaskOptions;
   /** A UDP traffic generator (default off). */
@@ -50,7 +54,12 @@ export interface GuestStats {
   chargen?: BulkCounters;
   control?: { periodUs: number; cycles: number; overruns: number; telemetrySent: number; telemetryDropped: number; lateness: LatencySummary };
   load?: { sent: number; bytes: number; stalls: number };
+  /** The stack's latest events (ARP conflicts, ...), oldest first, at most NET_EVENTS_KEPT. */
+  netEvents: NetEvent[];
 }
+
+/** Events of the stack a guest keeps for stats and logs. */
+export const NET_EVENTS_KEPT = 16;
 
 /** The role each personality takes on the machine. */
 export function roleOf(kind: OsKind): Role {
@@ -70,13 +79,18 @@ export class Guest {
   readonly discard: DiscardService | undefined;
   readonly chargen: ChargenService | undefined;
   private bootAt = 0;
+  private readonly netEvents: NetEvent[] = [];
 
   constructor(hw: DomainServices, readonly cfg: GuestConfig) {
     this.kernel = new GuestKernel(hw, cfg.kind === 'rtos' ? 'fixed-priority' : 'time-sharing');
     this.driver = new VirtualNicDriver(this.kernel);
-    this.net = new NetStack({ mac: cfg.mac, ipv4: cfg.ipv4, gateway: cfg.gateway }, this.driver, () => hw.now());
+    const now = (): number => hw.now();
+    this.net = new NetStack({ mac: cfg.mac, ipv4: cfg.ipv4, gateway: cfg.gateway, mtu: cfg.mtu }, this.driver, now);
     this.driver.bind(this.net);
-    this.echo = cfg.echo === false ? undefined : new EchoService(this.net);
+    this.net.onEvent((e) => {
+      if (this.netEvents.push(e) > NET_EVENTS_KEPT) this.netEvents.shift();
+    });
+    this.echo = cfg.echo === false ? undefined : new EchoService(this.net, now, { limits: cfg.echoRate === undefined ? {} : { perSecond: cfg.echoRate } });
     // TCP is a general-purpose OS's: the rtos stays ARP/IPv4/ICMP/UDP by design.
     if (cfg.kind === 'gpos' && cfg.tcp !== false) {
       this.net.install(tcpProtocol());
@@ -137,7 +151,7 @@ export class Guest {
       discard: this.discard && { ...this.discard.counters },
       chargen: this.chargen && { ...this.chargen.counters },
       http: this.http && { ...this.http.counters, responses: { ...this.http.counters.responses } },
-      echo: this.echo ? { ...this.echo.counters } : undefined,
+      echo: this.echo?.counters,
       control: c && {
         periodUs: this.cfg.control!.periodUs,
         cycles: c.cycles,
@@ -147,6 +161,7 @@ export class Guest {
         lateness: c.lateness.summary(),
       },
       load: this.load && { sent: this.load.sent, bytes: this.load.bytes, stalls: this.load.stalls },
+      netEvents: [...this.netEvents],
     };
   }
 }
