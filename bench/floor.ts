@@ -208,6 +208,26 @@ function rssMb(pid: number | undefined): number {
   }
 }
 
+/** CPU time (user + system) of process `pid` so far, in µs, from /proc (clock ticks of 1/100 s on Linux). */
+function cpuUs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    // Fields after the command name (which may hold spaces): state is field 3; utime, stime are 14, 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 1e4;
+  } catch {
+    return NaN;
+  }
+}
+
+/** A flood, with the responder's CPU time per answered request (robust to a loaded machine, unlike rates). */
+async function floodWithCpu(probe: Probe, ip: string, o: FloorOptions, pid: number | undefined): Promise<{ rate: number; cpuUsPerReply: number }> {
+  const c0 = cpuUs(pid);
+  const r = await probe.flood(ip, o.rateSeconds, o.window);
+  return { rate: r.rate, cpuUsPerReply: (cpuUs(pid) - c0) / r.received };
+}
+
 export function percentile(xs: readonly number[], p: number): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -230,6 +250,8 @@ interface RoundRow {
   user: { p50: number; p99: number; loss: number };
   floodRate: number;
   floodCaptureRate: number;
+  /** The responder's CPU time per reply during the flood (capture off). */
+  cpuUsPerReply: number;
   rssFloodMb: number;
   gc?: { count: number; pauseMs: number; frames: number };
 }
@@ -237,7 +259,7 @@ interface PhaseLateness { phase: string; lateness: Lateness }
 
 const nanRow = (): RoundRow => ({
   bootMs: NaN, rssBootMb: NaN, low: { p50: NaN, p99: NaN, loss: NaN }, user: { p50: NaN, p99: NaN, loss: NaN },
-  floodRate: NaN, floodCaptureRate: NaN, rssFloodMb: NaN,
+  floodRate: NaN, floodCaptureRate: NaN, cpuUsPerReply: NaN, rssFloodMb: NaN,
 });
 
 function rttFigures(r: RttResult): { p50: number; p99: number; loss: number } {
@@ -290,7 +312,9 @@ async function roundNanoshare(lab: Lab, rows: Record<RowName, RoundRow>, late: P
       await phase(`${row} flooded (window ${o.window})`, async () => {
         const s0 = await m.stats();
         const g0 = { ...m.gc };
-        rows[row].floodRate = (await probe.flood(t.ip, o.rateSeconds, o.window)).rate;
+        const fl = await floodWithCpu(probe, t.ip, o, m.child.pid);
+        rows[row].floodRate = fl.rate;
+        rows[row].cpuUsPerReply = fl.cpuUsPerReply;
         const s1 = await m.stats();
         rows[row].gc = { count: m.gc.count - g0.count, pauseMs: m.gc.pauseMs - g0.pauseMs, frames: s1.nic.rxFrames - s0.nic.rxFrames };
       });
@@ -326,7 +350,9 @@ async function roundFloor(lab: Lab, row: RoundRow): Promise<void> {
     row.rssBootMb = rssMb(child.pid);
     row.low = rttFigures(await lab.probe.rtt(FLOOR.ip, lab.o.lowCount, 2));
     row.user = rttFigures(await lab.probe.rtt(FLOOR.ip, lab.o.userCount, 200));
-    row.floodRate = (await lab.probe.flood(FLOOR.ip, lab.o.rateSeconds, lab.o.window)).rate;
+    const fl = await floodWithCpu(lab.probe, FLOOR.ip, lab.o, child.pid);
+    row.floodRate = fl.rate;
+    row.cpuUsPerReply = fl.cpuUsPerReply;
     row.rssFloodMb = rssMb(child.pid);
   } finally {
     await stopChild(child);
@@ -402,7 +428,7 @@ const k = (x: number): string => (Number.isFinite(x) ? `${(x / 1000).toFixed(1)}
 interface Summary {
   rows: Record<RowName, {
     bootMs: number; rssBootMb: number; lowP50: number; lowP99: number; userP50: number; userP99: number;
-    lowLoss: number; userLoss: number; floodRate: number; floodCaptureRate: number; rssFloodMb: number;
+    lowLoss: number; userLoss: number; floodRate: number; floodCaptureRate: number; cpuUsPerReply: number; rssFloodMb: number;
     gcPerMFrames: number; gcPauseMsPerMFrames: number;
   }>;
   lateness: Array<{ phase: string; p50Us: number; p99Us: number; maxUs: number }>;
@@ -417,7 +443,7 @@ function summarize(rounds: Array<Record<RowName, RoundRow>>, late: PhaseLateness
       bootMs: med(n, (r) => r.bootMs), rssBootMb: med(n, (r) => r.rssBootMb),
       lowP50: med(n, (r) => r.low.p50), lowP99: med(n, (r) => r.low.p99), userP50: med(n, (r) => r.user.p50), userP99: med(n, (r) => r.user.p99),
       lowLoss: rounds.reduce((a, r) => a + r[n].low.loss, 0), userLoss: rounds.reduce((a, r) => a + r[n].user.loss, 0),
-      floodRate: med(n, (r) => r.floodRate), floodCaptureRate: med(n, (r) => r.floodCaptureRate), rssFloodMb: med(n, (r) => r.rssFloodMb),
+      floodRate: med(n, (r) => r.floodRate), floodCaptureRate: med(n, (r) => r.floodCaptureRate), cpuUsPerReply: med(n, (r) => r.cpuUsPerReply), rssFloodMb: med(n, (r) => r.rssFloodMb),
       gcPerMFrames: med(n, (r) => (r.gc ? (r.gc.count * 1e6) / r.gc.frames : NaN)),
       gcPauseMsPerMFrames: med(n, (r) => (r.gc ? (r.gc.pauseMs * 1e6) / r.gc.frames : NaN)),
     };
@@ -441,10 +467,10 @@ function report(o: FloorOptions, s: Summary, sk: Soak, load: { before: number[];
   out.push(`machine: ${cpus().length} cpus, load average ${load.before.map((x) => x.toFixed(2)).join(' ')} before, ${load.after.map((x) => x.toFixed(2)).join(' ')} after`);
   out.push('');
   out.push(table([
-    ['responder', 'exec to 1st reply ms', 'RTT p50/p99 ms @2 ms', 'RTT p50/p99 ms @200 ms', 'flood echo/s', 'flood, capture on', 'RSS boot/flood MB', 'GC per M frames (n / ms)'],
+    ['responder', 'exec to 1st reply ms', 'RTT p50/p99 ms @2 ms', 'RTT p50/p99 ms @200 ms', 'flood echo/s', 'flood, capture on', 'CPU us/reply', 'RSS boot/flood MB', 'GC per M frames (n / ms)'],
     ...(['rtos', 'gpos', 'floor', 'kernel'] as const).map((n) => {
       const r = s.rows[n];
-      return [label[n], f(r.bootMs, 1), `${f(r.lowP50)}/${f(r.lowP99)}`, `${f(r.userP50)}/${f(r.userP99)}`, k(r.floodRate), k(r.floodCaptureRate),
+      return [label[n], f(r.bootMs, 1), `${f(r.lowP50)}/${f(r.lowP99)}`, `${f(r.userP50)}/${f(r.userP99)}`, k(r.floodRate), k(r.floodCaptureRate), f(r.cpuUsPerReply, 1),
         `${f(r.rssBootMb, 1)}/${f(r.rssFloodMb, 1)}`, Number.isFinite(r.gcPerMFrames) ? `${f(r.gcPerMFrames, 0)} / ${f(r.gcPauseMsPerMFrames, 0)}` : '-'];
     }),
   ]));

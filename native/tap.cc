@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <ctime>
@@ -308,6 +309,7 @@ class HrTimer : public Napi::ObjectWrap<HrTimer> {
     return DefineClass(env, "HrTimer",
                        {
                            InstanceMethod<&HrTimer::Arm>("arm"),
+                           InstanceMethod<&HrTimer::ArmUs>("armUs"),
                            InstanceMethod<&HrTimer::Disarm>("disarm"),
                            InstanceMethod<&HrTimer::Close>("close"),
                        });
@@ -357,10 +359,32 @@ class HrTimer : public Napi::ObjectWrap<HrTimer> {
   Napi::Value Arm(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsBigInt()) throw Napi::TypeError::New(env, "HrTimer.arm: deadlineNs must be a bigint");
-    if (fd_ < 0) throw MakeError(env, "ECLOSED", "HrTimer.arm: the timer is closed");
     bool lossless = false;
     int64_t deadline = info[0].As<Napi::BigInt>().Int64Value(&lossless);
     if (!lossless && deadline > 0) deadline = INT64_MAX;
+    return ArmAt(env, deadline);
+  }
+
+  // armUs(deadlineUs: number): the same deadline as absolute CLOCK_MONOTONIC microseconds in a
+  // double, so the clock's hot path allocates no BigInt per re-arm (a double holds microseconds
+  // exactly for 285 years of uptime).
+  Napi::Value ArmUs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "HrTimer.armUs: deadlineUs must be a number");
+    double us = info[0].As<Napi::Number>().DoubleValue();
+    int64_t deadline;
+    if (!(us > 0)) {
+      deadline = 1;  // NaN or in the past: fire now
+    } else if (us >= 9.2e15) {
+      deadline = INT64_MAX;
+    } else {
+      deadline = static_cast<int64_t>(std::ceil(us * 1000.0));
+    }
+    return ArmAt(env, deadline);
+  }
+
+  Napi::Value ArmAt(Napi::Env env, int64_t deadline) {
+    if (fd_ < 0) throw MakeError(env, "ECLOSED", "HrTimer.arm: the timer is closed");
     if (deadline <= 0) deadline = 1;  // an all-zero it_value would disarm instead of firing now
     struct itimerspec spec;
     std::memset(&spec, 0, sizeof spec);

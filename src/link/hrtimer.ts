@@ -18,6 +18,11 @@ export class HrTimer {
     this.timer.arm(deadlineNs);
   }
 
+  /** `arm` with the deadline in CLOCK_MONOTONIC microseconds as a number: no BigInt per re-arm. */
+  armUs(deadlineUs: number): void {
+    this.timer.armUs(deadlineUs);
+  }
+
   disarm(): void {
     this.timer.disarm();
   }

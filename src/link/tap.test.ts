@@ -41,6 +41,7 @@ const fakeAddon: NativeAddon = {
   Tap: FakeTap,
   HrTimer: class {
     arm(): void {}
+    armUs(): void {}
     disarm(): void {}
     close(): void {}
   },
@@ -162,6 +163,20 @@ describe.skipIf(!onLinux)('the native addon (built by npm install)', () => {
       process.stderr.write(`HrTimer ${f.id} fired ${Number(lateNs) / 1000} us after its deadline\n`);
       expect(lateNs).toBeGreaterThanOrEqual(0n);
     }
+  });
+
+  it('HrTimer.armUs takes the same CLOCK_MONOTONIC deadline in microseconds: never early, and re-arming replaces it', async () => {
+    const t = new HrTimer(() => fired.push(process.hrtime.bigint()));
+    const fired: bigint[] = [];
+    const nowUs = Number(process.hrtime.bigint()) / 1000;
+    const deadlineUs = nowUs + 3000;
+    t.armUs(nowUs + 1000); // replaced before it is due
+    t.armUs(deadlineUs);
+    await new Promise((r) => setTimeout(r, 40));
+    t.close();
+    expect(fired).toHaveLength(1);
+    // Early by even a microsecond would mean the µs deadline lost its meaning on the way to the timerfd.
+    expect(Number(fired[0]!) / 1000).toBeGreaterThanOrEqual(deadlineUs);
   });
 
   it('HrTimer.disarm prevents firing', async () => {

@@ -19,6 +19,8 @@ export interface NativeTap {
 /** The addon's HrTimer object (native/tap.cc). */
 export interface NativeHrTimer {
   arm(deadlineNs: bigint): void;
+  /** Absolute CLOCK_MONOTONIC microseconds. */
+  armUs(deadlineUs: number): void;
   disarm(): void;
   close(): void;
 }
