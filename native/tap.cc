@@ -1,6 +1,10 @@
 // nanoshare_tap: the one piece of C++ in nanoshare. Two small Node-API classes:
 //   Tap     - a Linux TAP device (IFF_TAP | IFF_NO_PI), non-blocking, read in batches from a
 //             uv_poll_t on the main loop (no thread-pool read per frame), written synchronously.
+//             Frames are read straight into a receive buffer that JavaScript owns and hands in
+//             (setRxBuffer), at the offset JavaScript keeps in a shared Uint32Array; their lengths
+//             go into another shared Uint32Array and the callback gets only the count. So a batch
+//             crosses into JavaScript with no copy, no ArrayBuffer and no object made here.
 //   HrTimer - a one-shot CLOCK_MONOTONIC timerfd on the main loop, for sub-millisecond deadlines.
 // Each libuv handle lives on the heap and frees itself in its close callback, so a JS object
 // can be collected (or closed from inside its own callback) while libuv still owns the handle.
@@ -13,7 +17,6 @@
 #include <cstring>
 #include <ctime>
 #include <string>
-#include <vector>
 
 #include <fcntl.h>
 #include <linux/if.h>
@@ -24,8 +27,7 @@
 
 namespace {
 
-constexpr size_t kReadBufferBytes = 64 * 1024;  // larger than any TAP frame (max 65535 + headers)
-constexpr int kMaxBatch = 64;                    // frames per onFrames call; the rest wait a loop turn
+constexpr uint32_t kMaxBatch = 64;               // frames per onFrames call; the rest wait a loop turn
 constexpr size_t kMaxIfName = IFNAMSIZ - 1;      // 15 characters plus the NUL
 
 std::string ErrnoName(int err) {
@@ -126,6 +128,11 @@ uint64_t MonotonicNowNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+bool IsU32Array(Napi::Value v, size_t minLength) {
+  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array &&
+         v.As<Napi::TypedArray>().ElementLength() >= minLength;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 class Tap : public Napi::ObjectWrap<Tap> {
@@ -136,15 +143,23 @@ class Tap : public Napi::ObjectWrap<Tap> {
                            InstanceAccessor<&Tap::GetName>("name"),
                            InstanceMethod<&Tap::Write>("write"),
                            InstanceMethod<&Tap::WriteBatch>("writeBatch"),
+                           InstanceMethod<&Tap::SetRxBuffer>("setRxBuffer"),
                            InstanceMethod<&Tap::Close>("close"),
                        });
   }
 
   explicit Tap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tap>(info), ctx_(info.Env(), "nanoshare:tap") {
     Napi::Env env = info.Env();
-    if (info.Length() < 3 || !info[0].IsString() || !info[1].IsFunction() || !info[2].IsFunction()) {
-      throw Napi::TypeError::New(env, "new Tap(name: string, onFrames: (frames) => void, onError: (err) => void)");
+    const char* usage =
+        "new Tap(name: string, onFrames: (count: number) => void, onError: (err) => void, "
+        "rxLengths: Uint32Array(64), rxState: Uint32Array(1), readMax: number)";
+    if (info.Length() < 6 || !info[0].IsString() || !info[1].IsFunction() || !info[2].IsFunction() ||
+        !IsU32Array(info[3], kMaxBatch) || !IsU32Array(info[4], 1) || !info[5].IsNumber()) {
+      throw Napi::TypeError::New(env, usage);
     }
+    double readMax = info[5].As<Napi::Number>().DoubleValue();
+    if (!(readMax >= 14 && readMax <= 65536 + 64)) throw Napi::RangeError::New(env, "Tap: readMax out of range");
+    readMax_ = static_cast<size_t>(readMax);
     fd_ = OpenTap(env, info[0].As<Napi::String>().Utf8Value(), &name_);
 
     uv_loop_t* loop = nullptr;
@@ -166,8 +181,12 @@ class Tap : public Napi::ObjectWrap<Tap> {
     }
     onFrames_ = Napi::Persistent(info[1].As<Napi::Function>());
     onError_ = Napi::Persistent(info[2].As<Napi::Function>());
-    buf_.resize(kReadBufferBytes);
-    stage_.reserve(256 * 1024);
+    Napi::Uint32Array lengths = info[3].As<Napi::Uint32Array>();
+    Napi::Uint32Array state = info[4].As<Napi::Uint32Array>();
+    lengthsRef_ = Napi::Persistent(lengths);
+    stateRef_ = Napi::Persistent(state);
+    lengths_ = lengths.Data();
+    state_ = state.Data();
     Ref();  // an open Tap stays alive (and keeps the loop alive) until close()
   }
 
@@ -215,6 +234,20 @@ class Tap : public Napi::ObjectWrap<Tap> {
     return Napi::Number::New(env, written);
   }
 
+  // setRxBuffer(buf: Uint8Array): where the next frames are read, from byte rxState[0] on. The
+  // buffer is JavaScript's; holding a reference keeps its (non-moving) backing store alive here.
+  Napi::Value SetRxBuffer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw Napi::TypeError::New(env, "Tap.setRxBuffer: buf must be a Uint8Array");
+    }
+    Napi::Uint8Array buf = info[0].As<Napi::Uint8Array>();
+    rxRef_ = Napi::Persistent(buf);
+    rx_ = buf.Data();
+    rxLen_ = buf.ByteLength();
+    return env.Undefined();
+  }
+
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Release();
     return info.Env().Undefined();
@@ -222,6 +255,11 @@ class Tap : public Napi::ObjectWrap<Tap> {
 
   void Release() {
     StopPollAndClose(poll_, fd_);
+    if (!rxRef_.IsEmpty()) rxRef_.Reset();
+    if (!lengthsRef_.IsEmpty()) lengthsRef_.Reset();
+    if (!stateRef_.IsEmpty()) stateRef_.Reset();
+    rx_ = nullptr;
+    rxLen_ = 0;
     if (!onFrames_.IsEmpty()) onFrames_.Reset();
     if (!onError_.IsEmpty()) onError_.Reset();
     if (referenced_) {
@@ -243,17 +281,17 @@ class Tap : public Napi::ObjectWrap<Tap> {
     if (status < 0) {
       readErr = -status;  // libuv status is a negated errno on Linux
     }
-    // The batch is read into one staging area and handed to JS as ONE ArrayBuffer with a
-    // Uint8Array view per frame: one backing store per wake-up instead of one per frame, which
-    // is what the garbage collector's pauses scale with under a flood (see README: benchmark).
-    stage_.clear();
-    uint32_t lengths[kMaxBatch];
+    // Each frame is read in place at rxState[0] (8-byte aligned steps) while a whole frame of
+    // readMax bytes still fits; JavaScript moves on past what it was given and swaps in a fresh
+    // buffer when this one is full, so a frame it was handed is never written again. A frame
+    // longer than readMax - 1 arrives cut to readMax bytes, which the NIC counts as oversize.
     uint32_t count = 0;
-    while (readErr == 0 && count < kMaxBatch) {
-      ssize_t n = read(fd_, buf_.data(), buf_.size());
+    size_t off = state_[0];
+    while (readErr == 0 && count < kMaxBatch && rx_ != nullptr && off <= rxLen_ && rxLen_ - off >= readMax_) {
+      ssize_t n = read(fd_, rx_ + off, readMax_);
       if (n > 0) {
-        stage_.insert(stage_.end(), buf_.data(), buf_.data() + n);
-        lengths[count++] = static_cast<uint32_t>(n);
+        lengths_[count++] = static_cast<uint32_t>(n);
+        off += (static_cast<size_t>(n) + 7) & ~static_cast<size_t>(7);
       } else if (n == 0) {
         break;
       } else if (errno == EINTR) {
@@ -266,15 +304,7 @@ class Tap : public Napi::ObjectWrap<Tap> {
     }
     try {
       if (count > 0 && !onFrames_.IsEmpty()) {
-        Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, stage_.size());
-        std::memcpy(ab.Data(), stage_.data(), stage_.size());
-        Napi::Array batch = Napi::Array::New(env, count);
-        size_t off = 0;
-        for (uint32_t i = 0; i < count; i++) {
-          batch.Set(i, Napi::Uint8Array::New(env, lengths[i], ab, off));
-          off += lengths[i];
-        }
-        onFrames_.MakeCallback(receiver, {batch}, ctx_);
+        onFrames_.MakeCallback(receiver, {Napi::Number::New(env, count)}, ctx_);
       }
       if (readErr != 0 && fd_ >= 0) {
         // A device that went away (deleted: EBADF; detached: EBADFD) stays unreadable: stop polling
@@ -297,8 +327,14 @@ class Tap : public Napi::ObjectWrap<Tap> {
   bool referenced_ = true;
   Napi::FunctionReference onFrames_;
   Napi::FunctionReference onError_;
-  std::vector<uint8_t> buf_;
-  std::vector<uint8_t> stage_;  // one batch of frames, back to back
+  Napi::Reference<Napi::Uint32Array> lengthsRef_;
+  Napi::Reference<Napi::Uint32Array> stateRef_;
+  Napi::Reference<Napi::Uint8Array> rxRef_;
+  uint32_t* lengths_ = nullptr;  // [kMaxBatch]: lengths of the frames of one callback
+  uint32_t* state_ = nullptr;    // [0]: byte offset in the receive buffer where the next frame goes
+  uint8_t* rx_ = nullptr;
+  size_t rxLen_ = 0;
+  size_t readMax_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------

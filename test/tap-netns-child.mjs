@@ -34,9 +34,31 @@ const sameBytes = (b, o, want) => want.every((v, i) => b[o + i] === v);
 
 let stalled = false;
 
+// The addon reads frames into our receive buffer at rxState[0] and reports how many (native/tap.cc).
+const READ_MAX = 1500 + 18 + 1;
+const rxLengths = new Uint32Array(64);
+const rxState = new Uint32Array(1);
+let rxBuffer = new Uint8Array(64 * 1024);
+const takeFrames = (count) => {
+  const frames = [];
+  let off = rxState[0];
+  for (let i = 0; i < count; i++) {
+    frames.push(rxBuffer.subarray(off, off + rxLengths[i]));
+    off += (rxLengths[i] + 7) & ~7;
+  }
+  if (rxBuffer.length - off < READ_MAX) {
+    rxBuffer = new Uint8Array(64 * 1024);
+    tap.setRxBuffer(rxBuffer);
+    off = 0;
+  }
+  rxState[0] = off;
+  return frames;
+};
+
 const tap = new addon.Tap(
   tapName,
-  (frames) => {
+  (count) => {
+    const frames = takeFrames(count);
     say(`batch ${frames.length}`);
     for (const f of frames) {
       const type = f.length >= ETH_LEN ? u16(f, ETH_TYPE) : -1;
@@ -67,11 +89,15 @@ const tap = new addon.Tap(
     }
   },
   (err) => say(`error ${err.code} ${err.message}`),
+  rxLengths,
+  rxState,
+  READ_MAX,
 );
+tap.setRxBuffer(rxBuffer);
 
 // A second opener of the same (non-multiqueue) TAP must get the addon's EBUSY error.
 try {
-  new addon.Tap(tapName, () => {}, () => {}).close();
+  new addon.Tap(tapName, () => {}, () => {}, new Uint32Array(64), new Uint32Array(1), READ_MAX).close();
   say('ebusy none');
 } catch (e) {
   say(`ebusy ${e.code}`);

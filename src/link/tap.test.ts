@@ -11,18 +11,48 @@ import { addonPath, loadNativeAddon, TapError, TapLink, type NativeAddon, type N
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const onLinux = process.platform === 'linux';
 
-/** A stand-in for the addon's Tap: records writes, lets the test play the kernel's side. */
+/**
+ * A stand-in for the addon's Tap: records writes, lets the test play the kernel's side. `deliver`
+ * does what native/tap.cc does on a readable TAP: each frame is copied (cut to readMax) into the
+ * receive buffer at rxState[0], 8-byte aligned, lengths in rxLengths, then onFrames(count).
+ */
 class FakeTap implements NativeTap {
   static last: FakeTap | undefined;
   readonly written: Uint8Array[] = [];
   accept = true;
   closed = 0;
+  rxBuffer: Uint8Array | undefined;
   constructor(
     readonly name: string,
-    readonly deliver: (frames: Buffer[]) => void,
+    readonly onFrames: (count: number) => void,
     readonly fail: (err: Error) => void,
+    readonly rxLengths: Uint32Array,
+    readonly rxState: Uint32Array,
+    readonly readMax: number,
   ) {
     FakeTap.last = this;
+  }
+  setRxBuffer(buf: Uint8Array): void {
+    this.rxBuffer = buf;
+  }
+  deliver(frames: readonly Uint8Array[]): void {
+    let off = this.rxState[0]!;
+    let n = 0;
+    for (const f of frames) {
+      if (this.rxBuffer!.length - off < this.readMax) {
+        // No room for a whole frame: what was read goes up now, the rest on the next wake-up.
+        if (n === 0) throw new Error('the link left no room for a whole frame');
+        this.onFrames(n);
+        off = this.rxState[0]!;
+        n = 0;
+        if (this.rxBuffer!.length - off < this.readMax) throw new Error('the link left no room for a whole frame');
+      }
+      const len = Math.min(f.length, this.readMax);
+      this.rxBuffer!.set(f.subarray(0, len), off);
+      this.rxLengths[n++] = len;
+      off += (len + 7) & ~7;
+    }
+    if (n > 0) this.onFrames(n);
   }
   write(frame: Uint8Array): boolean {
     if (!this.accept) return false;
@@ -57,17 +87,54 @@ describe('TapLink over a fake addon', () => {
   it('drops and counts frames that arrive before attach, then delivers batches as they are', () => {
     const link = TapLink.withAddon(fakeAddon, 'nstap0');
     const tap = FakeTap.last!;
-    tap.deliver([Buffer.alloc(60)]);
+    tap.deliver([new Uint8Array(60)]);
     expect(link.stats.rxUnattached).toBe(1);
     expect(link.stats.rxFrames).toBe(0);
 
     const rx = recorder();
     link.attach(rx);
-    const batch = [Buffer.alloc(60, 1), Buffer.alloc(1514, 2)];
+    const batch = [new Uint8Array(60).fill(1), new Uint8Array(1514).fill(2)];
     tap.deliver(batch);
-    expect(rx.batches).toEqual([batch]);
-    expect(rx.batches[0]![1]).toBe(batch[1]); // same Buffer, not a copy
+    expect(rx.batches).toHaveLength(1);
+    expect(rx.batches[0]).toEqual(batch);
+    // Views of the one receive buffer the addon read into: no copy on the way in.
+    expect(rx.batches[0]![0]!.buffer).toBe(tap.rxBuffer!.buffer);
+    expect(rx.batches[0]![1]!.buffer).toBe(tap.rxBuffer!.buffer);
     expect(link.stats).toMatchObject({ rxFrames: 2, rxBytes: 1574, rxBatches: 2, rxUnattached: 1 });
+  });
+
+  it('never writes over a frame it delivered: held frames keep their bytes through many batches and new receive buffers', () => {
+    const link = TapLink.withAddon(fakeAddon, 'nstap0', { mtu: 1500 });
+    const tap = FakeTap.last!;
+    const held: Array<{ frame: Uint8Array; want: Uint8Array }> = [];
+    link.attach({
+      onFrames: (b) => {
+        // Keep every frame past the callback, as a guest's RX queue does.
+        for (const f of b) held.push({ frame: f, want: f.slice() });
+      },
+      onError: () => {},
+    });
+    const buffers = new Set<ArrayBufferLike>();
+    for (let i = 0; i < 3000; i++) {
+      const len = 60 + ((i * 37) % 1459); // 60..1518 bytes, every alignment
+      const batch = Array.from({ length: 1 + (i % 7) }, (_, j) => new Uint8Array(len).fill((i * 7 + j) & 0xff));
+      tap.deliver(batch);
+      buffers.add(tap.rxBuffer!.buffer);
+    }
+    expect(buffers.size).toBeGreaterThan(50); // the link moved on to fresh buffers many times
+    expect(link.rxBuffers).toBe(buffers.size);
+    let intact = 0;
+    for (const h of held) if (h.frame.length === h.want.length && h.frame.every((b, k) => b === h.want[k])) intact++;
+    expect(intact).toBe(held.length);
+    expect(held.length).toBe(link.stats.rxFrames);
+  });
+
+  it('passes a frame longer than mtu + 18 on cut to mtu + 19 bytes, so the NIC sees it is oversize', () => {
+    const link = TapLink.withAddon(fakeAddon, 'nstap0', { mtu: 1500 });
+    const rx = recorder();
+    link.attach(rx);
+    FakeTap.last!.deliver([new Uint8Array(9000)]);
+    expect(rx.batches[0]![0]!.length).toBe(1519);
   });
 
   it('counts sends, refuses frames outside 14..mtu+18 bytes, and counts what the kernel refused', () => {
@@ -101,8 +168,8 @@ describe('TapLink over a fake addon', () => {
     const throwing: NativeAddon = {
       ...fakeAddon,
       Tap: class extends FakeTap {
-        constructor(name: string, deliver: (frames: Buffer[]) => void, fail: (err: Error) => void) {
-          super(name, deliver, fail);
+        constructor(name: string, onFrames: (count: number) => void, fail: (err: Error) => void, l: Uint32Array, st: Uint32Array, max: number) {
+          super(name, onFrames, fail, l, st, max);
           throw Object.assign(new Error(`TAP ${name} is busy: another process has it open`), { code: 'EBUSY' });
         }
       },

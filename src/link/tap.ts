@@ -2,6 +2,14 @@
 // Receives in batches from the main event loop (the addon polls the fd with libuv and reads up to
 // 64 frames per callback), writes synchronously and never blocks. Frames received before
 // `attach` are dropped and counted (`rxUnattached`): a link without a receiver has nowhere to put them.
+//
+// Receive memory: the addon reads each frame straight into a 64 KiB receive buffer this link owns
+// (one backing store per ~600 small frames, not one per batch or per frame), at an offset kept in
+// a Uint32Array both sides see, and reports only the count; the lengths are in another shared
+// Uint32Array. A delivered frame is a view of that buffer, and its bytes are never written again:
+// the offset only moves forward, and a full buffer is replaced by a new one, never reused. So the
+// Link contract (a delivered buffer is never reused) holds with no copy; a frame kept for long
+// keeps its 64 KiB buffer alive, which is why a guest that holds a frame past its unit copies it.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { emptyLinkStats, type Link, type LinkReceiver, type LinkStats } from './link.js';
@@ -9,6 +17,8 @@ import { emptyLinkStats, type Link, type LinkReceiver, type LinkStats } from './
 /** The addon's Tap object (native/tap.cc). */
 export interface NativeTap {
   readonly name: string;
+  /** Where the next frames are read, from byte rxState[0] on. */
+  setRxBuffer(buf: Uint8Array): void;
   /** false when the kernel did not take the frame (EAGAIN, ENOBUFS, interface down, closed). */
   write(frame: Uint8Array): boolean;
   /** Writes in order, stops at the first frame not taken; returns how many were written. */
@@ -27,7 +37,19 @@ export interface NativeHrTimer {
 
 /** What `nanoshare_tap.node` exports. */
 export interface NativeAddon {
-  Tap: new (name: string, onFrames: (frames: Uint8Array[]) => void, onError: (err: Error) => void) => NativeTap;
+  /**
+   * Opens TAP `name`. `onFrames(count)`: `count` frames were read into the receive buffer from
+   * byte rxState[0] on, each at an 8-byte aligned offset after the previous one, their lengths in
+   * rxLengths[0..count). A read takes at most `readMax` bytes (a longer frame is cut to it).
+   */
+  Tap: new (
+    name: string,
+    onFrames: (count: number) => void,
+    onError: (err: Error) => void,
+    rxLengths: Uint32Array,
+    rxState: Uint32Array,
+    readMax: number,
+  ) => NativeTap;
   HrTimer: new (callback: () => void) => NativeHrTimer;
 }
 
@@ -79,6 +101,11 @@ export interface TapLinkStats extends LinkStats {
   rxBatches: number;
 }
 
+/** Most frames the addon reads per callback (kMaxBatch in native/tap.cc). */
+export const TAP_MAX_BATCH = 64;
+/** Size of one receive buffer, unless four of the largest frames need more. */
+const RX_BUFFER_BYTES = 64 * 1024;
+
 /** Ethernet header (14) plus one 802.1Q tag (4): a frame is at most mtu + this many bytes. */
 const FRAME_OVERHEAD = 18;
 const ETHERNET_HEADER_LEN = 14;
@@ -95,15 +122,32 @@ export class TapLink implements Link {
   private readonly tap: NativeTap;
   private rx: LinkReceiver | undefined;
   private closed = false;
+  /** Lengths of the frames of one callback, written by the addon. */
+  private readonly rxLengths = new Uint32Array(TAP_MAX_BATCH);
+  /** [0]: byte offset in rxBuffer where the addon reads the next frame. */
+  private readonly rxState = new Uint32Array(1);
+  /** Bytes the addon reads at most per frame: one more than the largest frame, so a longer one shows as oversize. */
+  private readonly readMax: number;
+  private readonly rxBufferBytes: number;
+  private rxBuffer: Uint8Array;
+  /** Receive buffers replaced because they were full (each is freed once its last frame is). */
+  rxBuffers = 1;
 
   private constructor(addon: NativeAddon, name: string, mtu: number) {
     this.mtu = mtu;
+    this.readMax = mtu + FRAME_OVERHEAD + 1;
+    this.rxBufferBytes = Math.max(RX_BUFFER_BYTES, 4 * this.readMax);
+    this.rxBuffer = new Uint8Array(this.rxBufferBytes);
     try {
       this.tap = new addon.Tap(
         name,
-        (frames) => this.processFrames(frames),
+        (count) => this.processFrames(count),
         (err) => this.processError(err),
+        this.rxLengths,
+        this.rxState,
+        this.readMax,
       );
+      this.tap.setRxBuffer(this.rxBuffer);
     } catch (err) {
       throw TapError.from(err);
     }
@@ -157,15 +201,34 @@ export class TapLink implements Link {
     this.tap.close();
   }
 
-  private processFrames(frames: Uint8Array[]): void {
+  private processFrames(count: number): void {
     this.stats.rxBatches++;
+    const buf = this.rxBuffer;
+    const lengths = this.rxLengths;
+    let off = this.rxState[0]!;
+    const frames = new Array<Uint8Array>(count);
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
+      const len = lengths[i]!;
+      frames[i] = buf.subarray(off, off + len);
+      bytes += len;
+      off += (len + 7) & ~7;
+    }
+    // Past everything delivered, before anyone runs: these bytes now belong to the receiver.
+    if (this.rxBufferBytes - off < this.readMax) {
+      this.rxBuffer = new Uint8Array(this.rxBufferBytes);
+      this.rxBuffers++;
+      this.tap.setRxBuffer(this.rxBuffer);
+      off = 0;
+    }
+    this.rxState[0] = off;
     const rx = this.rx;
     if (!rx) {
-      this.stats.rxUnattached += frames.length;
+      this.stats.rxUnattached += count;
       return;
     }
-    this.stats.rxFrames += frames.length;
-    for (const f of frames) this.stats.rxBytes += f.length;
+    this.stats.rxFrames += count;
+    this.stats.rxBytes += bytes;
     rx.onFrames(frames);
   }
 
