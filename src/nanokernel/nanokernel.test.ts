@@ -154,13 +154,20 @@ describe('Nanokernel scheduler', () => {
   });
 
   it('caps the guard, so a secondary with long units is not starved by a frequent deadline', () => {
-    const { nk, clock, rtos, gpos } = setup({ quantumUs: 10_000, guardUs: 100 }, 400);
-    gpos.work = 10;
+    // The primary's timer every 500 µs; the secondary's units take 400 µs. Uncapped, the guard
+    // (twice the recent unit, 800 µs) would be longer than the period: no unit would ever start.
+    const { nk, clock, rtos, gpos, domain } = setup({ quantumUs: 10_000, guardUs: 100 }, 400);
+    rtos.unitUs = 10;
+    let next = 500;
+    rtos.onInterrupt = (lines) => {
+      if (lines & Irq.Timer) rtos.hw.setTimer((next += 500));
+    };
+    gpos.work = 30;
     nk.start();
-    rtos.hw.setTimer(350);
-    clock.advance(20_000);
+    rtos.hw.setTimer(next);
+    clock.advance(40_000);
     expect(gpos.work).toBe(0);
-    void rtos;
+    expect(domain('gpos').stats.guarded).toBeGreaterThan(0); // the guard did hold some units back
   });
 
   it('yields to the event loop between secondary quanta so new I/O is seen', () => {
@@ -209,7 +216,20 @@ describe('Nanokernel scheduler', () => {
     expect(domain('gpos').stats.busyUs).toBe(90);
     const snap = nk.snapshot();
     expect(snap.domains.map((d) => d.cpu.units)).toEqual([3, 4]); // boot is a unit too
-    expect(snap.processor.kernelUs).toBeGreaterThanOrEqual(0);
+    expect(snap.processor.kernelUs).toBe(0); // the switch did nothing that took time
+  });
+
+  it('accounts the nanokernel\'s own time apart from the guests\'', () => {
+    const { nk, clock, link, gpos, domain } = setup({}, 30);
+    // The switch's work (here: its observer) costs 7 µs a frame, in the nanokernel's time.
+    nk.observer = { rx: () => clock.spend(7) };
+    gpos.work = 1;
+    nk.start();
+    link.inject([frameTo(GPOS_MAC), frameTo(GPOS_MAC), frameTo(MAC_BROADCAST)]);
+    clock.advance(0);
+    expect(nk.kernelUs).toBe(21);
+    expect(domain('gpos').stats.busyUs).toBe(30 * (domain('gpos').stats.units - 1));
+    expect(nk.snapshot().processor.kernelUs).toBe(21);
   });
 });
 
