@@ -205,8 +205,8 @@ describe('the receive path under fuzz (whole machine, in-memory link)', () => {
     console.log(`rx fuzz: ${JSON.stringify(reach)}`);
     if (reach.cases < TOTAL) return; // a filtered run (-t): the shares below do not apply
     // The generators reach the services: frames are handled, and ARP, ICMP and UDP answers leave.
-    expect(reach.handled).toBeGreaterThan(reach.frames / 10);
-    expect(Math.min(reach.arpAnswers, reach.icmpAnswers, reach.udpAnswers)).toBeGreaterThan(TOTAL / 1000);
+    expect(reach.handled).toBeGreaterThan(reach.frames / 20);
+    expect(Math.min(reach.arpAnswers, reach.icmpAnswers, reach.udpAnswers)).toBeGreaterThan(TOTAL / 2000);
   });
 
   test.prop([fc.array(randomFrameArb, { minLength: 1, maxLength: 4 }), advanceArb], { numRuns: share(0.2) })('random bytes', (frames, us) => runCase(frames, us), TIMEOUT_MS);
