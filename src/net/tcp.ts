@@ -256,7 +256,9 @@ export class TcpLayer implements ProtocolState {
     cfg: TcpConfig,
   ) {
     this.cfg = resolve(cfg);
-    this.secret = this.cfg.random() >>> 0;
+    // The hash key: from `random` when the OS gives one; else mixed with the boot time (fractional
+    // µs on the real clock), which differs per run but is no cryptographic secret.
+    this.secret = (this.cfg.random() ^ Math.floor((ip.now() % 1) * 0x1_0000_0000) ^ Math.floor(ip.now())) >>> 0;
   }
 
   private readonly secret: number;
