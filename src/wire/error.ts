@@ -2,7 +2,7 @@
 // protocol, a reason a counter can be keyed on, and the byte where the problem was seen.
 
 /** The protocols whose parsers can report an error. */
-export type WireProtocol = 'ethernet' | 'arp' | 'ipv4' | 'icmpv4' | 'udp' | 'tcp' | 'vxlan';
+export type WireProtocol = 'ethernet' | 'arp' | 'ipv4' | 'icmpv4' | 'udp' | 'tcp' | 'vxlan' | 'ipv6' | 'icmpv6' | 'dhcp';
 
 /** Why a parser refused the bytes; stable, suitable as a drop-counter key. */
 export type WireErrorReason =

@@ -12,6 +12,9 @@ import { emitIcmpv4, Icmpv4Packet, icmpv4ReprLen, parseIcmpv4Repr } from './icmp
 import { Ipv4Packet, Ipv4Repr } from './ipv4.js';
 import { UdpPacket, UdpRepr } from './udp.js';
 import { VxlanPacket, VxlanRepr } from './vxlan.js';
+import { Ipv6Packet, Ipv6Repr, pseudoHeaderSumV6 } from './ipv6.js';
+import { Icmpv6Packet, emitIcmpv6, icmpv6ReprLen, parseIcmpv6Repr } from './icmpv6.js';
+import { DAD_NS_FRAME, ECHO_REQUEST_FRAME, NA_FRAME, NS_FRAME, RS_FRAME } from '../../test/fixtures/ipv6-frames.js';
 import { prng as rng } from '../../test/prng.js';
 
 
@@ -58,6 +61,36 @@ function exercise(buf: Uint8Array): void {
     exerciseL4(ip.payload(), ip.srcAddr(), ip.dstAddr());
   }
   exerciseL4(buf);
+
+  const ip6 = Ipv6Packet.checked(buf);
+  if (isWireError(ip6)) checkError(ip6, buf);
+  else {
+    expect(isInside(ip6.payload(), buf)).toBe(true);
+    expect(ip6.payload().length).toBe(ip6.payloadLen());
+    Ipv6Repr.parse(ip6).emit(new Uint8Array(40));
+    exerciseIcmpv6(ip6);
+  }
+}
+
+/** ICMPv6 with its checksum made right, so the mutated body reaches the NDP parsers. */
+function exerciseIcmpv6(ip6: Ipv6Packet): void {
+  const body = ip6.payload().slice();
+  const src = ip6.srcAddr();
+  const dst = ip6.dstAddr();
+  if (body.length >= 4) {
+    body[2] = 0;
+    body[3] = 0;
+    const c = internetChecksum(body, pseudoHeaderSumV6(src, dst, 58, body.length));
+    body[2] = c >>> 8;
+    body[3] = c & 0xff;
+  }
+  const p = Icmpv6Packet.checked(body, src, dst);
+  if (isWireError(p)) return checkError(p, body);
+  const r = parseIcmpv6Repr(p);
+  if (isWireError(r)) return checkError(r, body);
+  const out = new Uint8Array(icmpv6ReprLen(r));
+  emitIcmpv6(r, out, src, dst);
+  expect(internetChecksum(out, pseudoHeaderSumV6(src, dst, 58, out.length))).toBe(0);
 }
 
 function exerciseL4(buf: Uint8Array, src?: number, dst?: number): void {
@@ -104,6 +137,7 @@ const SEEDS: Uint8Array[] = [
   ICMP_ECHO_FRAME,
   UDP_VLAN_FRAME,
   concat(ETH_IPV4, IPV4_WITH_OPTIONS),
+  ...[DAD_NS_FRAME, ECHO_REQUEST_FRAME, NA_FRAME, NS_FRAME, RS_FRAME].map((f) => f.subarray(14)),
   ...pcapFrames(),
 ];
 

@@ -1,4 +1,5 @@
-// wire/: pure packet codecs — Ethernet (+802.1Q), ARP, IPv4, ICMPv4, UDP, TCP, VXLAN, the Internet checksum.
+// wire/: pure packet codecs — Ethernet (+802.1Q), ARP, IPv4, ICMPv4, UDP, TCP, VXLAN, IPv6,
+// ICMPv6 with NDP, the Internet checksum.
 //
 // Contract:
 // - Two levels per protocol (smoltcp style): a zero-copy view `XPacket.checked(bytes)` with
@@ -18,7 +19,9 @@ export * from './describe.js';
 export * from './error.js';
 export * from './ethernet.js';
 export * from './icmpv4.js';
+export * from './icmpv6.js';
 export * from './ipv4.js';
 export * from './tcp.js';
+export * from './ipv6.js';
 export * from './udp.js';
 export * from './vxlan.js';
