@@ -1,14 +1,15 @@
-// The neighbour table: IPv4 → MAC with a fixed lifetime per entry, bounded in size.
+// The neighbour table: IP → MAC with a fixed lifetime per entry, bounded in size. ARP keys it
+// by IPv4, NDP (ndp.ts) by IPv6: one table, two families.
 //
 // A Map keeps insertion order and every (re)insert moves the entry to the end, so with one
 // TTL for all entries the Map is sorted by expiry: the oldest entry is the first one, which
 // makes eviction, expiry and "next expiry" O(1) per entry touched.
 
-import type { Ipv4, Mac } from '../wire/index.js';
+import type { IpAddr, Ipv4, Mac } from '../wire/index.js';
 
 /** One row of the cache as shown by entries(). */
-export interface ArpCacheEntry {
-  readonly ip: Ipv4;
+export interface ArpCacheEntry<K extends IpAddr = Ipv4> {
+  readonly ip: K;
   readonly mac: Mac;
   /** Monotonic µs at which the entry stops being used. */
   readonly expiresAt: number;
@@ -19,9 +20,9 @@ interface Slot {
   expiresAt: number;
 }
 
-/** IPv4 → MAC, each entry living `ttlUs`, at most `max` entries (the oldest is evicted). */
-export class ArpCache {
-  private readonly map = new Map<Ipv4, Slot>();
+/** IP → MAC, each entry living `ttlUs`, at most `max` entries (the oldest is evicted). */
+export class ArpCache<K extends IpAddr = Ipv4> {
+  private readonly map = new Map<K, Slot>();
 
   constructor(
     readonly ttlUs: number,
@@ -31,7 +32,7 @@ export class ArpCache {
   }
 
   /** The MAC of `ip` if known and not expired. */
-  lookup(ip: Ipv4, now: number): Mac | undefined {
+  lookup(ip: K, now: number): Mac | undefined {
     const s = this.map.get(ip);
     if (s === undefined) return undefined;
     if (now >= s.expiresAt) {
@@ -42,7 +43,7 @@ export class ArpCache {
   }
 
   /** Insert or refresh `ip` → `mac` with a full lifetime; evicts the oldest entry when full. */
-  insert(ip: Ipv4, mac: Mac, now: number): void {
+  insert(ip: K, mac: Mac, now: number): void {
     if (!this.map.delete(ip) && this.map.size >= this.max) {
       const oldest = this.map.keys().next();
       if (!oldest.done) this.map.delete(oldest.value);
@@ -51,12 +52,12 @@ export class ArpCache {
   }
 
   /** True if an entry (possibly expired but not yet swept) exists for `ip`. */
-  has(ip: Ipv4): boolean {
+  has(ip: K): boolean {
     return this.map.has(ip);
   }
 
   /** Remove `ip`'s entry; true if there was one. */
-  remove(ip: Ipv4): boolean {
+  remove(ip: K): boolean {
     return this.map.delete(ip);
   }
 
@@ -75,8 +76,8 @@ export class ArpCache {
   }
 
   /** The live entries, oldest first. */
-  entries(now: number): ArpCacheEntry[] {
-    const out: ArpCacheEntry[] = [];
+  entries(now: number): ArpCacheEntry<K>[] {
+    const out: ArpCacheEntry<K>[] = [];
     for (const [ip, s] of this.map) if (now < s.expiresAt) out.push({ ip, mac: s.mac, expiresAt: s.expiresAt });
     return out;
   }

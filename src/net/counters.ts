@@ -9,7 +9,7 @@ export const RX_DROP_REASONS = [
   'vlan', // 802.1Q-tagged with a non-zero VID: this interface is untagged
   'multicast-not-joined', // to a multicast MAC of a group we have not joined (broadcast is always taken)
   'oversize', // longer than the MTU plus the Ethernet and 802.1Q headers
-  'unknown-ethertype', // no protocol registered for it (IPv6 until there is one, LLC/802.3 length, ...)
+  'unknown-ethertype', // no protocol registered for it (IPv6 on the rtos, LLC/802.3 length, ...)
   'bad-src', // Ethernet source cannot be a single host (a group MAC) or is our own; ARP sender MAC zero or group
   // IPv4 sources no single host can have (RFC 1122 3.2.1.3, Linux's martians): never answered.
   'src-unspecified', // 0.0.0.0
@@ -30,8 +30,14 @@ export const RX_DROP_REASONS = [
   'broadcast-echo', // echo request to a broadcast address (Linux's icmp_echo_ignore_broadcasts)
   'udp-no-port', // no socket bound to the destination port (also in udpNoPort)
   'udp-port-zero', // source or destination port 0: reserved, and a reply to it cannot be sent
-  'unknown-protocol', // no handler registered for the IPv4 protocol, e.g. TCP on the rtos (answered with protocol unreachable)
+  'unknown-protocol', // no handler registered for the IPv4 protocol, e.g. TCP on the rtos (answered with protocol unreachable), or an IPv6 next header we do not implement (extension headers included)
   'tcp', // refused by TCP: the named reason is in the TCP layer's counters (drops)
+  // IPv6 and Neighbor Discovery (ipv6.ts, ndp.ts).
+  'tentative', // addressed to an address still under duplicate address detection (RFC 4862 5.4)
+  'multicast-echo', // echo request to a multicast group (no amplification, as for IPv4 broadcast)
+  'nd-invalid', // NDP message failing RFC 4861's validity checks (hop limit not 255, bad source, ...)
+  'nd-conflict', // another host advertises one of our preferred addresses (also in ndpConflicts)
+  'nd-full', // more prefixes or autoconfigured addresses than we keep
 ] as const;
 export type RxDropReason = (typeof RX_DROP_REASONS)[number];
 
@@ -44,6 +50,9 @@ export const TX_DROP_REASONS = [
   'arp-pending-evicted', // queued for the oldest of arpPendingAddrMax addresses being resolved, evicted for a new one
   'bad-port', // a datagram to or from port 0, or a port outside 0..65535
   'tx-full', // the device refused the frame (its queue is full)
+  'nd-failed', // IPv6 next hop did not answer ndMaxSolicits solicitations
+  'nd-queue-full', // more than arpPendingMax packets waiting for one IPv6 neighbour
+  'nd-pending-full', // more than arpPendingAddrMax IPv6 neighbours being resolved at once
 ] as const;
 export type TxDropReason = (typeof TX_DROP_REASONS)[number];
 
@@ -84,6 +93,21 @@ export interface NetCounters {
   /** Datagrams larger than the MTU sent as fragments, and the fragments sent. */
   ipv4Fragmented: number;
   ipv4FragmentsTx: number;
+
+  ipv6Rx: number;
+  ipv6Tx: number;
+  icmpv6EchoRequestsRx: number;
+  icmpv6EchoRepliesTx: number;
+  ndpSolicitsRx: number;
+  ndpAdvertsRx: number;
+  ndpRouterAdvertsRx: number;
+  ndpSolicitsTx: number;
+  ndpAdvertsTx: number;
+  ndpRouterSolicitsTx: number;
+  /** Addresses given up because duplicate address detection (or the nanokernel) found them in use. */
+  dadFailures: number;
+  /** Another host advertised one of our preferred IPv6 addresses. */
+  ndpConflicts: number;
 
   icmpEchoRequestsRx: number;
   icmpEchoRepliesTx: number;
@@ -129,6 +153,18 @@ export function newNetCounters(): NetCounters {
     ipv4ReassemblyEvicted: 0,
     ipv4Fragmented: 0,
     ipv4FragmentsTx: 0,
+    ipv6Rx: 0,
+    ipv6Tx: 0,
+    icmpv6EchoRequestsRx: 0,
+    icmpv6EchoRepliesTx: 0,
+    ndpSolicitsRx: 0,
+    ndpAdvertsRx: 0,
+    ndpRouterAdvertsRx: 0,
+    ndpSolicitsTx: 0,
+    ndpAdvertsTx: 0,
+    ndpRouterSolicitsTx: 0,
+    dadFailures: 0,
+    ndpConflicts: 0,
     icmpEchoRequestsRx: 0,
     icmpEchoRepliesTx: 0,
     icmpEchoRequestsTx: 0,

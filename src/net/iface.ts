@@ -6,7 +6,7 @@
 // stack.ts is the public face.
 
 import { MAC_BROADCAST, isMulticastMac, prefixMask, subnetBroadcast } from '../wire/index.js';
-import type { Ipv4, Ipv4Cidr, Mac, WireError } from '../wire/index.js';
+import type { IpAddr, Ipv4, Ipv4Cidr, Mac, WireError } from '../wire/index.js';
 import { ArpCache } from './arp-cache.js';
 import { newNetCounters } from './counters.js';
 import type { NetCounters, RxDropReason, TxDropReason } from './counters.js';
@@ -14,6 +14,8 @@ import { DEFAULT_REASSEMBLY_LIMITS, Ipv4Reassembler } from './reassembly.js';
 import { DispatchTable } from './dispatch.js';
 import type { EtherTypeHandler, Ipv4ProtocolHandler } from './dispatch.js';
 import { SocketSet } from './socket-set.js';
+import { DEFAULT_IPV6_CONFIG } from './ipv6-config.js';
+import type { Ipv6Config } from './ipv6-config.js';
 
 export interface NetConfig {
   mac: Mac;
@@ -39,6 +41,8 @@ export interface NetConfig {
   fragMaxBytes?: number;
   /** An incomplete datagram is dropped this long after its first fragment, default 30 s. */
   fragTimeoutUs?: number;
+  /** Neighbor Discovery timers and bounds when IPv6 is installed (see DEFAULT_IPV6_CONFIG). */
+  nd?: Partial<Ipv6Config>;
   /** ICMP error token bucket: at most this many back to back, default 10. */
   icmpErrorBurst?: number;
   /** ICMP error token bucket: one token back every this many µs, default 100 ms. */
@@ -49,9 +53,14 @@ export interface NetConfig {
 export interface NetDevice {
   /** Hand over one whole Ethernet frame (no FCS); false if the device dropped it. */
   transmit(frame: Uint8Array): boolean;
+  /** Receive frames sent to this multicast MAC (IPv6's all-nodes and solicited-node groups). */
+  subscribe?(group: Mac): void;
+  unsubscribe?(group: Mac): void;
+  /** The addresses we now use as sources; false if the device refuses them (another local host holds one). */
+  setAddresses?(addrs: readonly IpAddr[]): boolean;
 }
 
-export type ResolvedConfig = Required<Omit<NetConfig, 'gateway'>> & { gateway: Ipv4 | undefined };
+export type ResolvedConfig = Required<Omit<NetConfig, 'gateway' | 'nd'>> & { gateway: Ipv4 | undefined; nd: Ipv6Config };
 
 const SECOND = 1_000_000;
 
@@ -70,6 +79,7 @@ function resolveConfig(c: NetConfig): ResolvedConfig {
     fragMaxDatagrams: c.fragMaxDatagrams ?? DEFAULT_REASSEMBLY_LIMITS.maxDatagrams,
     fragMaxBytes: c.fragMaxBytes ?? DEFAULT_REASSEMBLY_LIMITS.maxBytes,
     fragTimeoutUs: c.fragTimeoutUs ?? DEFAULT_REASSEMBLY_LIMITS.timeoutUs,
+    nd: { ...DEFAULT_IPV6_CONFIG, ...c.nd },
     icmpErrorBurst: c.icmpErrorBurst ?? 10,
     icmpErrorIntervalUs: c.icmpErrorIntervalUs ?? SECOND / 10,
   };
@@ -84,6 +94,10 @@ function resolveConfig(c: NetConfig): ResolvedConfig {
     if (!Number.isInteger(r[k]) || r[k] < 1) bad(`${k} must be an integer >= 1`);
   }
   if (!Number.isInteger(r.mtu) || r.mtu < 68 || r.mtu > 9000) bad('mtu must be 68..9000');
+  if (!(r.nd.retransUs > 0) || !(r.nd.neighbourTtlUs > 0) || !(r.nd.rsIntervalUs > 0)) bad('nd timers must be > 0');
+  for (const k of ['dadTransmits', 'neighbourMax', 'ndMaxSolicits', 'slaacMax', 'prefixMax'] as const) {
+    if (!Number.isInteger(r.nd[k]) || r.nd[k] < 1) bad(`nd.${k} must be an integer >= 1`);
+  }
   return r;
 }
 
@@ -123,6 +137,8 @@ export class InterfaceInner {
   /** Multicast MACs this interface accepts besides broadcast (joined by IPv6/NDP, say). */
   readonly multicastMacs = new Set<Mac>();
   eventHandler: ((e: NetEvent) => void) | undefined;
+  /** Protocols that give the interface addresses (IPv6, DHCP) list them here, for publishAddresses(). */
+  readonly addressSources: Array<() => readonly IpAddr[]> = [];
   private ident = 0;
 
   constructor(
@@ -190,6 +206,20 @@ export class InterfaceInner {
     const id = this.ident;
     this.ident = (this.ident + 1) & 0xffff;
     return id;
+  }
+
+  /**
+   * Tell the device every address we use as a source now (the IPv4 address and whatever the
+   * addressSources give), so the nanokernel's source checks follow DHCP, SLAAC and DAD.
+   * False when the device refused the set (another local host holds one of them).
+   */
+  publishAddresses(): boolean {
+    const dev = this.dev;
+    if (dev.setAddresses === undefined) return true;
+    const addrs: IpAddr[] = [];
+    if (this.addr !== 0) addrs.push(this.addr);
+    for (const src of this.addressSources) addrs.push(...src());
+    return dev.setAddresses(addrs);
   }
 
   /** Hand a finished frame to the device, counting the outcome. */

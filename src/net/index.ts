@@ -26,7 +26,10 @@
 // - IPv4 fragments: reassembly bounded in datagrams and bytes with a deadline, any overlap
 //   drops the datagram (reassembly.ts); datagrams larger than the MTU are sent as fragments.
 // - TCP (tcp.ts): installed per OS with tcpProtocol(); state machine in TcpLayer.
-// - Not here yet: IP options, DHCP, IPv6, multicast groups, a loopback device. Received payloads are views of the received frame: copy to keep.
+// - IPv6 when the OS installs ipv6Protocol (ipv6.ts, ndp.ts): link-local from the MAC, DAD,
+//   NS/NA with a bounded neighbour cache, SLAAC from router advertisements, ICMPv6 echo; groups
+//   joined and addresses published through the NetDevice (subscribe, setAddresses).
+// - Not here yet: IP options, DHCP, IPv6 extension headers and MLD, a loopback device. Received payloads are views of the received frame: copy to keep.
 //
 // Adding a protocol (how tcp.ts, ipv6.ts, dhcp.ts plug in; see udp.ts and icmp.ts as examples):
 // 1. State: a class implementing ProtocolState (pollAt()/poll(now): its timers; a state without
@@ -75,6 +78,11 @@ export type { ReflectorCounters, ReflectorLimits, ReflectorVerdict } from './ref
 export { SocketKey, SocketSet } from './socket-set.js';
 export type { ProtocolState } from './socket-set.js';
 export { NetStack } from './stack.js';
+export { DEFAULT_IPV6_CONFIG } from './ipv6-config.js';
+export type { Ipv6Config } from './ipv6-config.js';
+export { IPV6_SOCKETS, Ipv6Sockets } from './ipv6-iface.js';
+export type { Ipv6AddrInfo, Ipv6AddrState } from './ipv6-iface.js';
+export { ipv6Protocol } from './ipv6.js';
 export { UDP_SOCKETS, UdpSockets } from './udp.js';
 export type { UdpDatagram, UdpHandler, UdpSocket } from './udp.js';
 export { TCP_DROP_REASONS, TCP_SOCKETS, TcpConnection, TcpLayer, processTcp, tcpProtocol } from './tcp.js';

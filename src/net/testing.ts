@@ -18,8 +18,13 @@ import {
   internetChecksum,
   parseIpv4,
   icmpv4ReprLen,
+  IPV6_HEADER_LEN,
+  Ipv6NextHeader,
+  Ipv6Repr,
+  emitIcmpv6,
+  icmpv6ReprLen,
 } from '../wire/index.js';
-import type { Icmpv4Repr, Ipv4, Mac } from '../wire/index.js';
+import type { Icmpv4Repr, Icmpv6Repr, IpAddr, Ipv4, Ipv6, Mac } from '../wire/index.js';
 import type { NetConfig, NetDevice } from './iface.js';
 import { NetStack } from './stack.js';
 
@@ -34,6 +39,25 @@ export const PEER_IP: Ipv4 = ip('10.77.0.1');
 export class RecordingDevice implements NetDevice {
   frames: Uint8Array[] = [];
   accept = true;
+  /** Multicast MACs subscribed, and the address set last published. */
+  readonly groups = new Set<Mac>();
+  addresses: readonly IpAddr[] = [];
+  /** Addresses the "nanokernel" refuses (another local guest holds them). */
+  readonly refuse = new Set<IpAddr>();
+
+  subscribe(group: Mac): void {
+    this.groups.add(group);
+  }
+
+  unsubscribe(group: Mac): void {
+    this.groups.delete(group);
+  }
+
+  setAddresses(addrs: readonly IpAddr[]): boolean {
+    if (addrs.some((a) => this.refuse.has(a))) return false;
+    this.addresses = [...addrs];
+    return true;
+  }
 
   transmit(frame: Uint8Array): boolean {
     if (!this.accept) return false;
@@ -126,6 +150,15 @@ export function ipv4Frame(ethDst: Mac, ethSrc: Mac, src: Ipv4, dst: Ipv4, protoc
 export function fragmentFrame(src: Ipv4, protocol: number, l4: Uint8Array, offset: number, len: number, more: boolean, ident = 0x4242): Uint8Array {
   const flagsFrag = (more ? 0x2000 : 0) | (offset / 8);
   return ipv4Frame(OUR_MAC, PEER_MAC, src, OUR_IP, protocol, l4.subarray(offset, offset + len), { ident, flagsFrag });
+}
+
+/** An IPv6 frame carrying one ICMPv6 message (checksum over the pseudo-header). Hop limit 255 unless given. */
+export function icmpv6Frame(ethDst: Mac, ethSrc: Mac, src: Ipv6, dst: Ipv6, r: Icmpv6Repr, hopLimit = 255): Uint8Array {
+  const l4Len = icmpv6ReprLen(r);
+  const { frame, body } = frameWith(ethDst, ethSrc, EtherType.Ipv6, IPV6_HEADER_LEN + l4Len);
+  new Ipv6Repr(src, dst, Ipv6NextHeader.Icmpv6, l4Len, hopLimit).emit(body);
+  emitIcmpv6(r, body.subarray(IPV6_HEADER_LEN), src, dst);
+  return frame;
 }
 
 export function icmpBytes(r: Icmpv4Repr): Uint8Array {
