@@ -416,3 +416,72 @@ describe.skipIf(skipTcp)('system: TCP, HTTP and TCP echo on the gpos, from real 
     }
   }, 120_000);
 });
+
+// ---- IPv6 on the gpos ---------------------------------------------------------------------------
+
+const GPOS_LL = 'fe80::4e:53ff:fe00:b'; // fe80:: + modified EUI-64 of 02:4e:53:00:00:0b
+const RTOS_LL = 'fe80::4e:53ff:fe00:a';
+const PREFIX = '2001:db8:77::';
+const GPOS_SLAAC = '2001:db8:77::4e:53ff:fe00:b';
+
+/** `ping -6` inside the namespace; the exit status and output, never throwing. */
+function ping6(ns: Netns, target: string, count = 2): { status: number; out: string } {
+  const r = ns.run(['ping', '-6', '-n', '-c', String(count), '-i', '0.2', '-W', '1', target], 15_000);
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+const skip6 = skipLab(['ping', 'dnsmasq']);
+
+describe.skipIf(skip6)('system: IPv6 on the gpos (link-local, DAD, NDP, SLAAC from a real router advertisement)', () => {
+  it('the gpos answers ping -6 on its link-local address, then on the address it forms from dnsmasq\'s router advertisement; the rtos has no IPv6', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'nanoshare-ip6-'));
+    const ns = Netns.create('ip6');
+    const ctl = join(tmp, 'ctl.sock');
+    let m: Running | undefined;
+    try {
+      m = await startMachine(ns, ['--control', ctl]);
+      // The gpos's DAD takes 1 s and the host side's own link-local address needs its DAD too.
+      await waitFor(`ping -6 ${GPOS_LL}%nstap0`, () => ping6(ns, `${GPOS_LL}%nstap0`, 1).status === 0, 15_000, 300);
+      const ll = ping6(ns, `${GPOS_LL}%nstap0`, 3);
+      expect(ll.status, ll.out).toBe(0);
+      expect(ll.out).toMatch(/3 packets transmitted, 3 received/);
+      const neigh = ns.exec(['ip', '-6', 'neigh', 'show', 'dev', 'nstap0']);
+      expect(neigh, neigh).toMatch(new RegExp(`^${GPOS_LL} lladdr 02:4e:53:00:00:0b`, 'm'));
+      // The rtos is IPv4-only by design: no answer on what would be its link-local address.
+      expect(ping6(ns, `${RTOS_LL}%nstap0`, 1).status).not.toBe(0);
+
+      // A real router advertisement: dnsmasq, RA only, for 2001:db8:77::/64 on the host side of the TAP.
+      ns.exec(['ip', '-6', 'addr', 'add', `${PREFIX}1/64`, 'dev', 'nstap0', 'nodad']);
+      ns.spawn(
+        ['dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--interface=nstap0', '--bind-interfaces', '--enable-ra', `--dhcp-range=${PREFIX},ra-only,64,1h`, `--pid-file=${join(tmp, 'dnsmasq.pid')}`, `--dhcp-leasefile=${join(tmp, 'leases')}`],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      await waitFor(`ping -6 ${GPOS_SLAAC}`, () => ping6(ns, GPOS_SLAAC, 1).status === 0, 30_000, 500);
+      const g = ping6(ns, GPOS_SLAAC, 3);
+      expect(g.status, g.out).toBe(0);
+      expect(g.out).toMatch(/3 packets transmitted, 3 received/);
+
+      // stats: the gpos runs ipv6 and shows both addresses as preferred; the rtos runs no ipv6.
+      const stats = JSON.parse(ns.exec([process.execPath, BIN, 'stats', '--json', '--control', ctl])) as {
+        guests: Array<{ name: string; protocols: string[]; ipv6?: Array<{ addr: string; origin: string; state: string }>; net: { ndpRouterAdvertsRx: number } }>;
+      };
+      const gpos = stats.guests.find((x) => x.name === 'gpos')!;
+      const rtos = stats.guests.find((x) => x.name === 'rtos')!;
+      expect(gpos.protocols).toContain('ipv6');
+      expect(rtos.protocols).not.toContain('ipv6');
+      expect(gpos.ipv6?.map((a) => [a.origin, a.state])).toEqual([
+        ['link-local', 'preferred'],
+        ['slaac', 'preferred'],
+      ]);
+      expect(gpos.net.ndpRouterAdvertsRx).toBeGreaterThan(0);
+      console.log(`IPv6: gpos ${GPOS_LL} and ${GPOS_SLAAC} answer; ${gpos.net.ndpRouterAdvertsRx} router advertisements received`);
+
+      const { code, signal } = await terminate(m);
+      expect({ code, signal }, m.stderr()).toEqual({ code: 0, signal: null });
+    } finally {
+      if (m) await stopChild(m.child);
+      await ns.delete();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});

@@ -40,6 +40,8 @@ export interface GuestSettings {
   onFault: FaultPolicy;
   /** UDP echo replies per second to one source (0: no limit). */
   echoRate: number;
+  /** IPv6 on this guest (gpos only; default on there). */
+  ipv6: boolean;
   /** rtos only. */
   control?: { periodUs: number; telemetry?: { dst: Ipv4; port: number } };
   /** UDP traffic generator (off unless set). */
@@ -204,7 +206,9 @@ function guestSettings(g: GuestFile, field: string): GuestSettings {
     echo: d(g.echo, `${field}.echo`),
     onFault: d(g.onFault, `${field}.onFault`) as FaultPolicy,
     echoRate: d(g.echoRate, `${field}.echoRate`),
+    ipv6: g.ipv6 ?? os === 'gpos',
   };
+  if (os === 'rtos' && g.ipv6 === true) failAcross(`${field}.ipv6`, 'the rtos runs ARP, IPv4, ICMP and UDP only (IPv6 is for a gpos)');
   if (g.gateway != null) out.gateway = parseIpv4(g.gateway)!;
   if (g.rate != null) out.rateBps = rateBps(g.rate, `${field}.rate`);
   if (os === 'rtos') {

@@ -55,7 +55,7 @@ export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock, hooks
       onFault: g.onFault,
       guest: (hw) => {
         const guest = new Guest(hw, {
-          name: g.name, kind: g.os, mac: g.mac, ipv4: g.ipv4, gateway: g.gateway, echo: g.echo, echoRate: g.echoRate,
+          name: g.name, kind: g.os, mac: g.mac, ipv4: g.ipv4, gateway: g.gateway, echo: g.echo, echoRate: g.echoRate, ipv6: g.ipv6,
           mtu, control: g.control, load: g.load && { ...g.load, priority: 10 },
         });
         guests.set(g.name, guest);

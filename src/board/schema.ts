@@ -66,6 +66,7 @@ export const GuestSchema = Type.Object(
     echo: O(Type.Boolean({ default: true, description: 'Answer UDP echo (port 7).' })),
     onFault: O(oneOf(['reboot', 'halt'], { default: 'reboot', description: 'When this guest\'s code throws: reboot it alone (rebuilt from this config; it announces itself again) or halt it (it never runs again, frames for it are dropped and counted).' })),
     echoRate: O(Type.Integer({ minimum: 0, maximum: 10_000_000, default: 1000, description: 'UDP echo replies per second to one source address (a reflector limit); 0: no limit.' })),
+    ipv6: O(Type.Boolean({ description: 'IPv6 (link-local address from the MAC, DAD, NDP, SLAAC, ICMPv6 echo): on by default on a gpos; the rtos runs IPv4 only, so true is refused there.' })),
     control: O(
       nullable(
         Type.Object(

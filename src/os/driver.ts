@@ -3,6 +3,7 @@
 // network stack; the stack transmits through it; after every unit it re-arms the stack's timer.
 import { Irq } from '../nanokernel/guest-interface.js';
 import type { NetDevice, NetStack } from '../net/index.js';
+import type { IpAddr, Mac } from '../wire/address.js';
 import type { GuestKernel } from './kernel.js';
 
 export interface DriverCounters {
@@ -35,6 +36,19 @@ export class VirtualNicDriver implements NetDevice {
     }
     this.counters.txQueueFull++;
     return false;
+  }
+
+  subscribe(group: Mac): void {
+    this.kernel.hw.nic.subscribe(group);
+  }
+
+  unsubscribe(group: Mac): void {
+    this.kernel.hw.nic.unsubscribe(group);
+  }
+
+  /** The nanokernel's address set for this port: its TX source check follows DAD, SLAAC and DHCP. */
+  setAddresses(addrs: readonly IpAddr[]): boolean {
+    return this.kernel.hw.nic.setAddresses(addrs);
   }
 
   private receive(): void {

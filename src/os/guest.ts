@@ -2,9 +2,9 @@
 // rtos, time sharing in the gpos), the virtual NIC driver, the network stack, and services.
 import type { Ipv4, Ipv4Cidr, Mac } from '../wire/address.js';
 import type { DomainServices, GuestOs, Role } from '../nanokernel/guest-interface.js';
-import { NetStack, TCP_SOCKETS, tcpProtocol, type NetEvent } from '../net/index.js';
-import type { TcpCounters, TcpLayer } from '../net/index.js';
-import { formatIpv4Cidr, formatMac } from '../wire/address.js';
+import { IPV6_SOCKETS, NetStack, TCP_SOCKETS, ipv6Protocol, tcpProtocol, type NetEvent } from '../net/index.js';
+import type { Ipv6AddrInfo, TcpCounters, TcpLayer } from '../net/index.js';
+import { formatIpv4Cidr, formatIpv6, formatMac } from '../wire/address.js';
 import { HttpService, type HttpCounters } from './services/http.js';
 import { TcpEchoService, type TcpEchoCounters } from './services/tcp-echo.js';
 import { ChargenService, DiscardService, type BulkCounters } from './services/tcp-bulk.js';
@@ -29,6 +29,8 @@ export interface GuestConfig {
   echoRate?: number;
   /** IP MTU of the guest's interface (default 1500): the machine's configured MTU. */
   mtu?: number;
+  /** IPv6 (gpos only: the rtos stays IPv4-only by design; default on for a gpos). */
+  ipv6?: boolean;
   /** The rtos's periodic control task (rtos only; default period 1 ms). */
   control?: ControlTaskOptions;
   /** A UDP traffic generator (default off). */
@@ -46,6 +48,8 @@ export interface GuestStats {
   arp: number;
   /** The protocols this OS runs, in installation order. */
   protocols: readonly string[];
+  /** IPv6 addresses with their state, when IPv6 runs. */
+  ipv6?: Ipv6AddrInfo[];
   echo?: EchoCounters;
   tcp?: TcpCounters & { connections: number };
   tcpEcho?: TcpEchoCounters;
@@ -103,7 +107,11 @@ export class Guest {
     this.kernel.onBoot(() => (this.bootAt = this.kernel.now()));
     if (cfg.kind === 'rtos' && cfg.control) this.control = new ControlTask(this.kernel, this.net, cfg.control);
     if (cfg.load) this.load = new LoadGenerator(this.kernel, this.net, cfg.load);
-    this.kernel.onBoot(() => this.net.announce());
+    if (cfg.kind === 'gpos' && cfg.ipv6 !== false) this.net.install(ipv6Protocol);
+    this.kernel.onBoot(() => {
+      this.net.announce();
+      this.net.sockets.get(IPV6_SOCKETS)?.start();
+    });
   }
 
   /** What GET /status answers: who this guest is, how long it has run, its own counters. */
@@ -114,6 +122,7 @@ export class Guest {
       os: this.cfg.kind,
       mac: formatMac(this.cfg.mac),
       ipv4: formatIpv4Cidr(this.cfg.ipv4),
+      ipv6: this.net.sockets.get(IPV6_SOCKETS)?.usableAddresses().map(formatIpv6) ?? [],
       uptimeS: Math.round((this.kernel.now() - this.bootAt) / 1000) / 1000,
       protocols: this.net.protocols,
       counters: {
@@ -151,6 +160,7 @@ export class Guest {
       discard: this.discard && { ...this.discard.counters },
       chargen: this.chargen && { ...this.chargen.counters },
       http: this.http && { ...this.http.counters, responses: { ...this.http.counters.responses } },
+      ipv6: this.net.sockets.get(IPV6_SOCKETS)?.info(),
       echo: this.echo?.counters,
       control: c && {
         periodUs: this.cfg.control!.periodUs,
