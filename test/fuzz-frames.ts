@@ -35,6 +35,11 @@ export const portArb = fc.oneof(
   { weight: 1, arbitrary: u16 },
 );
 
+/** Mostly the honest value(s), one time in `weight + 1` a drawn one. */
+function usually<T>(honest: fc.Arbitrary<T>, drawn: fc.Arbitrary<T>, weight: number): fc.Arbitrary<T> {
+  return fc.oneof({ weight, arbitrary: honest }, { weight: 1, arbitrary: drawn });
+}
+
 /** Mostly the honest value (null: derived from the rest of the frame), sometimes a drawn one. */
 function rarely<T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | null> {
   return fc.oneof({ weight: 9, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: arb });
@@ -42,11 +47,11 @@ function rarely<T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | null> {
 const rareTrue = fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
 
 /** Where frames go: mostly a guest or everyone, so they reach the stacks. */
-const dstMacArb: fc.Arbitrary<Mac> = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(RTOS.mac, GPOS.mac, MAC_BROADCAST) }, { weight: 1, arbitrary: macArb });
+const dstMacArb: fc.Arbitrary<Mac> = usually(fc.constantFrom(RTOS.mac, GPOS.mac, MAC_BROADCAST), macArb, 6);
 /** Who frames claim to be: mostly the host or another LAN host, sometimes a guest or anyone. */
-const srcMacArb: fc.Arbitrary<Mac> = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(HOST.mac, ATTACKER.mac) }, { weight: 1, arbitrary: macArb });
-const dstIpArb: fc.Arbitrary<Ipv4> = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(RTOS.ip, GPOS.ip) }, { weight: 1, arbitrary: ipArb });
-const srcIpArb: fc.Arbitrary<Ipv4> = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(HOST.ip, ATTACKER.ip) }, { weight: 1, arbitrary: ipArb });
+const srcMacArb: fc.Arbitrary<Mac> = usually(fc.constantFrom(HOST.mac, ATTACKER.mac), macArb, 6);
+const dstIpArb: fc.Arbitrary<Ipv4> = usually(fc.constantFrom(RTOS.ip, GPOS.ip), ipArb, 6);
+const srcIpArb: fc.Arbitrary<Ipv4> = usually(fc.constantFrom(HOST.ip, ATTACKER.ip), ipArb, 6);
 
 const bytes = (max: number): fc.Arbitrary<Uint8Array> => fc.uint8Array({ minLength: 0, maxLength: max });
 
@@ -84,16 +89,16 @@ function macFor(ip: Ipv4, otherwise: Mac): Mac {
 const arpArb = fc
   .record({
     eth: ethArb,
-    htype: fc.oneof({ weight: 6, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: u16 }),
-    ptype: fc.oneof({ weight: 6, arbitrary: fc.constant(0x0800) }, { weight: 1, arbitrary: u16 }),
-    hlen: fc.oneof({ weight: 6, arbitrary: fc.constant(6) }, { weight: 1, arbitrary: u8 }),
-    plen: fc.oneof({ weight: 6, arbitrary: fc.constant(4) }, { weight: 1, arbitrary: u8 }),
-    op: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(1, 2) }, { weight: 1, arbitrary: u16 }),
+    htype: usually(fc.constant(1), u16, 6),
+    ptype: usually(fc.constant(0x0800), u16, 6),
+    hlen: usually(fc.constant(6), u8, 6),
+    plen: usually(fc.constant(4), u8, 6),
+    op: usually(fc.constantFrom(1, 2), u16, 6),
     sha: srcMacArb,
     spa: srcIpArb,
     tha: macArb,
     tpa: dstIpArb,
-    senderIsEthSrc: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+    senderIsEthSrc: usually(fc.constant(true), fc.constant(false), 3),
   })
   .map((a) => {
     const b = new Uint8Array(28);
@@ -114,7 +119,7 @@ const arpArb = fc
   });
 
 const icmpArb = fc
-  .record({ type: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(8, 0, 3, 5, 11, 13) }, { weight: 1, arbitrary: u8 }), code: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: u8 }), rest: u32, data: bytes(64), badSum: rareTrue })
+  .record({ type: usually(fc.constantFrom(8, 0, 3, 5, 11, 13), u8, 4), code: usually(fc.constant(0), u8, 3), rest: u32, data: bytes(64), badSum: rareTrue })
   .map((m) => {
     const b = new Uint8Array(8 + m.data.length);
     b[0] = m.type;
@@ -146,19 +151,19 @@ const rawL4Arb = fc.record({ proto: fc.oneof(fc.constantFrom(6, 2, 47, 50, 58, 1
 const ipv4Arb = fc
   .record({
     eth: ethArb,
-    ihl: fc.oneof({ weight: 8, arbitrary: fc.constant(5) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 15 }) }),
-    version: fc.oneof({ weight: 12, arbitrary: fc.constant(4) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 15 }) }),
+    ihl: usually(fc.constant(5), fc.integer({ min: 0, max: 15 }), 8),
+    version: usually(fc.constant(4), fc.integer({ min: 0, max: 15 }), 12),
     options: bytes(40),
     tos: u8,
     totalLen: rarely(u16),
     ident: u16,
-    flagsFrag: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(0, 0x4000) }, { weight: 1, arbitrary: u16 }),
+    flagsFrag: usually(fc.constantFrom(0, 0x4000), u16, 6),
     ttl: u8,
     src: srcIpArb,
     dst: dstIpArb,
     badSum: rareTrue,
     /** Mostly the Ethernet destination agrees with the IP destination, as a router's would. */
-    consistent: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+    consistent: usually(fc.constant(true), fc.constant(false), 3),
     payload: fc.oneof({ weight: 3, arbitrary: icmpArb }, { weight: 4, arbitrary: udpArb }, { weight: 1, arbitrary: rawL4Arb }),
   })
   .map((p) => {
