@@ -13,6 +13,7 @@ import { Ipv4Packet, Ipv4Repr } from './ipv4.js';
 import { UdpPacket, UdpRepr } from './udp.js';
 import { VxlanPacket, VxlanRepr } from './vxlan.js';
 import { Ipv6Packet, Ipv6Repr, pseudoHeaderSumV6 } from './ipv6.js';
+import { DhcpPacket, dhcpReprLen, emitDhcp, parseDhcpRepr } from './dhcp.js';
 import { Icmpv6Packet, emitIcmpv6, icmpv6ReprLen, parseIcmpv6Repr } from './icmpv6.js';
 import { DAD_NS_FRAME, ECHO_REQUEST_FRAME, NA_FRAME, NS_FRAME, RS_FRAME } from '../../test/fixtures/ipv6-frames.js';
 import { prng as rng } from '../../test/prng.js';
@@ -61,6 +62,14 @@ function exercise(buf: Uint8Array): void {
     exerciseL4(ip.payload(), ip.srcAddr(), ip.dstAddr());
   }
   exerciseL4(buf);
+
+  const dhcp = DhcpPacket.checked(buf);
+  if (isWireError(dhcp)) checkError(dhcp, buf);
+  else {
+    const r = parseDhcpRepr(dhcp);
+    if (isWireError(r)) checkError(r, buf);
+    else emitDhcp(r, new Uint8Array(dhcpReprLen(r)));
+  }
 
   const ip6 = Ipv6Packet.checked(buf);
   if (isWireError(ip6)) checkError(ip6, buf);

@@ -15,6 +15,7 @@ export * from './address.js';
 export * from './arp.js';
 export * from './bytes.js';
 export * from './checksum.js';
+export * from './dhcp.js';
 export * from './describe.js';
 export * from './error.js';
 export * from './ethernet.js';
