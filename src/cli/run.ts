@@ -114,6 +114,7 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
           now: wallClockNs,
           wireDescription: cable.name,
           rotation: cfg.captureMaxMb ? { maxBytes: cfg.captureMaxMb * 1_000_000, files: cfg.captureFiles } : undefined,
+          onError: (err) => log.warn({ capture: cfg.capture, err: err.message }, 'capture write failed: later frames are counted as lost, not written'),
         }));
       } catch (e) {
         return fail(`--capture ${cfg.capture}: ${(e as Error).message}`, 2);
