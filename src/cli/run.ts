@@ -61,7 +61,7 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
     const reason = await life.stopRequested;
     await stop();
     log.info({ signal: reason.kind === 'signal' ? reason.signal : undefined, beforeReady: true }, 'stopped');
-    return reason.kind === 'signal' ? 0 : 1;
+    return reason.kind === 'signal' && !life.fatalError ? 0 : 1;
   };
 
   try {
@@ -151,6 +151,6 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
     const final = summarize(m.stats());
     await stop();
     log.info({ signal: reason.kind === 'signal' ? reason.signal : undefined, stats: final, captured: sink?.counters.blocks, capturedByView: capture?.counters, capture: sink?.counters }, 'stopped');
-    return reason.kind === 'signal' ? 0 : 1;
+    return reason.kind === 'signal' && !life.fatalError ? 0 : 1;
   }
 }

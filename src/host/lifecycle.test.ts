@@ -42,6 +42,16 @@ describe('Lifecycle', () => {
     expect(log.lines.some((l) => l.startsWith('error '))).toBe(true);
   });
 
+  it('an uncaught error during the stop is remembered (exit 1) but does not replace the stop reason', async () => {
+    const proc = new EventEmitter();
+    const life = new Lifecycle(fakeLog(), proc).install();
+    expect(life.fatalError).toBeUndefined();
+    proc.emit('SIGTERM');
+    proc.emit('uncaughtException', new Error('late'));
+    expect(await life.stopRequested).toEqual({ kind: 'signal', signal: 'SIGTERM' });
+    expect(life.fatalError?.message).toBe('late');
+  });
+
   it('a rejection with a non-Error value still stops', async () => {
     const proc = new EventEmitter();
     const life = new Lifecycle(fakeLog(), proc).install();

@@ -23,6 +23,7 @@ export class Lifecycle {
   private resolveStop!: (r: StopReason) => void;
   private readonly listeners: Array<[string, (arg: never) => void]> = [];
   private repeatLogged = false;
+  private firstFatal: Error | undefined;
   /** Resolves with the first stop request. */
   readonly stopRequested: Promise<StopReason>;
 
@@ -33,6 +34,11 @@ export class Lifecycle {
   /** True once a stop has been asked for: setup checks it between steps. */
   get stopping(): boolean {
     return this.reason !== undefined;
+  }
+
+  /** The first uncaught error, even one during the stop: the exit status is then 1, not 0. */
+  get fatalError(): Error | undefined {
+    return this.firstFatal;
   }
 
   /** Listen for the stop signals, uncaught exceptions and unhandled rejections. */
@@ -64,6 +70,7 @@ export class Lifecycle {
 
   private fatal(err: unknown, what: string): void {
     const error = err instanceof Error ? err : new Error(String(err));
+    this.firstFatal ??= error;
     this.log.error({ err: error.message, stack: error.stack }, `${what}: stopping`);
     this.request({ kind: 'fatal', error });
   }
