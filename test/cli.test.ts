@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Netns, labUnavailableReason, requireNet, which } from './lab.js';
-import { closeControl, serveControl } from '../src/host/control.js';
+import { serveControl } from '../src/host/control.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'nanoshare');
@@ -150,7 +150,7 @@ describe('nanoshare reboot', () => {
       expectOneLineError(await run(['reboot', 'nosuch', '--control', path]), 2, 'no guest named "nosuch"');
       expect(asked).toEqual(['gpos', 'nosuch']);
     } finally {
-      closeControl(server, path);
+      server.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

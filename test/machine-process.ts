@@ -1,19 +1,35 @@
 // The `nanoshare run` process of a system test: started inside a lab namespace, awaited until its
-// `ready` log line, stopped with SIGTERM. Shared by the system tests so each reads the same way.
+// `ready` log line, stopped with a signal. Shared by the system tests so each reads the same way.
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor, type Netns } from './lab.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BIN = join(ROOT, 'bin', 'nanoshare');
 
-export interface Running {
+/** The default guests, as `nanoshare run` boots them. */
+export const GUESTS = [
+  { name: 'rtos', mac: '02:4e:53:00:00:0a', ip: '10.77.0.10' },
+  { name: 'gpos', mac: '02:4e:53:00:00:0b', ip: '10.77.0.11' },
+] as const;
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A started machine, ready or not. */
+export interface Spawned {
   child: ChildProcess;
   /** Everything written on stderr so far. */
   stderr: () => string;
+  exited: Promise<Exit>;
+}
+
+export interface Running extends Spawned {
   ready: ReadyLine;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 export interface ReadyLine {
@@ -24,37 +40,47 @@ export interface ReadyLine {
   vni?: number;
   hostIp?: string;
   bridge?: string;
+  uplink?: string;
   capture?: string;
   control?: string;
   guests: Array<{ name: string; os: string; mac: string; ipv4: string }>;
 }
 
-export async function startMachine(ns: Netns, args: readonly string[]): Promise<Running> {
-  const child = ns.spawn([process.execPath, BIN, 'run', '--stats-interval', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+/** Start `nanoshare run ARGS` in the namespace; `before` goes ahead of node (e.g. `env PATH=...`). */
+export function spawnMachine(ns: Netns, args: readonly string[], before: readonly string[] = []): Spawned {
+  const child = ns.spawn([...before, process.execPath, BIN, 'run', '--stats-interval', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (d: string) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { child, stderr: () => err, exited };
+}
+
+/** Wait for the `ready` log line; fails with the log if the machine exits first. */
+export async function waitReady(m: Spawned, timeoutMs = 15_000): Promise<Running> {
   const ready = await waitFor(
     'the "ready" log line',
     () => {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nanoshare exited (${child.exitCode ?? child.signalCode}) before ready:\n${err}`);
-      for (const line of err.split('\n')) {
-        if (!line.includes('"msg":"ready"')) continue;
-        return JSON.parse(line) as ReadyLine;
+      if (m.child.exitCode !== null || m.child.signalCode !== null) throw new Error(`nanoshare exited (${m.child.exitCode ?? m.child.signalCode}) before ready:\n${m.stderr()}`);
+      for (const line of m.stderr().split('\n')) {
+        if (line.includes('"msg":"ready"')) return JSON.parse(line) as ReadyLine;
       }
       return undefined;
     },
-    15_000,
+    timeoutMs,
   );
-  return { child, stderr: () => err, ready, exited };
+  return { ...m, ready };
 }
 
-export async function terminate(m: Running, timeoutMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  m.child.kill('SIGTERM');
+export async function startMachine(ns: Netns, args: readonly string[]): Promise<Running> {
+  return waitReady(spawnMachine(ns, args));
+}
+
+/** Resolve with the exit, or fail with the machine's log after `timeoutMs`. */
+export async function waitExit(m: Spawned, timeoutMs = 10_000): Promise<Exit> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`nanoshare did not exit within ${timeoutMs} ms of SIGTERM:\n${m.stderr()}`)), timeoutMs);
+    timer = setTimeout(() => reject(new Error(`nanoshare did not exit within ${timeoutMs} ms:\n${m.stderr()}`)), timeoutMs);
   });
   try {
     return await Promise.race([m.exited, timeout]);
@@ -63,3 +89,25 @@ export async function terminate(m: Running, timeoutMs = 10_000): Promise<{ code:
   }
 }
 
+export async function terminate(m: Spawned, timeoutMs = 10_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<Exit> {
+  m.child.kill(signal);
+  return waitExit(m, timeoutMs);
+}
+
+/** Independent of pcap-parser (which ignores a truncated last record): the file is exactly a header plus whole records. */
+export function pcapByteAccounting(file: string): { records: number; bytes: number; trailing: number } {
+  const b = readFileSync(file);
+  if (b.length < 24) throw new Error(`${file}: ${b.length} bytes, shorter than a pcap header`);
+  const magic = b.readUInt32LE(0);
+  const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
+  const rd = (o: number): number => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+  let off = 24;
+  let records = 0;
+  while (off + 16 <= b.length) {
+    const incl = rd(off + 8);
+    if (off + 16 + incl > b.length) break;
+    off += 16 + incl;
+    records++;
+  }
+  return { records, bytes: b.length, trailing: b.length - off };
+}

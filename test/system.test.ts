@@ -8,20 +8,12 @@ import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync } from 'n
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Netns, probe, probeInBackground, skipLab, stopChild, waitFor, type ProbeResult } from './lab.js';
-import { startMachine, terminate, type Running } from './machine-process.js';
+import { BIN, GUESTS, pcapByteAccounting, startMachine, terminate, type Running } from './machine-process.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'nanoshare');
 const require = createRequire(import.meta.url);
-
-const GUESTS = [
-  { name: 'rtos', mac: '02:4e:53:00:00:0a', ip: '10.77.0.10' },
-  { name: 'gpos', mac: '02:4e:53:00:00:0b', ip: '10.77.0.11' },
-] as const;
 
 // ---- what we measure ---------------------------------------------------------------------------
 
@@ -109,24 +101,6 @@ function readCapture(file: string): Promise<CaptureSummary> {
     p.on('error', reject);
     p.on('end', () => resolve({ records: frames.length, linkType, frames }));
   });
-}
-
-/** Independent of pcap-parser (which ignores a truncated last record): the file is exactly a header plus whole records. */
-function pcapByteAccounting(file: string): { records: number; bytes: number; trailing: number } {
-  const b = readFileSync(file);
-  if (b.length < 24) throw new Error(`${file}: ${b.length} bytes, shorter than a pcap header`);
-  const magic = b.readUInt32LE(0);
-  const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
-  const rd = (o: number): number => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
-  let off = 24;
-  let records = 0;
-  while (off + 16 <= b.length) {
-    const incl = rd(off + 8);
-    if (off + 16 + incl > b.length) break;
-    off += 16 + incl;
-    records++;
-  }
-  return { records, bytes: b.length, trailing: b.length - off };
 }
 
 function ipv4Of(f: Frame): { proto: number; src: string; dst: string; l4: Buffer } | undefined {

@@ -7,11 +7,13 @@ import { RotatingFileSink, type RotationOptions } from './rotating-sink.js';
 export interface OpenCaptureOptions extends Omit<CaptureOptions, 'format'> {
   /** Rotate when a file would grow past `maxBytes` (not for stdout). */
   rotation?: RotationOptions;
+  /** Called once with the first write error of a single file or stream (disk full, reader gone). */
+  onError?: (err: Error) => void;
 }
 
 export function openCapture(path: string, opts: OpenCaptureOptions): { capture: Capture; sink: CaptureSink } {
   const capture = new Capture({ ...opts, format: formatOf(path) });
-  const sink = opts.rotation ? new RotatingFileSink(path, capture.header, opts.rotation) : new FileSink(path, capture.header);
+  const sink = opts.rotation ? new RotatingFileSink(path, capture.header, opts.rotation) : new FileSink(path, capture.header, { onError: opts.onError });
   capture.attach(sink);
   return { capture, sink };
 }

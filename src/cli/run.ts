@@ -1,114 +1,156 @@
-// `nanoshare run`: open the link (a TAP with its host side set up, or a VXLAN socket), boot the machine, log `ready`, serve the
-// control socket, and on SIGINT/SIGTERM stop in order: capture flushed, TAP closed (a TAP we
-// created disappears with it), host setup undone.
+// `nanoshare run`: open the link (a TAP with its host side set up, or a VXLAN socket), serve the
+// control socket, boot the machine, log `ready`; stop on SIGINT/SIGTERM/SIGHUP or a fatal error. The stop handlers are installed
+// before the first host change (host/lifecycle.ts), so a signal during setup, a second Ctrl-C or
+// an uncaught error still ends in the same ordered stop: the nanokernel stops dispatching, then
+// the clock closes, then the link (a TAP we created disappears with it) and the capture, then the
+// host network setup is undone (`--uplink` gets its addresses and routes back).
 import { pino, type Logger } from 'pino';
-import type { Server } from 'node:net';
 import { formatIpv4Cidr } from '../wire/address.js';
 import type { Link } from '../link/link.js';
 import { openCapture } from '../capture/open.js';
 import { wallClockNs, type CaptureSink } from '../capture/file-sink.js';
 import type { Capture } from '../capture/capture.js';
 import type { MachineConfig } from '../board/config.js';
-import { openLink, LinkOpenError, type OpenedLink } from '../host/link-open.js';
+import { openLink, LinkOpenError } from '../host/link-open.js';
 import { SystemClock } from '../host/clock.js';
+import { Lifecycle } from '../host/lifecycle.js';
 import { buildMachine, describeGuests, type Machine } from '../board/machine.js';
-import { serveControl, closeControl, defaultControlPath } from '../host/control.js';
+import { serveControl, defaultControlPath, ControlPathError, type ControlServer } from '../host/control.js';
 import { summarize } from './stats.js';
 
 export async function runMachine(cfg: MachineConfig): Promise<number> {
   const log: Logger = pino({ level: cfg.logLevel, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
+  const life = new Lifecycle(log).install();
 
-  let opened: OpenedLink;
-  try {
-    opened = await openLink(cfg);
-  } catch (e) {
-    if (e instanceof LinkOpenError) {
-      process.stderr.write(`nanoshare: ${e.message}\n`);
-      return e.exitCode;
-    }
-    throw e;
-  }
-  const { link: cable, teardown: teardownNet } = opened;
-
+  // What is up so far; stop() takes down whatever of it exists, in order, once.
+  let machine: Machine | undefined;
+  let clock: SystemClock | undefined;
+  let link: Link | undefined;
   let sink: CaptureSink | undefined;
   let capture: Capture | undefined;
-  const link: Link = cable;
-  if (cfg.capture) {
-    try {
-      ({ capture, sink } = openCapture(cfg.capture, {
-        guests: cfg.guests.map((g) => g.name),
-        views: cfg.captureViews,
-        snaplen: cfg.captureSnaplen,
-        precision: cfg.capturePrecision,
-        now: wallClockNs,
-        wireDescription: cable.name,
-        rotation: cfg.captureMaxMb ? { maxBytes: cfg.captureMaxMb * 1_000_000, files: cfg.captureFiles } : undefined,
-      }));
-    } catch (e) {
-      cable.close();
-      await teardownNet();
-      process.stderr.write(`nanoshare: --capture ${cfg.capture}: ${(e as Error).message}\n`);
-      return 2;
+  let control: ControlServer | undefined;
+  let teardownNet: (() => Promise<void>) | undefined;
+  let describeLink: Record<string, unknown> = {};
+  let statsTimer: NodeJS.Timeout | undefined;
+  const stop = async (): Promise<void> => {
+    if (statsTimer) clearInterval(statsTimer);
+    const steps: Array<[string, () => unknown]> = [
+      ['stop dispatching', () => machine?.stop()],
+      ['close the clock', () => clock?.close()],
+      ['close the link', () => link?.close()],
+      ['close the capture', () => sink?.close()],
+      ['close the control socket', () => control?.close()],
+      ['undo the host network setup', () => teardownNet?.()],
+    ];
+    for (const [what, step] of steps) {
+      try {
+        await step();
+      } catch (e) {
+        log.error({ err: (e as Error).message }, `stop: cannot ${what}`);
+      }
     }
-  }
+    life.uninstall();
+  };
+  /** Exit early with one line on stderr, after undoing what was done. */
+  const fail = async (message: string, code: number): Promise<number> => {
+    await stop();
+    process.stderr.write(`nanoshare: ${message}\n`);
+    return code;
+  };
+  const stoppedEarly = async (): Promise<number> => {
+    const reason = await life.stopRequested;
+    await stop();
+    log.info({ signal: reason.kind === 'signal' ? reason.signal : undefined, beforeReady: true }, 'stopped');
+    return reason.kind === 'signal' && !life.fatalError ? 0 : 1;
+  };
 
-  const clock = new SystemClock();
-  const machine: Machine = buildMachine(cfg, link, clock, {
-    capture,
-    onFault: (f) => log.error({ guest: f.guest, action: f.action, during: f.during, faults: f.faults, suppressed: f.suppressed, err: f.message, stack: f.stack }, 'guest fault'),
-  });
-  machine.nic.onLinkError((err) => log.warn({ err: err.message }, 'link error'));
-  machine.start();
-
-  const controlPath = cfg.control ?? defaultControlPath(cable.name);
-  let control: Server | undefined;
   try {
-    control = await serveControl(controlPath, {
-      stats: () => machine.stats(),
-      resetLateness: () => {
-        for (const g of machine.guests.values()) g.control?.resetLateness();
-      },
-      reboot: (name) => {
-        const ok = machine.nanokernel.reboot(name);
-        if (ok) log.info({ guest: name }, 'guest rebooted on request');
-        return ok;
-      },
-    });
+    return await boot();
   } catch (e) {
-    log.warn({ control: controlPath, err: (e as Error).message }, 'control socket unavailable; `nanoshare stats` will not reach this machine');
+    // An error of our own during boot: undo what was done, then let main report it (exit 1).
+    await stop();
+    throw e;
   }
 
-  log.info(
-    {
-      ...opened.describe,
-      hostIp: cfg.hostIp ? formatIpv4Cidr(cfg.hostIp) : undefined,
-      bridge: cfg.bridge,
-      uplink: cfg.uplink,
-      capture: cfg.capture,
-      control: control ? controlPath : undefined,
-      txPolicy: cfg.txPolicy,
-      highResTimer: clock.highResolution,
-      guests: describeGuests(cfg, machine),
-    },
-    'ready',
-  );
+  async function boot(): Promise<number> {
+    try {
+      const opened = await openLink(cfg);
+      link = opened.link;
+      teardownNet = opened.teardown;
+      describeLink = opened.describe;
+    } catch (e) {
+      if (e instanceof LinkOpenError) return fail(e.message, e.exitCode);
+      throw e;
+    }
+    const cable = link;
+    if (life.stopping) return stoppedEarly();
 
-  const statsTimer = cfg.statsInterval > 0 ? setInterval(() => log.info({ stats: summarize(machine.stats()) }, 'stats'), cfg.statsInterval * 1000) : undefined;
+    const controlPath = cfg.control ?? defaultControlPath(cable.name);
+    try {
+      control = await serveControl(controlPath, {
+        stats: () => (machine ? { ...machine.stats(), capture: sink?.counters } : { booting: true }),
+        resetLateness: () => {
+          for (const g of machine?.guests.values() ?? []) g.control?.resetLateness();
+        },
+        reboot: (name) => {
+          const ok = machine?.nanokernel.reboot(name) ?? false;
+          if (ok) log.info({ guest: name }, 'guest rebooted on request');
+          return ok;
+        },
+      });
+    } catch (e) {
+      if (e instanceof ControlPathError) return fail(e.message, 2);
+      log.warn({ control: controlPath, err: (e as Error).message }, 'control socket unavailable; `nanoshare stats` will not reach this machine');
+    }
+    if (life.stopping) return stoppedEarly();
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const on = (s: NodeJS.Signals): void => resolve(s);
-    process.once('SIGINT', on);
-    process.once('SIGTERM', on);
-    process.once('SIGHUP', on);
-  });
+    if (cfg.capture) {
+      try {
+        ({ capture, sink } = openCapture(cfg.capture, {
+          guests: cfg.guests.map((g) => g.name),
+          views: cfg.captureViews,
+          snaplen: cfg.captureSnaplen,
+          precision: cfg.capturePrecision,
+          now: wallClockNs,
+          wireDescription: cable.name,
+          rotation: cfg.captureMaxMb ? { maxBytes: cfg.captureMaxMb * 1_000_000, files: cfg.captureFiles } : undefined,
+          onError: (err) => log.warn({ capture: cfg.capture, err: err.message }, 'capture write failed: later frames are counted as lost, not written'),
+        }));
+      } catch (e) {
+        return fail(`--capture ${cfg.capture}: ${(e as Error).message}`, 2);
+      }
+    }
 
-  if (statsTimer) clearInterval(statsTimer);
-  const final = summarize(machine.stats());
-  sink?.close();
-  machine.stop();
-  clock.close();
-  if (control) closeControl(control, controlPath);
-  await teardownNet();
-  log.info({ signal, stats: final, captured: sink?.counters.blocks, capturedByView: capture?.counters }, 'stopped');
-  return 0;
+    clock = new SystemClock();
+    machine = buildMachine(cfg, link, clock, {
+      capture,
+      onFault: (f) => log.error({ guest: f.guest, action: f.action, during: f.during, faults: f.faults, suppressed: f.suppressed, err: f.message, stack: f.stack }, 'guest fault'),
+    });
+    machine.nic.onLinkError((err) => log.warn({ err: err.message }, 'link error'));
+    machine.start();
+
+    log.info(
+      {
+        ...describeLink,
+        hostIp: cfg.hostIp ? formatIpv4Cidr(cfg.hostIp) : undefined,
+        bridge: cfg.bridge,
+        uplink: cfg.uplink,
+        capture: cfg.capture,
+        control: control?.path,
+        txPolicy: cfg.txPolicy,
+        highResTimer: clock.highResolution,
+        guests: describeGuests(cfg, machine),
+      },
+      'ready',
+    );
+
+    const m = machine;
+    if (cfg.statsInterval > 0) statsTimer = setInterval(() => log.info({ stats: summarize(m.stats()), capture: sink?.counters }, 'stats'), cfg.statsInterval * 1000);
+
+    const reason = await life.stopRequested;
+    const final = summarize(m.stats());
+    await stop();
+    log.info({ signal: reason.kind === 'signal' ? reason.signal : undefined, stats: final, captured: sink?.counters.blocks, capturedByView: capture?.counters, capture: sink?.counters }, 'stopped');
+    return reason.kind === 'signal' && !life.fatalError ? 0 : 1;
+  }
 }

@@ -47,3 +47,37 @@ describe('SystemClock', () => {
     for (const f of fired) expect(f.at).toBeGreaterThanOrEqual(f.due);
   });
 });
+
+// After close: a machine stopping under load still has guest units asking for timers and deferred
+// calls; a closed clock must ignore them, never throw (the timerfd is gone) and never run them.
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe.each([
+  ['timerfd', true],
+  ['setTimeout fallback', false],
+])('SystemClock (%s)', (_name, hr) => {
+  it('runs a timer and a deferred call while open', async () => {
+    const clock = new SystemClock(hr);
+    const ran: string[] = [];
+    clock.at(clock.now() + 1000, () => ran.push('timer'));
+    clock.defer(() => ran.push('defer'));
+    await sleep(30);
+    clock.close();
+    expect(ran.sort()).toEqual(['defer', 'timer']);
+  });
+
+  it('after close: at() and defer() are accepted, nothing runs, and a pending call is dropped', async () => {
+    const clock = new SystemClock(hr);
+    const ran: string[] = [];
+    clock.defer(() => ran.push('deferred before close'));
+    clock.at(clock.now() + 1000, () => ran.push('timer before close'));
+    clock.close();
+    expect(() => clock.at(clock.now() + 500, () => ran.push('timer after close'))).not.toThrow();
+    expect(() => clock.defer(() => ran.push('defer after close'))).not.toThrow();
+    const h = clock.at(clock.now(), () => ran.push('due timer after close'));
+    expect(() => h.cancel()).not.toThrow();
+    clock.close();
+    await sleep(30);
+    expect(ran).toEqual([]);
+  });
+});

@@ -1,7 +1,9 @@
 // The real clock: monotonic microseconds from performance.now(), timers on a CLOCK_MONOTONIC
 // timerfd (the addon's HrTimer: tens of µs of lateness, where setTimeout has a millisecond
 // grain), falling back to setTimeout when the addon is not built. defer = setImmediate, which
-// runs after the event loop has polled for I/O.
+// runs after the event loop has polled for I/O. Once closed the clock is inert: a guest unit
+// still running while the machine stops may ask for a timer, and gets a handle that never fires
+// (a closed timerfd must never turn a clean stop into a crash).
 // The machine reads this clock 10-13 times per frame (unit accounting, quanta, timers), so a
 // read allocates no BigInt: performance.now() is the same CLOCK_MONOTONIC (libuv's hrtime) as a
 // double, and timer deadlines go to the timerfd as microseconds in a double too.
@@ -15,6 +17,8 @@ interface Entry {
   cancelled: boolean;
 }
 
+const INERT: TimerHandle = { cancel: () => undefined };
+
 export class SystemClock implements Clock {
   /** performance.now() in µs at time 0 of this clock. */
   private readonly originPerfUs: number;
@@ -24,6 +28,7 @@ export class SystemClock implements Clock {
   private hr: HrTimer | undefined;
   private fallback: ReturnType<typeof setTimeout> | undefined;
   private armedAt: number | undefined;
+  private closed = false;
   readonly highResolution: boolean;
 
   constructor(useHrTimer = true) {
@@ -59,6 +64,7 @@ export class SystemClock implements Clock {
   }
 
   at(atUs: number, fn: () => void): TimerHandle {
+    if (this.closed) return INERT;
     const e: Entry = { at: atUs, fn, cancelled: false };
     // Sorted insert: few timers are ever pending (one per guest, the rate limiter, the NIC).
     let i = this.timers.length;
@@ -77,7 +83,10 @@ export class SystemClock implements Clock {
   }
 
   defer(fn: () => void): void {
-    setImmediate(fn);
+    if (this.closed) return;
+    setImmediate(() => {
+      if (!this.closed) fn();
+    });
   }
 
   private arm(): void {
@@ -102,6 +111,7 @@ export class SystemClock implements Clock {
   }
 
   private fire(): void {
+    if (this.closed) return;
     this.armedAt = undefined;
     this.fallback = undefined;
     const now = this.now();
@@ -110,10 +120,13 @@ export class SystemClock implements Clock {
       e.cancelled = true;
       e.fn();
     }
-    this.arm();
+    if (!this.closed) this.arm();
   }
 
+  /** Drop every pending timer and deferred call; later requests are ignored. Idempotent. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.timers = [];
     this.arm();
     this.hr?.close();

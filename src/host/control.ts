@@ -2,9 +2,15 @@
 // answers one request per connection: `stats\n` gets the counters as one line of JSON,
 // `reset-lateness\n` starts a new window for the rtos task's lateness, `ping\n` says it is alive,
 // `reboot NAME\n` reboots one guest. `nanoshare stats` and `nanoshare reboot` are its clients.
-import { createServer, createConnection, type Server } from 'node:net';
-import { mkdirSync, rmSync, existsSync } from 'node:fs';
-import { dirname } from 'node:path';
+//
+// The path is someone else's choice too: only a path that is a socket is ever replaced or removed
+// (anything else there is an error, exit 2), the socket is created without world access (0600,
+// its directory 0700 when we create it), and on exit we remove it only if it is still the socket
+// we made (same inode), not one another machine put there since.
+import { createServer, createConnection } from 'node:net';
+import { mkdirSync, lstatSync, unlinkSync, renameSync, type Stats } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 
 export const CONTROL_DIR = '/run/nanoshare';
 
@@ -24,13 +30,49 @@ export interface ControlHandlers {
 /** The names of the requests, for the error that lists them. */
 const KNOWN = 'stats, ping, reset-lateness, reboot NAME';
 
-/** Serve requests at `path`. A stale socket file from a dead process is replaced. */
-export async function serveControl(path: string, handlers: ControlHandlers): Promise<Server> {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-  if (existsSync(path)) {
-    if (await answers(path)) throw new Error(`control socket ${path} is in use by another nanoshare (choose another with --control)`);
-    rmSync(path, { force: true });
+/** The control path cannot be used: something that is not a socket is there. Exit 2. */
+export class ControlPathError extends Error {}
+
+/** A served control socket. */
+export interface ControlServer {
+  readonly path: string;
+  /** Stop serving and remove the socket if it is still ours. Idempotent. */
+  close(): void;
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ControlPathError(`--control ${path}: ${(e as Error).message}`);
   }
+}
+
+function kindOf(st: Stats): string {
+  if (st.isFile()) return 'a regular file';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isFIFO()) return 'a FIFO';
+  return 'not a socket';
+}
+
+/** Throws ControlPathError unless `path` is absent or a socket (checked before any host change). */
+export function checkControlPath(path: string): void {
+  const st = lstatOrUndefined(path);
+  if (st && !st.isSocket()) throw new ControlPathError(`--control ${path}: ${kindOf(st)} is there, not a socket; refusing to replace it (remove it or choose another path)`);
+}
+
+/** Serve requests at `path`. A stale socket from a dead process is replaced; anything else there is a ControlPathError. */
+export async function serveControl(path: string, handlers: ControlHandlers): Promise<ControlServer> {
+  try {
+    // mode applies to the directories created here only; an existing directory is left as it is.
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new ControlPathError(`--control ${path}: cannot create its directory: ${(e as Error).message}`);
+  }
+  checkControlPath(path);
+  if (lstatOrUndefined(path) && (await answers(path))) throw new Error(`control socket ${path} is in use by another nanoshare (choose another with --control)`);
   const server = createServer((sock) => {
     let buf = '';
     sock.setEncoding('utf8');
@@ -53,20 +95,51 @@ export async function serveControl(path: string, handlers: ControlHandlers): Pro
       } else sock.end(JSON.stringify({ error: `unknown request ${JSON.stringify(cmd)} (known: ${KNOWN})` }) + '\n');
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
+  // Bound under a private name, then renamed into place: libuv unlinks the name it bound on close,
+  // whatever is there by then, so that name must never be `path`; and the rename replaces a stale
+  // socket in one step. bind() creates the file with the process umask: 0600 from the start.
+  const bound = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}`);
+  const umask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(bound, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } finally {
+    process.umask(umask);
+  }
   server.unref();
-  return server;
+  try {
+    // Checked again just before the rename: only a socket is ever replaced.
+    checkControlPath(path);
+    renameSync(bound, path);
+  } catch (e) {
+    server.close();
+    throw e instanceof ControlPathError ? e : new ControlPathError(`--control ${path}: ${(e as Error).message}`);
+  }
+  const ino = lstatSync(path).ino;
+  let closed = false;
+  return {
+    path,
+    close: () => {
+      if (closed) return;
+      closed = true;
+      server.close();
+      const st = lstatOrUndefinedQuiet(path);
+      if (st?.isSocket() && st.ino === ino) unlinkSync(path);
+    },
+  };
 }
 
-export function closeControl(server: Server, path: string): void {
-  server.close();
-  rmSync(path, { force: true });
+function lstatOrUndefinedQuiet(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Send one request, resolve with the reply text. */
