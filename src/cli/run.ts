@@ -3,7 +3,9 @@
 // created disappears with it), host setup undone.
 import { pino, type Logger } from 'pino';
 import type { Server } from 'node:net';
-import { formatIpv4Cidr } from '../wire/address.js';
+import { formatIpv4, formatIpv4Cidr } from '../wire/address.js';
+import type { Server as HttpServer } from 'node:http';
+import { machineRegistry, serveMetrics } from '../host/metrics.js';
 import type { Link } from '../link/link.js';
 import { openCapture } from '../capture/open.js';
 import { wallClockNs, type CaptureSink } from '../capture/file-sink.js';
@@ -14,9 +16,10 @@ import { SystemClock } from '../host/clock.js';
 import { buildMachine, describeGuests, type Machine } from '../board/machine.js';
 import { serveControl, closeControl, defaultControlPath } from '../host/control.js';
 import { summarize } from './stats.js';
+import { logDestination } from './log.js';
 
 export async function runMachine(cfg: MachineConfig): Promise<number> {
-  const log: Logger = pino({ level: cfg.logLevel, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
+  const log: Logger = pino({ level: cfg.logLevel, base: { pid: process.pid } }, logDestination(cfg.logFormat, 2, process.stderr.isTTY === true));
 
   let opened: OpenedLink;
   try {
@@ -78,6 +81,27 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
     log.warn({ control: controlPath, err: (e as Error).message }, 'control socket unavailable; `nanoshare stats` will not reach this machine');
   }
 
+  const shutdown = async (): Promise<void> => {
+    metrics?.close();
+    sink?.close();
+    machine.stop();
+    clock.close();
+    if (control) closeControl(control, controlPath);
+    await teardownNet();
+  };
+
+  let metrics: HttpServer | undefined;
+  if (cfg.metrics) {
+    const where = `${formatIpv4(cfg.metrics.dst)}:${cfg.metrics.port}`;
+    try {
+      metrics = await serveMetrics(formatIpv4(cfg.metrics.dst), cfg.metrics.port, machineRegistry(() => machine.stats()));
+    } catch (e) {
+      await shutdown();
+      process.stderr.write(`nanoshare: --metrics ${where}: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
+
   log.info(
     {
       ...opened.describe,
@@ -85,6 +109,7 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
       bridge: cfg.bridge,
       uplink: cfg.uplink,
       capture: cfg.capture,
+      metrics: cfg.metrics ? `http://${formatIpv4(cfg.metrics.dst)}:${cfg.metrics.port}/metrics` : undefined,
       control: control ? controlPath : undefined,
       txPolicy: cfg.txPolicy,
       highResTimer: clock.highResolution,
@@ -104,11 +129,7 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
 
   if (statsTimer) clearInterval(statsTimer);
   const final = summarize(machine.stats());
-  sink?.close();
-  machine.stop();
-  clock.close();
-  if (control) closeControl(control, controlPath);
-  await teardownNet();
+  await shutdown();
   log.info({ signal, stats: final, captured: sink?.counters.blocks, capturedByView: capture?.counters }, 'stopped');
   return 0;
 }
