@@ -29,8 +29,9 @@ export interface ReadyLine {
   guests: Array<{ name: string; os: string; mac: string; ipv4: string }>;
 }
 
-export async function startMachine(ns: Netns, args: readonly string[]): Promise<Running> {
-  const child = ns.spawn([process.execPath, BIN, 'run', '--stats-interval', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+/** Start `nanoshare run` in `ns`; `stdout: 'pipe'` keeps its stdout (for `--capture -`). */
+export async function startMachine(ns: Netns, args: readonly string[], opts: { stdout?: 'pipe' | 'ignore' } = {}): Promise<Running> {
+  const child = ns.spawn([process.execPath, BIN, 'run', '--stats-interval', '0', ...args], { cwd: ROOT, stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (d: string) => (err += d));
