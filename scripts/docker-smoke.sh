@@ -463,8 +463,10 @@ if ! node -e 'require("module").createRequire(process.argv[1]).resolve("pcap-par
 fi
 cat >"$WORK/check-pcap.mjs" <<'EOF'
 // node check-pcap.mjs REQUIRE_BASE FILE.pcap IP=MAC...: every IP answered an ICMP echo request
-// with an echo reply from exactly that MAC. Prints a one-line summary.
+// with an echo reply from exactly that MAC. Prints a one-line summary. With NANOSHARE_READER set
+// (the repo's built capture reader), that reader must read the same frames, every record whole.
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 const [base, file, ...want] = process.argv.slice(2);
 const pcapp = createRequire(base)('pcap-parser');
 const macStr = (b, o) => [...b.subarray(o, o + 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
@@ -488,9 +490,15 @@ parser.on('packet', (p) => {
   replies.set(k, (replies.get(k) ?? 0) + 1);
 });
 parser.on('error', (e) => { console.error(`pcap-parser: ${e.message}`); process.exit(1); });
-parser.on('end', () => {
+parser.on('end', async () => {
   const bad = [];
   if (linkType !== 1) bad.push(`link type ${linkType}, expected 1 (Ethernet)`);
+  if (process.env.NANOSHARE_READER) {
+    const { readCapture } = await import(process.env.NANOSHARE_READER);
+    const c = readCapture(readFileSync(file));
+    if (c.stopped) bad.push(`capture reader: ${c.stopped}`);
+    if (c.packets.length !== frames) bad.push(`capture reader read ${c.packets.length} frames, pcap-parser ${frames}`);
+  }
   for (const w of want) {
     const [ip, mac] = w.split('=');
     const ok = replies.get(`${ip} ${mac}`) ?? 0;
@@ -507,8 +515,10 @@ check_pcap() {
   local label="$1" file="$2"
   shift 2
   local out
-  out="$(node "$WORK/check-pcap.mjs" "$PCAP_REQ_BASE" "$file" "$@" 2>&1)" || { echo "$out"; fail "$label: the capture does not show both guests answering"; }
-  log "$label: capture checked with pcap-parser: $out"
+  local reader=""
+  [ -f "$ROOT/dist/capture/reader.js" ] && reader="$ROOT/dist/capture/reader.js"
+  out="$(NANOSHARE_READER="$reader" node "$WORK/check-pcap.mjs" "$PCAP_REQ_BASE" "$file" "$@" 2>&1)" || { echo "$out"; fail "$label: the capture does not show both guests answering"; }
+  log "$label: capture checked with pcap-parser${reader:+ and nanoshare's reader}: $out"
 }
 
 stop_container() {

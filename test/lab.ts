@@ -175,12 +175,18 @@ export function probeInBackground(ns: Netns, ip: string, intervalMs: number, cou
   return ns.spawn([process.execPath, PROBE_SCRIPT, 'rtt', ip, String(count), String(intervalMs), '1000'], { stdio: ['ignore', 'ignore', 'ignore'] });
 }
 
-/** Run `fn` with a fresh temporary directory (named after `tag`), removed afterwards whatever happens. */
-export function withTmpDir(tag: string, fn: (dir: string) => void): void {
+/** Run `fn` with a fresh temporary directory (named after `tag`), removed afterwards (after the promise settles, for an async `fn`). */
+export function withTmpDir<T>(tag: string, fn: (dir: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), `nanoshare-${tag}-`));
+  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  let r: T;
   try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    r = fn(dir);
+  } catch (e) {
+    cleanup();
+    throw e;
   }
+  if (r instanceof Promise) return r.finally(cleanup) as T;
+  cleanup();
+  return r;
 }

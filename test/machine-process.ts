@@ -46,9 +46,12 @@ export interface ReadyLine {
   guests: Array<{ name: string; os: string; mac: string; ipv4: string }>;
 }
 
-/** Start `nanoshare run ARGS` in the namespace; `before` goes ahead of node (e.g. `env PATH=...`). */
-export function spawnMachine(ns: Netns, args: readonly string[], before: readonly string[] = []): Spawned {
-  const child = ns.spawn([...before, process.execPath, BIN, 'run', '--stats-interval', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+/**
+ * Start `nanoshare run ARGS` in the namespace; `before` goes ahead of node (e.g. `env PATH=...`);
+ * `stdout: 'pipe'` keeps its stdout (for `--capture -`).
+ */
+export function spawnMachine(ns: Netns, args: readonly string[], before: readonly string[] = [], opts: { stdout?: 'pipe' | 'ignore' } = {}): Spawned {
+  const child = ns.spawn([...before, process.execPath, BIN, 'run', '--stats-interval', '0', ...args], { cwd: ROOT, stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (d: string) => (err += d));
@@ -72,8 +75,8 @@ export async function waitReady(m: Spawned, timeoutMs = 15_000): Promise<Running
   return { ...m, ready };
 }
 
-export async function startMachine(ns: Netns, args: readonly string[]): Promise<Running> {
-  return waitReady(spawnMachine(ns, args));
+export async function startMachine(ns: Netns, args: readonly string[], opts: { stdout?: 'pipe' | 'ignore' } = {}): Promise<Running> {
+  return waitReady(spawnMachine(ns, args, [], opts));
 }
 
 /** Resolve with the exit, or fail with the machine's log after `timeoutMs`. */

@@ -2,7 +2,7 @@
 // comment, direction, and whether Wireshark's dissectors found it malformed or raised an
 // expert error. Tests that need it skip with a reason on a laptop without it; with
 // NANOSHARE_REQUIRE_NET=1 (CI, which installs it) its absence is a failure.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { requireNet, which } from './lab.js';
 
 export interface TsharkFrame {
@@ -26,13 +26,18 @@ export function skipWithoutTshark(): boolean {
   return true;
 }
 
-/** Every frame of a capture file as tshark dissects it. */
-export function tsharkFrames(path: string): TsharkFrame[] {
-  const out = execFileSync('tshark', ['-n', '-r', path, '-T', 'fields', '-E', 'separator=|', '-e', 'frame.interface_name', '-e', 'frame.comment', '-e', 'frame.packet_flags_direction', '-e', '_ws.malformed', '-e', '_ws.expert.severity'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    maxBuffer: 256 * 1024 * 1024,
-  });
+/**
+ * Every frame of a capture file as tshark dissects it. tshark fails on a file whose last block
+ * is cut; with `allowCut` that one failure is accepted (and required to be the cut) and the
+ * frames before it returned.
+ */
+export function tsharkFrames(path: string, opts: { allowCut?: boolean } = {}): TsharkFrame[] {
+  const args = ['-n', '-r', path, '-T', 'fields', '-E', 'separator=|', '-e', 'frame.interface_name', '-e', 'frame.comment', '-e', 'frame.packet_flags_direction', '-e', '_ws.malformed', '-e', '_ws.expert.severity'];
+  const r = spawnSync('tshark', args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  if (r.status !== 0 && !(opts.allowCut && /cut short in the middle of a packet|appears to have been cut short/.test(r.stderr))) {
+    throw new Error(`tshark -r ${path} failed (${r.status}): ${r.stderr}`);
+  }
+  const out = r.stdout;
   return out
     .split('\n')
     .filter((l) => l.length > 0)

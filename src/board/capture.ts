@@ -4,6 +4,13 @@
 import type { Capture } from '../capture/capture.js';
 import { DROP_TEXT, type DropReason, type SwitchObserver } from '../nanokernel/nanokernel.js';
 
+/**
+ * Drops of frames that came from the wire and were given to no guest: the wire view shows them
+ * (the port a spoof names is the one it claimed to be, not one it reached). Full or halted
+ * queues show in the view of the guest that did not get the frame.
+ */
+const FROM_WIRE: ReadonlySet<DropReason> = new Set<DropReason>(['rxRunt', 'rxUnknownUnicast', 'rxNoSubscriber', 'rxSpoofedMac', 'rxSpoofedIp']);
+
 /** The observer that writes every decision of the switch into `capture`. */
 export function captureObserver(capture: Capture): SwitchObserver {
   return {
@@ -12,6 +19,6 @@ export function captureObserver(capture: Capture): SwitchObserver {
     local: (frame, from, to) => capture.record(frame, { kind: 'local', from, to }),
     drop: (reason: DropReason, frame, port) =>
       // A drop on the way in (rx...) or out (tx...) of the port named, or of the wire when none is.
-      capture.record(frame, { kind: 'drop', reason, text: DROP_TEXT[reason], side: reason.startsWith('tx') ? 'tx' : 'rx', port }),
+      capture.record(frame, { kind: 'drop', reason, text: DROP_TEXT[reason], side: reason.startsWith('tx') ? 'tx' : 'rx', port: FROM_WIRE.has(reason) ? undefined : port }),
   };
 }

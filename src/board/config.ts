@@ -71,6 +71,10 @@ export interface MachineConfig {
   captureMaxMb?: number;
   captureFiles?: number;
   logLevel: string;
+  /** Logs: JSON, pretty-printed, or pretty on a terminal only (auto). */
+  logFormat: 'auto' | 'json' | 'pretty';
+  /** Serve Prometheus metrics here (off unless set). */
+  metrics?: { dst: Ipv4; port: number };
   control?: string;
   txPolicy: TxPolicyName;
   /** NIC line rate in bits/s (0 = as fast as the TAP takes frames). */
@@ -279,6 +283,7 @@ export function configFromJson(json: unknown): MachineConfig {
     tap: link.kind === 'tap' ? link.name : 'nstap0',
     capturePrecision: d(f.capturePrecision, 'capturePrecision') as PcapPrecision,
     logLevel: d(f.logLevel, 'logLevel'),
+    logFormat: d(f.logFormat, 'logFormat') as MachineConfig['logFormat'],
     txPolicy: d(f.txPolicy, 'txPolicy') as TxPolicyName,
     lineRateBps: f.lineRate == null || f.lineRate === 0 ? 0 : rateBps(f.lineRate, 'lineRate'),
     mtu: d(f.mtu, 'mtu'),
@@ -291,6 +296,7 @@ export function configFromJson(json: unknown): MachineConfig {
   if (f.hostIp != null && !bridged && link.kind === 'tap') cfg.hostIp = parseIpv4Cidr(f.hostIp)!;
   if (f.capture != null) cfg.capture = f.capture;
   captureSettings(cfg, f);
+  if (f.metrics != null) cfg.metrics = endpoint(f.metrics);
   if (f.control != null) cfg.control = f.control;
   validate(cfg);
   return cfg;

@@ -118,6 +118,8 @@ export const ConfigSchema = Type.Object(
     captureMaxMb: O(nullable(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Start a new capture file when this one would pass N million bytes (tcpdump -C); files are named FILE.0.pcapng, FILE.1.pcapng, ...' }))),
     captureFiles: O(nullable(Type.Integer({ minimum: 1, maximum: 100_000, description: 'With captureMaxMb: keep a ring of this many files (tcpdump -W).' }))),
     logLevel: O(oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'Log level (pino JSON on stderr).' })),
+    logFormat: O(oneOf(['auto', 'json', 'pretty'], { default: 'auto', description: 'Logs on stderr: pino JSON, or pretty-printed (pino-pretty); auto = pretty on a terminal, JSON otherwise.' })),
+    metrics: O(nullable(EndpointText('Serve Prometheus metrics at http://ADDRESS:PORT/metrics (default off).'))),
     control: O(nullable(Type.String({ description: 'Control socket path for `nanoshare stats` (default $NANOSHARE_CONTROL or /run/nanoshare/<tap>.sock).' }))),
     txPolicy: O(oneOf(['strict', 'weighted'], { default: 'strict', description: 'strict: the primary first; weighted: deficit round robin by weight.' })),
     lineRate: O(Type.Union([Type.Literal(0), Type.Null(), ...rateMembers()], { default: 0, description: 'NIC line rate in bits/s like 100M or 1G; 0 or null = as fast as the link takes frames.' })),

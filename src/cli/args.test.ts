@@ -119,3 +119,16 @@ describe('capture flags', () => {
     expect(errorOf(['--capture-max-mb', '0', '--capture', 'a.pcapng'])).toMatch(/^--capture-max-mb: /);
   });
 });
+
+describe('metrics and log flags', () => {
+  it('map onto the config (off and auto by default), and reject bad values naming the flag', () => {
+    const c = configFromArgs(['--metrics', '127.0.0.1:9464', '--log-format', 'json']);
+    if (c === 'help') throw new Error('help');
+    expect([c.metrics, c.logFormat]).toEqual([{ dst: 0x7f000001, port: 9464 }, 'json']);
+    const d = configFromArgs([]);
+    if (d === 'help') throw new Error('help');
+    expect([d.metrics, d.logFormat]).toEqual([undefined, 'auto']);
+    expect(errorOf(['--metrics', 'localhost'])).toMatch(/^--metrics: /);
+    expect(errorOf(['--log-format', 'xml'])).toMatch(/^--log-format: .*"xml"/);
+  });
+});

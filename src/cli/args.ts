@@ -20,6 +20,8 @@ export const RUN_OPTIONS = {
   'capture-max-mb': { type: 'string' },
   'capture-files': { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  metrics: { type: 'string' },
   control: { type: 'string' },
   'tx-policy': { type: 'string' },
   'line-rate': { type: 'string' },
@@ -72,6 +74,8 @@ processor and one NIC bridged to a TAP device. Needs root or CAP_NET_ADMIN and /
   --control PATH           control socket for \`nanoshare stats\` (default $NANOSHARE_CONTROL or /run/nanoshare/<tap>.sock)
   --stats-interval S       seconds between stats log lines (default 10, 0 = off)
   --log-level LEVEL        fatal, error, warn, info (default), debug, trace, silent
+  --log-format F           json, pretty, or auto (default: pretty on a terminal, JSON otherwise)
+  --metrics ADDR:PORT      serve Prometheus metrics at http://ADDR:PORT/metrics (default off)
   -h, --help               this text
 `;
 
@@ -100,6 +104,8 @@ export const FLAG_KEYS: Record<FlagName, FlagKey> = {
   'capture-max-mb': { path: ['captureMaxMb'], integer: true },
   'capture-files': { path: ['captureFiles'], integer: true },
   'log-level': { path: ['logLevel'] },
+  'log-format': { path: ['logFormat'] },
+  metrics: { path: ['metrics'] },
   control: { path: ['control'] },
   'tx-policy': { path: ['txPolicy'] },
   'line-rate': { path: ['lineRate'] },

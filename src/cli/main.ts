@@ -6,12 +6,14 @@ import { configFromArgs, RUN_USAGE } from './args.js';
 import { runMachine } from './run.js';
 import { statsCommand } from './stats.js';
 import { rebootCommand } from './reboot.js';
+import { topCommand } from './top.js';
 
 const USAGE = `Usage: nanoshare <command> [options]
 
 Commands:
   run      run the machine (as root, or with CAP_NET_ADMIN and /dev/net/tun)
   stats    print a running machine's counters
+  top      a live view of a running machine (per guest, switch, drops)
   reboot   reboot one guest of a running machine
 
 Run \`nanoshare <command> --help\` for its options.
@@ -37,6 +39,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       case 'stats':
         return await statsCommand(rest);
+      case 'top':
+        return await topCommand(rest);
       case 'reboot':
         return await rebootCommand(rest);
       case '--version':
@@ -50,7 +54,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(USAGE);
         return cmd === undefined ? 2 : 0;
       default:
-        throw new ConfigError(`unknown command ${JSON.stringify(cmd)} (known: run, stats, reboot)`);
+        throw new ConfigError(`unknown command ${JSON.stringify(cmd)} (known: run, stats, top, reboot)`);
     }
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -5,7 +5,9 @@
 // the clock closes, then the link (a TAP we created disappears with it) and the capture, then the
 // host network setup is undone (`--uplink` gets its addresses and routes back).
 import { pino, type Logger } from 'pino';
-import { formatIpv4Cidr } from '../wire/address.js';
+import { formatIpv4, formatIpv4Cidr } from '../wire/address.js';
+import type { Server as HttpServer } from 'node:http';
+import { machineRegistry, serveMetrics } from '../host/metrics.js';
 import type { Link } from '../link/link.js';
 import { openCapture } from '../capture/open.js';
 import { wallClockNs, type CaptureSink } from '../capture/file-sink.js';
@@ -17,9 +19,10 @@ import { Lifecycle } from '../host/lifecycle.js';
 import { buildMachine, describeGuests, type Machine } from '../board/machine.js';
 import { serveControl, defaultControlPath, ControlPathError, type ControlServer } from '../host/control.js';
 import { summarize } from './stats.js';
+import { logDestination } from './log.js';
 
 export async function runMachine(cfg: MachineConfig): Promise<number> {
-  const log: Logger = pino({ level: cfg.logLevel, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
+  const log: Logger = pino({ level: cfg.logLevel, base: { pid: process.pid } }, logDestination(cfg.logFormat, 2, process.stderr.isTTY === true));
   const life = new Lifecycle(log).install();
 
   // What is up so far; stop() takes down whatever of it exists, in order, once.
@@ -32,9 +35,11 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
   let teardownNet: (() => Promise<void>) | undefined;
   let describeLink: Record<string, unknown> = {};
   let statsTimer: NodeJS.Timeout | undefined;
+  let metrics: HttpServer | undefined;
   const stop = async (): Promise<void> => {
     if (statsTimer) clearInterval(statsTimer);
     const steps: Array<[string, () => unknown]> = [
+      ['close the metrics endpoint', () => metrics?.close()],
       ['stop dispatching', () => machine?.stop()],
       ['close the clock', () => clock?.close()],
       ['close the link', () => link?.close()],
@@ -129,6 +134,15 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
     machine.nic.onLinkError((err) => log.warn({ err: err.message }, 'link error'));
     machine.start();
 
+    if (cfg.metrics) {
+      const m = machine;
+      try {
+        metrics = await serveMetrics(formatIpv4(cfg.metrics.dst), cfg.metrics.port, machineRegistry(() => m.stats()));
+      } catch (e) {
+        return fail(`--metrics ${formatIpv4(cfg.metrics.dst)}:${cfg.metrics.port}: ${(e as Error).message}`, 2);
+      }
+    }
+
     log.info(
       {
         ...describeLink,
@@ -136,6 +150,7 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
         bridge: cfg.bridge,
         uplink: cfg.uplink,
         capture: cfg.capture,
+        metrics: cfg.metrics ? `http://${formatIpv4(cfg.metrics.dst)}:${cfg.metrics.port}/metrics` : undefined,
         control: control?.path,
         txPolicy: cfg.txPolicy,
         highResTimer: clock.highResolution,

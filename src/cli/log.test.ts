@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { logDestination } from './log.js';
+import { withTmpDir } from '../../test/lab.js';
+
+/** What one `ready` line looks like through a destination made for this format and terminal. */
+function logged(format: 'auto' | 'json' | 'pretty', tty: boolean): string {
+  return withTmpDir('obs-log', (dir) => {
+    const path = join(dir, 'log');
+    const fd = openSync(path, 'w');
+    try {
+      pino({ base: { pid: 42 } }, logDestination(format, fd, tty)).info({ tap: 'nstap0' }, 'ready');
+    } finally {
+      closeSync(fd);
+    }
+    return readFileSync(path, 'utf8');
+  });
+}
+
+describe('log format', () => {
+  it('is JSON for json, and for auto when stderr is not a terminal', () => {
+    for (const [format, tty] of [['json', true], ['json', false], ['auto', false]] as const) {
+      const line = JSON.parse(logged(format, tty).trim()) as { msg: string; tap: string; level: number };
+      expect([line.msg, line.tap, line.level]).toEqual(['ready', 'nstap0', 30]);
+    }
+  });
+
+  it('is pretty-printed by pino-pretty on a terminal (auto) or when asked (pretty)', () => {
+    for (const [format, tty] of [['auto', true], ['pretty', false]] as const) {
+      const text = logged(format, tty).replace(/\x1b\[[0-9;]*m/g, ''); // eslint-disable-line no-control-regex
+      expect(text).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO \(42\): ready\n\s+tap: "nstap0"/);
+      expect(text).not.toContain('{"level"');
+    }
+    expect(logged('auto', true)).toContain('\x1b['); // colours for a terminal only
+    expect(logged('pretty', false)).not.toContain('\x1b[');
+  });
+});
