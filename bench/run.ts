@@ -1,14 +1,16 @@
 // `npm run bench [-- NAME]`: the benchmarks, each printed as a table with its peer measured in
 // the same run. Names: echo (per-frame cost, no privileges), cpu (scheduler and shared NIC under load, root),
 // floor (nanoshare beside a C TAP responder and the kernel, root; not in the default set: it takes minutes),
-// tcp (HTTP req/s and bulk TCP both ways, gpos beside the kernel behind a veth, root; not in the default set).
+// tcp (HTTP req/s and bulk TCP both ways, gpos beside the kernel behind a veth, root; not in the default set),
+// demux (frames/s through the switch alone for 2, 16 and 256 guests, no privileges).
 // Arguments starting with `--` go to the named benchmarks (`npm run bench -- floor --json`).
 import { benchCpu } from './cpu.js';
+import { benchDemux } from './demux.js';
 import { benchEcho } from './echo.js';
 import { benchFloor } from './floor.js';
 import { benchTcp } from './tcp.js';
 
-const benches: Record<string, (flags: readonly string[]) => Promise<number>> = { echo: benchEcho, cpu: benchCpu, floor: benchFloor, tcp: benchTcp };
+const benches: Record<string, (flags: readonly string[]) => Promise<number>> = { echo: benchEcho, cpu: benchCpu, floor: benchFloor, tcp: benchTcp, demux: benchDemux };
 const byDefault = ['echo', 'cpu'];
 
 async function main(): Promise<number> {

@@ -80,8 +80,10 @@ describe('errors name the field', () => {
     ['scheduler type', two({ scheduler: { quantumUs: 'a' } }), 'scheduler.quantumUs: expected an integer from 10 to 1000000, got "a"'],
     ['tx policy', two({ txPolicy: 'fastest' }), 'txPolicy: expected "strict" or "weighted", got "fastest"'],
     ['long tap name', { tap: 'nstap0123456789abc' }, 'tap: malformed interface name'],
-    ['too many guests', { guests: Array.from({ length: 9 }, (_, i) => ({ name: `g${i}`, os: 'gpos', mac: `02:00:00:00:00:0${i + 1}`, ipv4: `10.0.0.${i + 1}/24` })) }, 'guests: at most 8, found 9'],
-    ['no rtos', { guests: [{ name: 'a', os: 'gpos', mac: '02:00:00:00:00:01', ipv4: '10.0.0.1/24' }, { name: 'b', os: 'gpos', mac: '02:00:00:00:00:02', ipv4: '10.0.0.2/24' }] }, 'guests: exactly one guest must be the rtos'],
+    ['too many guests', { guests: Array.from({ length: 257 }, (_, i) => ({ name: `g${i}`, os: 'gpos', mac: `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, ipv4: `10.0.${i >> 8}.${i & 255}/16` })) }, 'guests: at most 256, found 257'],
+    ['no primary', { guests: [{ name: 'a', os: 'gpos', mac: '02:00:00:00:00:01', ipv4: '10.0.0.1/24' }, { name: 'b', os: 'gpos', mac: '02:00:00:00:00:02', ipv4: '10.0.0.2/24' }] }, 'guests: exactly one guest must be the primary'],
+    ['two rtos and no primary named', { guests: [{ name: 'a', os: 'rtos', mac: '02:00:00:00:00:01', ipv4: '10.0.0.1/24' }, { name: 'b', os: 'rtos', mac: '02:00:00:00:00:02', ipv4: '10.0.0.2/24' }] }, 'found 0'],
+    ['two primaries', two({}, { primary: true }).guests.map((g) => ({ ...g, primary: true })) && { guests: two({}, {}).guests.map((g) => ({ ...g, primary: true })) }, 'guests: exactly one guest must be the primary ("primary": true, or by default the one rtos), found 2'],
     ['one guest', { guests: [{ name: 'rtos', mac: '02:00:00:00:00:01', ipv4: '10.0.0.1/24' }] }, 'guests: need at least two guests'],
     ['duplicate name', two({}, { name: 'rtos', os: 'gpos' }), 'guests[1].name: duplicate name rtos'],
     ['duplicate MAC', two({}, { mac: '02:4E:53:00:00:0A' }), 'guests[1].mac: duplicate MAC 02:4e:53:00:00:0a (also guests[0])'],
@@ -108,6 +110,24 @@ describe('errors name the field', () => {
     expect(fieldName('')).toBe('config');
     expect(fieldName('/guests/12/control/telemetry')).toBe('guests[12].control.telemetry');
     expect(fieldName('/a~1b')).toBe('a/b');
+  });
+});
+
+describe('many guests', () => {
+  /** n guests: the first the rtos, the rest gpos; guest i is 10.1.x.y/16 and 02:00:00:00:x:y with x.y = i + 1. */
+  const many = (n: number) => ({
+    guests: Array.from({ length: n }, (_, i) => ({ name: i === 0 ? 'rtos' : `g${i}`, os: i === 0 ? 'rtos' : 'gpos', mac: `02:00:00:00:${((i + 1) >> 8).toString(16).padStart(2, '0')}:${((i + 1) & 255).toString(16).padStart(2, '0')}`, ipv4: `10.1.${(i + 1) >> 8}.${(i + 1) & 255}/16` })),
+  });
+
+  it('takes 256 guests, the rtos the primary by default', () => {
+    const c = configFromJson(many(256));
+    expect(c.guests).toHaveLength(256);
+    expect(c.guests.filter((g) => g.primary).map((g) => g.name)).toEqual(['rtos']);
+  });
+
+  it('the primary can be any guest, the rtos personality on a secondary too', () => {
+    const c = configFromJson(two({}, { primary: true }));
+    expect(c.guests.map((g) => [g.name, g.os, g.primary])).toEqual([['rtos', 'rtos', false], ['gpos', 'gpos', true]]);
   });
 });
 

@@ -29,6 +29,8 @@ export class ConfigError extends Error {
 export interface GuestSettings {
   name: string;
   os: OsKind;
+  /** Served first (the nanokernel's primary domain); exactly one guest is. */
+  primary: boolean;
   mac: Mac;
   ipv4: Ipv4Cidr;
   gateway?: Ipv4;
@@ -204,6 +206,7 @@ function guestSettings(g: GuestFile, field: string): GuestSettings {
   const out: GuestSettings = {
     name: g.name,
     os,
+    primary: g.primary ?? false,
     mac: mac(g.mac, `${field}.mac`),
     ipv4: parseIpv4Cidr(g.ipv4)!,
     weight: d(g.weight, `${field}.weight`),
@@ -291,6 +294,11 @@ export function configFromJson(json: unknown): MachineConfig {
     statsInterval: d(f.statsInterval, 'statsInterval'),
     guests: d(f.guests, 'guests').map((g, i) => guestSettings(g, `guests[${i}]`)),
   };
+  // Unless a guest is named the primary, the primary is the rtos (when there is exactly one).
+  if (!cfg.guests.some((g) => g.primary)) {
+    const rtos = cfg.guests.filter((g) => g.os === 'rtos');
+    if (rtos.length === 1) rtos[0]!.primary = true;
+  }
   if (f.bridge != null) cfg.bridge = f.bridge;
   if (f.uplink != null) cfg.uplink = f.uplink;
   if (f.hostIp != null && !bridged && link.kind === 'tap') cfg.hostIp = parseIpv4Cidr(f.hostIp)!;
@@ -327,9 +335,9 @@ function captureSettings(cfg: MachineConfig, f: ConfigFile): void {
 
 /** Checks across fields: one rtos, unique names, MACs and addresses, nothing on the host's address. */
 function validate(cfg: MachineConfig): void {
-  const rtos = cfg.guests.filter((g) => g.os === 'rtos');
-  if (rtos.length !== 1) failAcross('guests', `exactly one guest must be the rtos (the primary), found ${rtos.length}`);
-  if (cfg.guests.length < 2) failAcross('guests', 'need at least two guests: the rtos and a gpos');
+  const primaries = cfg.guests.filter((g) => g.primary).length;
+  if (primaries !== 1) failAcross('guests', `exactly one guest must be the primary ("primary": true, or by default the one rtos), found ${primaries}`);
+  if (cfg.guests.length < 2) failAcross('guests', 'need at least two guests: the primary and a secondary');
   const seen = { name: new Map<string, number>(), mac: new Map<Mac, number>(), ip: new Map<Ipv4, number>() };
   cfg.guests.forEach((g, i) => {
     const n = seen.name.get(g.name);

@@ -7,7 +7,7 @@ import type { Clock } from '../machine/clock.js';
 import { Nic } from '../machine/nic.js';
 import { Processor } from '../machine/processor.js';
 import { Nanokernel, type FaultReport, type NanokernelSnapshot } from '../nanokernel/nanokernel.js';
-import { Guest, roleOf, type GuestStats } from '../os/guest.js';
+import { Guest, type GuestStats } from '../os/guest.js';
 import type { MachineConfig } from './config.js';
 import type { Capture } from '../capture/capture.js';
 import { captureObserver } from './capture.js';
@@ -47,7 +47,7 @@ export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock, hooks
   for (const g of cfg.guests) {
     nanokernel.addDomain({
       name: g.name,
-      role: roleOf(g.os),
+      role: g.primary ? 'primary' : 'secondary',
       mac: g.mac,
       ipv4: g.ipv4.addr,
       weight: g.weight,

@@ -58,6 +58,11 @@ export const GuestSchema = Type.Object(
   {
     name: GuestNameText('Guest name: 1 to 16 of a-z, 0-9, -, starting with a letter.'),
     os: O(Type.Union([Type.Literal('rtos'), Type.Literal('gpos')], { description: 'Personality: rtos (the primary; exactly one) or gpos. Defaults to the name when the name is rtos or gpos.' })),
+    primary: O(
+      Type.Boolean({
+        description: 'The primary: served first by the processor and the NIC (strict policy), the others share what it leaves by weight. Exactly one guest is the primary; by default the one rtos.',
+      }),
+    ),
     mac: MacText('Ethernet address, six hex pairs separated by : or -. Unicast (first byte even), not all zeros, unique.'),
     ipv4: CidrText('IPv4 address and prefix of this guest, unique among the guests.'),
     gateway: O(nullable(Ipv4Text('Default gateway (in the guest\'s subnet); none by default.'))),
@@ -139,8 +144,8 @@ export const ConfigSchema = Type.Object(
     statsInterval: O(Type.Integer({ minimum: 0, maximum: 86400, default: 10, description: 'Seconds between stats log lines (0 = none).' })),
     guests: O(
       Type.Array(GuestSchema, {
-        maxItems: 8,
-        description: 'The guests: exactly one rtos (the primary) and at least one more. Unique names, MACs and addresses.',
+        maxItems: 256,
+        description: 'The guests (2 to 256): exactly one primary (by default the one rtos), each rtos or gpos. Unique names, MACs and addresses.',
         default: [
           { name: 'rtos', os: 'rtos', mac: '02:4e:53:00:00:0a', ipv4: '10.77.0.10/24' },
           { name: 'gpos', os: 'gpos', mac: '02:4e:53:00:00:0b', ipv4: '10.77.0.11/24' },

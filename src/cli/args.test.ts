@@ -89,7 +89,7 @@ describe('errors name where the value came from', () => {
     const noGpos = { guests: [{ name: 'rtos', mac: '02:4e:53:00:00:0a', ipv4: '10.77.0.10/24' }, { name: 'web', os: 'gpos', mac: '02:4e:53:00:00:0b', ipv4: '10.77.0.11/24' }] };
     const cfg = configFromArgs(['--config', file(noGpos), '--gpos-ip', '10.77.0.20/24']);
     expect(cfg !== 'help' && cfg.guests[1]!.ipv4.addr).toBe(0x0a4d0014);
-    expect(errorOf(['--config', file({ guests: [{ name: 'rtos', mac: '02:4e:53:00:00:0a', ipv4: '10.77.0.10/24' }, { name: 'x', os: 'rtos', mac: '02:4e:53:00:00:0b', ipv4: '10.77.0.11/24' }] })])).toMatch(/exactly one guest must be the rtos/);
+    expect(errorOf(['--config', file({ guests: [{ name: 'rtos', mac: '02:4e:53:00:00:0a', ipv4: '10.77.0.10/24' }, { name: 'x', os: 'rtos', mac: '02:4e:53:00:00:0b', ipv4: '10.77.0.11/24' }] })])).toMatch(/exactly one guest must be the primary/);
   });
 });
 

@@ -102,3 +102,67 @@ describe('TokenBucket rate limit', () => {
     expect(bucket.allows(500, 500)).toBe(true);
   });
 });
+
+describe('active list: the cost per frame does not grow with the number of ports', () => {
+  /** Ports whose queues count every look at them. */
+  function counted(n: number): { ports: Port[]; looks: () => number } {
+    let looks = 0;
+    const ports = Array.from({ length: n }, (_, i) => {
+      const p = new Port(`p${i}`, i + 1, undefined, i === 0, 4, 1000, 1);
+      const peek = p.tx.peek.bind(p.tx);
+      p.tx.peek = () => {
+        looks++;
+        return peek();
+      };
+      return p;
+    });
+    return { ports, looks: () => looks };
+  }
+
+  for (const Policy of [StrictPriority, WeightedShare]) {
+    it(`${Policy.name}: serving one busy port among 256 looks at the same number of queues as among 2`, () => {
+      const cost = (n: number): number => {
+        const { ports, looks } = counted(n);
+        const policy = new Policy(ports);
+        const busy = ports[n - 1]!;
+        fill(busy, 100, 1000);
+        const before = looks();
+        expect(drain(policy, 100).get(busy.name)).toBe(100_000);
+        expect(policy.select(0)).toBeUndefined();
+        expect(policy.pending(0)).toBe(false);
+        return looks() - before;
+      };
+      expect(cost(256)).toBe(cost(2));
+    });
+  }
+
+  it('a port that empties leaves the list and comes back at the tail when it queues again', () => {
+    const a = port('a', false);
+    const b = port('b', false);
+    const policy = new WeightedShare([a, b]);
+    fill(a, 1, 100);
+    expect(policy.select(0)).toBe(a);
+    a.tx.shift();
+    expect(policy.select(0)).toBeUndefined();
+    expect(a.txActive).toBe(false);
+    fill(b, 1, 100);
+    fill(a, 1, 100);
+    expect(policy.select(0)).toBe(b);
+  });
+
+  it('pending and nextReadyAt look only at rate-limited active ports', () => {
+    const bucket = new TokenBucket(8_000_000, 1000, 0);
+    const limited = port('lim', false, 1, bucket);
+    const free = port('free', false);
+    const policy = new WeightedShare([limited, free]);
+    expect(policy.pending(0)).toBe(false);
+    fill(limited, 2, 1000);
+    expect(policy.pending(0)).toBe(true);
+    expect(policy.select(0)).toBe(limited);
+    limited.bucket!.consume(limited.tx.shift()!.length);
+    expect(policy.pending(0)).toBe(false); // held by its rate limit
+    expect(policy.nextReadyAt(0)).toBeCloseTo(1000, 6);
+    fill(free, 1, 100);
+    expect(policy.pending(0)).toBe(true);
+  });
+});

@@ -2,6 +2,10 @@
 // strategies (as sDDF's mux_tx_priority / mux_tx_round_robin): `strict` serves the primary first
 // and shares the rest by weighted deficit round robin; `weighted` shares all ports by DRR.
 // A port over its rate limit is not eligible until its bucket has the tokens.
+// The DRR keeps an active list (Shreedhar & Varghese): only ports with queued frames are on it,
+// a port joins when its TX queue stops being empty (Port.onTxActive) and leaves when it is found
+// empty, so the cost per frame does not grow with the number of ports (256 guests cost as 2).
+import { Ring } from '../machine/ring.js';
 import type { Port } from './port.js';
 
 export type TxPolicyName = 'strict' | 'weighted';
@@ -13,6 +17,10 @@ export interface TxPolicy {
   readonly name: TxPolicyName;
   /** The port whose head frame goes next, or undefined when none is eligible now. */
   select(now: number): Port | undefined;
+  /** Whether some port could send now. */
+  pending(now: number): boolean;
+  /** The earliest time a rate-limited port with queued frames may send (Infinity if none). */
+  nextReadyAt(now: number): number;
 }
 
 function eligible(port: Port, now: number): boolean {
@@ -25,46 +33,90 @@ function eligible(port: Port, now: number): boolean {
   return true;
 }
 
-/** Deficit round robin by bytes over a set of ports, each with its weight. */
+/** Deficit round robin by bytes over the active ones of a set of ports, each with its weight. */
 export class DeficitRoundRobin {
-  private cursor = 0;
-  /** True when the port under the cursor has not yet received its quantum for this visit. */
-  private fresh = true;
-  private readonly guard: number;
+  private readonly active: Ring<Port>;
+  /** The port being served in this visit (it has had its quantum), also counted as active. */
+  private current: Port | undefined;
+  /** Active ports without a rate limit (any of them makes `pending` true at once). */
+  private unlimited = 0;
+  /** Active ports with a rate limit (only these are looked at one by one). */
+  private readonly limited = new Set<Port>();
+  /** Visits per select per active port: enough for the lightest port to gather one quantum. */
+  private readonly roundsPerFrame: number;
 
-  constructor(private readonly ports: readonly Port[]) {
+  constructor(ports: readonly Port[]) {
     for (const p of ports) if (!(p.weight > 0)) throw new RangeError(`weight of ${p.name} must be positive, got ${p.weight}`);
-    const minWeight = Math.min(...ports.map((p) => p.weight));
-    // Enough visits for the lightest port to accumulate one quantum, around the whole ring.
-    this.guard = ports.length * (Math.ceil(1 / minWeight) + 1) + 1;
+    this.active = new Ring(Math.max(1, ports.length));
+    this.roundsPerFrame = ports.length === 0 ? 1 : Math.ceil(1 / Math.min(...ports.map((p) => p.weight))) + 1;
+    for (const p of ports) {
+      p.txActive = false;
+      p.deficit = 0;
+      p.onTxActive = (q) => this.activate(q);
+      if (!p.tx.isEmpty()) this.activate(p);
+    }
+  }
+
+  /** A port has frames: on the list (at the tail) unless it is there already. */
+  activate(p: Port): void {
+    if (p.txActive) return;
+    p.txActive = true;
+    p.deficit = 0;
+    this.active.push(p);
+    if (p.bucket) this.limited.add(p);
+    else this.unlimited++;
+  }
+
+  private deactivate(p: Port): void {
+    p.txActive = false;
+    p.deficit = 0; // an idle port does not bank credit
+    if (p.bucket) this.limited.delete(p);
+    else this.unlimited--;
   }
 
   select(now: number): Port | undefined {
-    const n = this.ports.length;
-    if (n === 0) return undefined;
-    let any = false;
-    for (const p of this.ports) {
-      if (p.tx.isEmpty()) p.deficit = 0; // an idle port does not bank credit
-      else any = true;
-    }
-    if (!any) return undefined;
-    for (let i = 0; i < this.guard; i++) {
-      const p = this.ports[this.cursor]!;
-      if (eligible(p, now)) {
-        if (this.fresh) {
-          p.deficit += p.weight * DRR_QUANTUM_BYTES;
-          this.fresh = false;
-        }
-        const len = p.tx.peek()!.length;
-        if (len <= p.deficit) {
-          p.deficit -= len;
-          return p;
-        }
+    let visits = (this.active.length + 1) * this.roundsPerFrame;
+    while (visits-- > 0) {
+      let p = this.current;
+      if (p === undefined) {
+        p = this.active.shift();
+        if (p === undefined) return undefined;
+        this.current = p;
+        if (!p.tx.isEmpty()) p.deficit += p.weight * DRR_QUANTUM_BYTES;
       }
-      this.cursor = (this.cursor + 1) % n;
-      this.fresh = true;
+      const head = p.tx.peek();
+      if (head === undefined) {
+        this.current = undefined;
+        this.deactivate(p);
+        continue;
+      }
+      if (eligible(p, now) && head.length <= p.deficit) {
+        p.deficit -= head.length;
+        return p;
+      }
+      // Out of credit (or held by its rate limit): to the tail, for the next round.
+      this.current = undefined;
+      this.active.push(p);
     }
     return undefined;
+  }
+
+  pending(now: number): boolean {
+    if (this.unlimited > 0) return true;
+    for (const p of this.limited) {
+      const head = p.tx.peek();
+      if (head !== undefined && p.bucket!.allows(head.length, now)) return true;
+    }
+    return false;
+  }
+
+  nextReadyAt(now: number): number {
+    let at = Infinity;
+    for (const p of this.limited) {
+      const head = p.tx.peek();
+      if (head !== undefined) at = Math.min(at, p.bucket!.readyAt(head.length, now));
+    }
+    return at;
   }
 }
 
@@ -76,12 +128,30 @@ export class StrictPriority implements TxPolicy {
 
   constructor(ports: readonly Port[]) {
     this.primaries = ports.filter((p) => p.primary);
+    for (const p of this.primaries) p.onTxActive = undefined;
     this.rest = new DeficitRoundRobin(ports.filter((p) => !p.primary));
   }
 
   select(now: number): Port | undefined {
     for (const p of this.primaries) if (eligible(p, now)) return p;
     return this.rest.select(now);
+  }
+
+  pending(now: number): boolean {
+    for (const p of this.primaries) {
+      const head = p.tx.peek();
+      if (head !== undefined && (!p.bucket || p.bucket.allows(head.length, now))) return true;
+    }
+    return this.rest.pending(now);
+  }
+
+  nextReadyAt(now: number): number {
+    let at = this.rest.nextReadyAt(now);
+    for (const p of this.primaries) {
+      const head = p.tx.peek();
+      if (head !== undefined && p.bucket) at = Math.min(at, p.bucket.readyAt(head.length, now));
+    }
+    return at;
   }
 }
 
@@ -96,6 +166,14 @@ export class WeightedShare implements TxPolicy {
 
   select(now: number): Port | undefined {
     return this.drr.select(now);
+  }
+
+  pending(now: number): boolean {
+    return this.drr.pending(now);
+  }
+
+  nextReadyAt(now: number): number {
+    return this.drr.nextReadyAt(now);
   }
 }
 

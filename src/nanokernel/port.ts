@@ -55,6 +55,13 @@ export class Port {
   line: InterruptLine = UNWIRED;
   /** A halted port takes no frames: its guest never runs again. */
   halted = false;
+  /**
+   * Told when the TX queue goes from empty to non-empty (set by the arbiter's policy, which keeps
+   * a list of active ports so its cost per frame does not grow with the number of ports).
+   */
+  onTxActive: ((port: Port) => void) | undefined;
+  /** The port is on the arbiter's active list (owned by the policy). */
+  txActive = false;
   private addrs: Set<IpAddr>;
 
   constructor(
@@ -98,6 +105,7 @@ export class Port {
   enqueueTx(frame: Uint8Array): boolean {
     if (!this.tx.push(frame)) return false;
     this.counters.txQueued++;
+    if (this.tx.length === 1) this.onTxActive?.(this);
     return true;
   }
 

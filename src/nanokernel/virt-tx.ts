@@ -44,12 +44,7 @@ export class VirtTx {
   /** Frames queued in a port's TX queue that the arbiter could move now. */
   pending(): boolean {
     if (this.nic.txSpace() === 0 || this.nic.txPending() >= this.opts.feed) return false; // TxDone will wake us
-    const now = this.clock.now();
-    for (const p of this.sw.ports) {
-      const head = p.tx.peek();
-      if (head && (!p.bucket || p.bucket.allows(head.length, now))) return true;
-    }
-    return false;
+    return this.policy?.pending(this.clock.now()) ?? false;
   }
 
   /** Move frames from the ports' TX queues to the NIC, by the arbiter's policy. */
@@ -76,12 +71,8 @@ export class VirtTx {
 
   /** If a rate-limited port still holds frames, wake when its bucket allows the head frame. */
   private armRateTimer(now: number): void {
-    if (this.rateTimer) return;
-    let at = Infinity;
-    for (const p of this.sw.ports) {
-      const head = p.tx.peek();
-      if (head && p.bucket) at = Math.min(at, p.bucket.readyAt(head.length, now));
-    }
+    if (this.rateTimer || !this.policy) return;
+    const at = this.policy.nextReadyAt(now);
     if (at === Infinity || at <= now) return;
     this.rateTimer = this.clock.at(at, () => {
       this.rateTimer = undefined;

@@ -1,7 +1,7 @@
 // The two guest personalities, built from the same parts: a kernel (fixed-priority tasks in the
 // rtos, time sharing in the gpos), the virtual NIC driver, the network stack, and services.
 import type { Ipv4, Ipv4Cidr, Mac } from '../wire/address.js';
-import type { DomainServices, GuestOs, Role } from '../nanokernel/guest-interface.js';
+import type { DomainServices, GuestOs } from '../nanokernel/guest-interface.js';
 import { IPV6_SOCKETS, NetStack, TCP_SOCKETS, ipv6Protocol, tcpProtocol, type NetEvent } from '../net/index.js';
 import type { Ipv6AddrInfo, TcpCounters, TcpLayer } from '../net/index.js';
 import { formatIpv4Cidr, formatIpv6, formatMac } from '../wire/address.js';
@@ -64,11 +64,6 @@ export interface GuestStats {
 
 /** Events of the stack a guest keeps for stats and logs. */
 export const NET_EVENTS_KEPT = 16;
-
-/** The role each personality takes on the machine. */
-export function roleOf(kind: OsKind): Role {
-  return kind === 'rtos' ? 'primary' : 'secondary';
-}
 
 export class Guest {
   readonly kernel: GuestKernel;
