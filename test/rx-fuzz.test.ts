@@ -18,6 +18,7 @@ import { buildMachine, type Machine } from '../src/board/machine.js';
 import { defaultConfig } from '../src/board/config.js';
 import { ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, Ipv4Packet, isWireError, isMulticastMac, readMac, readIpv6, MAC_BROADCAST, type IpAddr, type Mac } from '../src/wire/index.js';
 import type { Port } from '../src/nanokernel/port.js';
+import { isUnspecified } from '../src/nanokernel/source-guard.js';
 import type { FaultReport } from '../src/nanokernel/nanokernel.js';
 import { anyFrameArb, arpFrameArb, ipv4FrameArb, randomFrameArb, HOST } from './fuzz-frames.js';
 import { arpFrame } from '../src/net/testing.js';
@@ -186,7 +187,7 @@ function checkCase(h: Harness, frames: readonly Uint8Array[], advanceUs: number)
     const owner = [...h.ports.values()].find((p) => p.mac === c.mac);
     check(owner !== undefined, 'a frame on the wire whose source MAC is no guest\'s');
     if (c.arpMac !== undefined) same(c.arpMac, c.mac, 'ARP sender MAC is the Ethernet source');
-    if (c.ip !== undefined && c.ip !== 0) check(owner!.addresses.has(c.ip), `source ${String(c.ip)} on the wire is not ${owner!.name}'s`);
+    if (c.ip !== undefined && !isUnspecified(c.ip)) check(owner!.addresses.has(c.ip), `source ${String(c.ip)} on the wire is not ${owner!.name}'s`);
   }
 
   // Idle within a bounded number of units.
