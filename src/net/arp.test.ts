@@ -132,6 +132,19 @@ describe('ARP ingress', () => {
     expect(events).toHaveLength(3);
   });
 
+  it('a defence the device refused still starts DEFEND_INTERVAL, and is not counted as sent', () => {
+    const { dev, clock, stack } = setup();
+    dev.accept = false;
+    stack.processFrame(request(PEER_MAC, OUR_IP, OUR_IP));
+    expect(stack.counters.arpDefences).toBe(0);
+    expect(stack.counters.txDropped['tx-full']).toBe(1);
+    dev.accept = true;
+    clock.advance(1);
+    stack.processFrame(request(PEER_MAC, OUR_IP, OUR_IP));
+    expect(dev.take()).toHaveLength(0);
+    expect(stack.counters.arpConflicts).toBe(2);
+  });
+
   it('requires the sender MAC to be the Ethernet source, so no one binds an address to another MAC', () => {
     const { dev, stack } = setup();
     const VICTIM_MAC = 0x02_4e_53_00_00_0b;

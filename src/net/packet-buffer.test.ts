@@ -98,3 +98,23 @@ describe('PacketBuffer (headroom)', () => {
     expect(pb.checksum(0x1234, 0, 2)).toBe(internetChecksum(Uint8Array.from([0x00, 0x01]), 0x1234));
   });
 });
+
+describe('PacketBuffer: edges', () => {
+  it('refuses fractional pushes and pulls', () => {
+    const pb = PacketBuffer.alloc(4, 8);
+    expect(() => pb.push(1.5)).toThrow(RangeError);
+    expect(() => pb.pull(0.5)).toThrow(RangeError);
+    expect(() => PacketBuffer.alloc(1, 2.5)).toThrow(RangeError);
+    expect(pb.start).toBe(8);
+    pb.push(8);
+    pb.pull(12); // the whole packet, payload included
+    expect(pb.length).toBe(0);
+  });
+
+  it('cuts frames up to 16 KiB from the slab, larger ones get their own buffer', () => {
+    const slabbed = allocFrame(16 * 1024);
+    expect(slabbed.buffer.byteLength).toBe(256 * 1024);
+    const own = allocFrame(16 * 1024 + 1);
+    expect(own.buffer.byteLength).toBe(16 * 1024 + 1);
+  });
+});

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SocketKey, SocketSet } from './socket-set.js';
 import type { ProtocolState } from './socket-set.js';
+import { DispatchTable } from './dispatch.js';
 
 class Timer implements ProtocolState {
   polls: number[] = [];
@@ -41,5 +42,18 @@ describe('SocketSet', () => {
     expect(set.pollAt()).toBe(40);
     set.poll(99);
     expect([a.polls, b.polls, c.polls]).toEqual([[99], [99], [99]]);
+  });
+});
+
+describe('DispatchTable', () => {
+  it('keeps one handler per number, in registration order, and names what it dispatches in errors', () => {
+    const t = new DispatchTable<string>('EtherType');
+    t.register(0x0806, 'arp');
+    t.register(0x0800, 'ipv4');
+    expect(t.get(0x0800)).toBe('ipv4');
+    expect(t.get(0x86dd)).toBeUndefined();
+    expect(t.numbers()).toEqual([0x0806, 0x0800]);
+    expect(() => t.register(0x0800, 'again')).toThrow('EtherType 2048 already has a handler');
+    expect(t.get(0x0800)).toBe('ipv4');
   });
 });
