@@ -365,7 +365,7 @@ async function roundKernel(lab: Lab, row: RoundRow): Promise<void> {
   row.floodRate = (await lab.probe.flood(KERNEL.ip, lab.o.rateSeconds, lab.o.window)).rate;
 }
 
-interface Soak {
+export interface Soak {
   seconds: number;
   rate: number;
   lateness: Lateness;
@@ -425,7 +425,7 @@ function table(rows: string[][]): string {
 const f = (x: number, d = 3): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const k = (x: number): string => (Number.isFinite(x) ? `${(x / 1000).toFixed(1)} k/s` : '-');
 
-interface Summary {
+export interface Summary {
   rows: Record<RowName, {
     bootMs: number; rssBootMb: number; lowP50: number; lowP99: number; userP50: number; userP99: number;
     lowLoss: number; userLoss: number; floodRate: number; floodCaptureRate: number; cpuUsPerReply: number; rssFloodMb: number;
@@ -458,7 +458,7 @@ function summarize(rounds: Array<Record<RowName, RoundRow>>, late: PhaseLateness
   return { rows, lateness };
 }
 
-function report(o: FloorOptions, s: Summary, sk: Soak, load: { before: number[]; after: number[] }): string {
+export function report(o: FloorOptions, s: Summary, sk: Soak, load: { before: number[]; after: number[] }): string {
   const label: Record<RowName, string> = {
     rtos: 'nanoshare rtos', gpos: 'nanoshare gpos', floor: 'C responder (one read, one write per frame)', kernel: 'Linux kernel behind a veth',
   };
@@ -544,8 +544,11 @@ export async function benchFloor(argv: readonly string[] = []): Promise<number> 
     const sk = await soak(lab);
     const summary = summarize(rounds, late);
     const load = { before, after: loadavg() };
-    if (o.json) process.stdout.write(JSON.stringify({ options: o, cpus: cpus().length, load, summary, soak: sk, rounds, lateness: late }, null, 2) + '\n');
-    else process.stdout.write(report(o, summary, sk, load));
+    // With --json the table still goes to stderr, so one run gives both.
+    if (o.json) {
+      process.stdout.write(JSON.stringify({ options: o, cpus: cpus().length, load, summary, soak: sk, rounds, lateness: late }, null, 2) + '\n');
+      process.stderr.write(report(o, summary, sk, load));
+    } else process.stdout.write(report(o, summary, sk, load));
     return 0;
   } finally {
     probe.close();
