@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 
 /** Why system tests cannot run here, or undefined when they can. */
 export function labUnavailableReason(tools: readonly string[] = []): string | undefined {
@@ -20,6 +21,13 @@ export function labUnavailableReason(tools: readonly string[] = []): string | un
   }
   for (const tool of ['ip', ...tools]) {
     if (!which(tool)) return `needs the \`${tool}\` command (apt-get install ${aptPackageOf(tool)})`;
+  }
+  // The ICMP probe (test/icmp-probe.mjs) is raw-socket's native module, built by npm ci
+  // (package.json allowScripts lets its install script run).
+  try {
+    createRequire(import.meta.url)('raw-socket');
+  } catch (e) {
+    return `needs the raw-socket module built (npm rebuild raw-socket): ${(e as Error).message.split('\n')[0]}`;
   }
   return undefined;
 }
