@@ -9,7 +9,7 @@ import { MemoryLink } from '../src/link/memory.js';
 import { ManualClock } from '../src/machine/clock.js';
 import { buildMachine } from '../src/board/machine.js';
 import { defaultConfig } from '../src/board/config.js';
-import { serveControl, closeControl } from '../src/host/control.js';
+import { serveControl } from '../src/host/control.js';
 import { IpProtocol, parseIpv4, parseMac } from '../src/wire/index.js';
 import { icmpBytes, ipv4Frame } from '../src/net/testing.js';
 import { requireNet, waitFor, which, withTmpDir } from './lab.js';
@@ -89,7 +89,7 @@ describe.skipIf(noPython !== undefined)('nanoshare top in a pseudo-terminal', ()
       } finally {
         clearInterval(traffic);
         if (child.exitCode === null) child.kill('SIGKILL');
-        closeControl(server, ctl);
+        server.close();
         machine.stop();
       }
     });
