@@ -108,7 +108,7 @@ export const ConfigSchema = Type.Object(
           'vxlan://REMOTE_IP[:PORT][,REMOTE_IP[:PORT]...]?vni=N[&local=IP:PORT]: Ethernet in UDP (RFC 7348), as the kernel\'s ' +
           '`ip link add ... type vxlan id N remote REMOTE_IP dstport 4789`; the remotes are the flood list (port 4789 unless given), ' +
           'local is where to listen (default 0.0.0.0:4789); needs no privileges. ' +
-          'pcap:FILE[?pace=recorded]: replay a capture into the machine and exit after its last frame.',
+          'pcap:FILE[?pace=recorded] is reserved for replaying a capture; `nanoshare run` does not offer it yet and exits 2.',
         { default: 'tap:nstap0' },
       ),
     ),

@@ -46,7 +46,7 @@ processor and one NIC bridged to a TAP device. Needs root or CAP_NET_ADMIN and /
   --link URL               the NIC's cable: tap:NAME (default tap:nstap0), a TAP device, created if
                            absent, removed on exit; vxlan://REMOTE_IP[:PORT][,...]?vni=N[&local=IP:PORT],
                            Ethernet in UDP (RFC 7348) to a kernel vxlan or another machine, no privileges;
-                           pcap:FILE[?pace=recorded], replay a capture and exit after its last frame
+                           pcap:FILE is reserved for replay, which run does not offer yet (exit 2)
   --tap NAME               short for --link tap:NAME
   --bridge NAME            attach the TAP to this existing bridge and set no address
   --uplink IFACE           make a bridge, move IFACE's addresses to it, attach IFACE and the TAP
