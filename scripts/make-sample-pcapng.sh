@@ -10,7 +10,7 @@
 # Traffic, from the namespace's side of the TAP: ARP and 3 pings to each guest, an ARP request
 # for an absent address (a broadcast both guests get), a ping to a MAC nobody has (unknown
 # unicast, dropped), a frame claiming the rtos's MAC (dropped as a spoof), a UDP echo to each
-# guest.
+# guest, and an HTTP GET /status over TCP to the gpos.
 #
 # Needs root, iproute2, python3, and the built tree (npm ci).
 # Usage: sudo scripts/make-sample-pcapng.sh [out-dir]   (default pcaps/)
@@ -90,6 +90,13 @@ for ip in ('10.77.0.10', '10.77.0.11'):     # UDP echo, port 7
     try: u.recvfrom(2048)
     except socket.timeout: pass
     u.close()
+t = socket.create_connection(('10.77.0.11', 80), timeout=2)   # HTTP over the gpos's TCP
+t.sendall(b'GET /status HTTP/1.1\r\nHost: 10.77.0.11\r\nConnection: close\r\n\r\n')
+while True:
+    try: d = t.recv(4096)
+    except socket.timeout: break
+    if not d: break
+t.close()
 time.sleep(0.2)
 PY
   kill -TERM "$machine"

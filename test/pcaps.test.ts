@@ -52,6 +52,10 @@ describe('pcaps/', () => {
     // UDP echo replies from port 7 of both guests, on the wire.
     const udpFrom7 = cap.packets.filter((p) => cap.interfaces[p.ifIndex]!.name === 'wire' && p.data[23] === 17 && ((p.data[34]! << 8) | p.data[35]!) === 7);
     expect(new Set(udpFrom7.map((p) => p.comment))).toEqual(new Set(['tx rtos', 'tx gpos']));
+    // HTTP over TCP: the gpos's segments from port 80 leave on the wire, one of them an HTTP/1.1 response.
+    const tcpFrom80 = cap.packets.filter((p) => cap.interfaces[p.ifIndex]!.name === 'wire' && p.data[23] === 6 && ((p.data[34]! << 8) | p.data[35]!) === 80);
+    expect(new Set(tcpFrom80.map((p) => p.comment))).toEqual(new Set(['tx gpos']));
+    expect(tcpFrom80.some((p) => Buffer.from(p.data).includes('HTTP/1.1 200 OK'))).toBe(true);
   });
 
   it.skipIf(skipWithoutTshark())('tshark reads every capture: nothing malformed, no expert error, the pcapng interfaces by name', () => {
