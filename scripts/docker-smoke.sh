@@ -518,7 +518,9 @@ check_pcap() {
   local reader=""
   [ -f "$ROOT/dist/capture/reader.js" ] && reader="$ROOT/dist/capture/reader.js"
   out="$(NANOSHARE_READER="$reader" node "$WORK/check-pcap.mjs" "$PCAP_REQ_BASE" "$file" "$@" 2>&1)" || { echo "$out"; fail "$label: the capture does not show both guests answering"; }
-  log "$label: capture checked with pcap-parser${reader:+ and nanoshare's reader}: $out"
+  local by="pcap-parser"
+  [ -n "$reader" ] && by="pcap-parser and nanoshare's reader"
+  log "$label: capture checked with $by: $out"
 }
 
 stop_container() {
