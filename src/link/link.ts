@@ -31,6 +31,17 @@ export interface Link {
   readonly stats: LinkStats;
 }
 
+/** Count one send in a link's stats: taken (frames and bytes) or dropped. Returns `taken`. */
+export function countSend(stats: LinkStats, frame: Uint8Array, taken: boolean): boolean {
+  if (!taken) {
+    stats.txDropped++;
+    return false;
+  }
+  stats.txFrames++;
+  stats.txBytes += frame.length;
+  return true;
+}
+
 export function emptyLinkStats(): LinkStats {
   return { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, txDropped: 0, rxErrors: 0 };
 }

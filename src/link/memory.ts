@@ -1,6 +1,6 @@
 // An in-memory cable for tests: what the machine sends is recorded, and the test injects frames
 // as if they came from the wire. Two MemoryLinks can be plugged back to back.
-import { emptyLinkStats, type Link, type LinkReceiver, type LinkStats } from './link.js';
+import { countSend, emptyLinkStats, type Link, type LinkReceiver, type LinkStats } from './link.js';
 
 export class MemoryLink implements Link {
   readonly name: string;
@@ -24,12 +24,7 @@ export class MemoryLink implements Link {
   }
 
   send(frame: Uint8Array): boolean {
-    if (this.closed) {
-      this.stats.txDropped++;
-      return false;
-    }
-    this.stats.txFrames++;
-    this.stats.txBytes += frame.length;
+    if (!countSend(this.stats, frame, !this.closed)) return false;
     if (this.sent.length >= this.sentMax) this.sent.shift();
     this.sent.push(frame);
     this.peer?.inject([frame]);

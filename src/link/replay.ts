@@ -2,7 +2,7 @@
 // one at a time by a driver that owns the clock (board/replay.ts), so a replay is deterministic:
 // the same input gives the same output bytes. What the machine sends goes nowhere (a capture
 // wrapped around the machine records it); it is only counted.
-import { emptyLinkStats, type Link, type LinkReceiver, type LinkStats } from './link.js';
+import { countSend, emptyLinkStats, type Link, type LinkReceiver, type LinkStats } from './link.js';
 
 /** One recorded frame: its capture timestamp (microseconds since the epoch) and its bytes. */
 export interface ReplayFrame {
@@ -26,13 +26,7 @@ export class ReplayLink implements Link {
   constructor(readonly name: string, readonly mtu = 1500) {}
 
   send(frame: Uint8Array): boolean {
-    if (this.closed) {
-      this.stats.txDropped++;
-      return false;
-    }
-    this.stats.txFrames++;
-    this.stats.txBytes += frame.length;
-    return true;
+    return countSend(this.stats, frame, !this.closed);
   }
 
   attach(rx: LinkReceiver): void {

@@ -12,7 +12,7 @@
 // keeps its 64 KiB buffer alive, which is why a guest that holds a frame past its unit copies it.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { emptyLinkStats, type Link, type LinkReceiver, type LinkStats } from './link.js';
+import { countSend, emptyLinkStats, type Link, type LinkReceiver, type LinkStats } from './link.js';
 
 /** The addon's Tap object (native/tap.cc). */
 export interface NativeTap {
@@ -181,13 +181,7 @@ export class TapLink implements Link {
       this.rx?.onError(TapError.from(err));
       return false;
     }
-    if (!ok) {
-      this.stats.txDropped++;
-      return false;
-    }
-    this.stats.txFrames++;
-    this.stats.txBytes += frame.length;
-    return true;
+    return countSend(this.stats, frame, ok);
   }
 
   attach(rx: LinkReceiver): void {
