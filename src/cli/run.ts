@@ -14,6 +14,9 @@ import { wallClockNs, type CaptureSink } from '../capture/file-sink.js';
 import type { Capture } from '../capture/capture.js';
 import type { MachineConfig } from '../board/config.js';
 import { openLink, LinkOpenError } from '../host/link-open.js';
+import { TapLink } from '../link/tap.js';
+import { linkExists, restoreTap, tapMaster, ipBridgeOps } from '../host/hostnet.js';
+import { ReattachingLink, watchBridge, ipMonitorLinkEvents } from '../host/reattach.js';
 import { SystemClock } from '../host/clock.js';
 import { Lifecycle } from '../host/lifecycle.js';
 import { buildMachine, describeGuests, type Machine } from '../board/machine.js';
@@ -36,11 +39,13 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
   let describeLink: Record<string, unknown> = {};
   let statsTimer: NodeJS.Timeout | undefined;
   let metrics: HttpServer | undefined;
+  let stopBridgeWatch: (() => void) | undefined;
   const stop = async (): Promise<void> => {
     if (statsTimer) clearInterval(statsTimer);
     const steps: Array<[string, () => unknown]> = [
       ['close the metrics endpoint', () => metrics?.close()],
       ['stop dispatching', () => machine?.stop()],
+      ['stop watching the bridge', () => stopBridgeWatch?.()],
       ['close the clock', () => clock?.close()],
       ['close the link', () => link?.close()],
       ['close the capture', () => sink?.close()],
@@ -83,6 +88,20 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
       link = opened.link;
       teardownNet = opened.teardown;
       describeLink = opened.describe;
+      if (cfg.link.kind === 'tap') {
+        // A TAP deleted under us is opened again (created again if it was ours), and re-attached
+        // to its bridge when the bridge comes back (host/reattach.ts).
+        const name = opened.link.name;
+        const existed = opened.tapExisted === true;
+        link = new ReattachingLink(opened.link, {
+          open: () => TapLink.open(name, { mtu: cfg.mtu }),
+          canOpen: async () => !existed || (await linkExists(name)),
+          restore: (tap) => restoreTap(cfg, tap),
+          log,
+        });
+        const master = tapMaster(cfg, name);
+        if (master) stopBridgeWatch = watchBridge(name, master, ipBridgeOps, log, ipMonitorLinkEvents);
+      }
     } catch (e) {
       if (e instanceof LinkOpenError) return fail(e.message, e.exitCode);
       throw e;

@@ -13,6 +13,8 @@ export interface StatsSummary {
   kernelUs: number;
   switch: MachineStats['switch'];
   nic: { rx: number; tx: number; rxRingFull: number };
+  /** The TAP deleted under the machine and opened again (a TAP link only). */
+  link?: { lost: number; reattached: number };
   domains: Array<{
     name: string;
     role: string;
@@ -44,6 +46,7 @@ export function summarize(s: MachineStats): StatsSummary {
     kernelUs: Math.round(s.processor.kernelUs),
     switch: s.switch,
     nic: { rx: s.nic.rxFrames ?? 0, tx: s.nic.txFrames ?? 0, rxRingFull: s.nic.rxRingFull ?? 0 },
+    link: s.link.linkLost === undefined ? undefined : { lost: s.link.linkLost, reattached: s.link.linkReattached ?? 0 },
     domains: s.domains.map((d) => {
       const g = s.guests.find((x) => x.name === d.name);
       const p = d.port;
@@ -90,7 +93,8 @@ export function formatSummary(s: StatsSummary): string {
   const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
   const sw = s.switch;
   return [
-    `uptime ${s.uptimeS} s, nanokernel ${s.kernelUs} us; nic rx ${s.nic.rx} tx ${s.nic.tx} (rx ring full ${s.nic.rxRingFull})`,
+    `uptime ${s.uptimeS} s, nanokernel ${s.kernelUs} us; nic rx ${s.nic.rx} tx ${s.nic.tx} (rx ring full ${s.nic.rxRingFull})` +
+      (s.link ? `; link lost ${s.link.lost}, reattached ${s.link.reattached}` : ''),
     `switch: rx ${sw.rxFrames} (unicast ${sw.rxUnicast}, broadcast ${sw.rxBroadcast}, multicast ${sw.rxMulticast}), unknown unicast dropped ${sw.rxUnknownUnicast}; ` +
       `tx ${sw.txFrames}, local ${sw.txLocal}, spoofed mac/ip dropped ${sw.txSpoofedMac}/${sw.txSpoofedIp}`,
     table,

@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { formatIpv4Cidr } from '../wire/address.js';
 import type { MachineConfig } from '../board/config.js';
 import { setupUplink, UplinkInputError, type IpCommand } from './uplink.js';
+import type { BridgeOps } from './reattach.js';
 
 export class HostNetError extends Error {
   constructor(message: string, readonly exitCode = 1) {
@@ -57,7 +58,7 @@ export async function setupHostNet(cfg: MachineConfig, tap: string, tapExisted: 
       await ip(['link', 'set', 'dev', tap, 'master', br]);
       if (tapExisted) undo.push(() => ip(['link', 'set', 'dev', tap, 'nomaster']));
     } else if (cfg.uplink) {
-      const bridge = `nsbr-${tap}`.slice(0, 15);
+      const bridge = uplinkBridgeName(tap);
       try {
         undo.push(await setupUplink(ip, { uplink: cfg.uplink, tap, bridge }));
       } catch (e) {
@@ -77,3 +78,32 @@ export async function setupHostNet(cfg: MachineConfig, tap: string, tapExisted: 
   }
   return teardown;
 }
+
+/** The bridge `--uplink` makes for the TAP. */
+export function uplinkBridgeName(tap: string): string {
+  return `nsbr-${tap}`.slice(0, 15);
+}
+
+/** The bridge this config attaches the TAP to (--bridge, or the uplink's), if any. */
+export function tapMaster(cfg: MachineConfig, tap: string): string | undefined {
+  return cfg.bridge ?? (cfg.uplink ? uplinkBridgeName(tap) : undefined);
+}
+
+/** Set up a TAP opened again after it was deleted, as setupHostNet did: MTU, bridge, up, address. */
+export async function restoreTap(cfg: MachineConfig, tap: string): Promise<void> {
+  if (cfg.mtu !== 1500) await ip(['link', 'set', 'dev', tap, 'mtu', String(cfg.mtu)]);
+  const master = tapMaster(cfg, tap);
+  if (master && (await linkExists(master))) await ip(['link', 'set', 'dev', tap, 'master', master]);
+  await ip(['link', 'set', 'dev', tap, 'up']);
+  if (cfg.hostIp && !master) await ip(['addr', 'replace', formatIpv4Cidr(cfg.hostIp), 'dev', tap]);
+}
+
+/** The bridge watch's view of the host, through `ip`. */
+export const ipBridgeOps: BridgeOps = {
+  masterOf: async (tap) => (JSON.parse(await ip(['-j', 'link', 'show', 'dev', tap])) as Array<{ master?: string }>)[0]?.master,
+  exists: linkExists,
+  attach: async (tap, bridge) => {
+    await ip(['link', 'set', 'dev', tap, 'master', bridge]);
+    await ip(['link', 'set', 'dev', tap, 'up']);
+  },
+};

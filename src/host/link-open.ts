@@ -19,6 +19,8 @@ export interface OpenedLink {
   teardown(): Promise<void>;
   /** What the `ready` log line says about the link. */
   describe: Record<string, unknown>;
+  /** A TAP: whether it existed before we opened it (then it is never created again by us). */
+  tapExisted?: boolean;
 }
 
 export async function openLink(cfg: MachineConfig): Promise<OpenedLink> {
@@ -36,7 +38,7 @@ export async function openLink(cfg: MachineConfig): Promise<OpenedLink> {
       }
       try {
         const teardown = await setupHostNet(cfg, tap.name, tapExisted);
-        return { link: tap, teardown, describe: { tap: tap.name } };
+        return { link: tap, teardown, describe: { tap: tap.name }, tapExisted };
       } catch (e) {
         tap.close();
         if (e instanceof HostNetError) throw new LinkOpenError(e.message, e.exitCode);

@@ -16,6 +16,9 @@ export interface LinkStats {
   /** Frames the link could not hand to the OS (EAGAIN, ENOBUFS, closed). */
   txDropped: number;
   rxErrors: number;
+  /** A link that outlives its device (host/reattach.ts): times the device went away, and came back. */
+  linkLost?: number;
+  linkReattached?: number;
 }
 
 export interface Link {
