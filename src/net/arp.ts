@@ -18,6 +18,8 @@ import {
 import type { Ipv4, Mac } from '../wire/index.js';
 import type { NetProtocol, RxMeta } from './dispatch.js';
 import type { InterfaceInner, PendingResolution } from './iface.js';
+import { AddressProbe } from './arp-probe.js';
+import type { ProbeOptions } from './arp-probe.js';
 import { PacketBuffer } from './packet-buffer.js';
 import { SocketKey } from './socket-set.js';
 import type { ProtocolState } from './socket-set.js';
@@ -53,7 +55,10 @@ export function processArp(inner: InterfaceInner, payload: Uint8Array, rx: RxMet
   // The stack has already refused a zero, group or our own MAC as Ethernet source, so from
   // here on sha is a unicast MAC that is not ours.
   if (sha !== rx.srcMac) return inner.dropRx('arp-sha-mismatch');
-  if (spa === inner.addr) return conflict(inner, sha);
+  const state = inner.sockets.require(ARP_STATE);
+  if (state.probes.size > 0) observeProbes(state, op, sha, spa, tpa);
+  // (An interface with no address yet, a DHCP client's, has nothing to defend: a probe's 0.0.0.0 is not a claim.)
+  if (spa === inner.addr && spa !== 0) return conflict(inner, sha);
   const martian = spa === 0 ? undefined : inner.martianSrc(spa);
   if (martian !== undefined) return inner.dropRx(martian);
 
@@ -194,15 +199,51 @@ export function arpPollAt(inner: InterfaceInner): number | undefined {
   return at;
 }
 
-/** ARP's state in the socket set: when we last defended our address, and the timers of the interface's cache and pending queue. */
+/** Hand an ARP packet to every running probe (RFC 5227 2.1.1); ended probes leave the set. */
+function observeProbes(state: ArpState, op: number, sha: Mac, spa: Ipv4, tpa: Ipv4): void {
+  for (const p of state.probes) {
+    p.observe(op, sha, spa, tpa);
+    if (!p.active) state.probes.delete(p);
+  }
+}
+
+/**
+ * Start an RFC 5227 probe for `ip` on this interface (see arp-probe.ts): the boot-time check of
+ * a configured address, a DHCP client's check of an offered one. Its probes leave through this
+ * interface, every ARP packet received reaches it, and the ARP state's timers drive it.
+ */
+export function startProbe(inner: InterfaceInner, ip: Ipv4, opts: ProbeOptions): AddressProbe {
+  const state = inner.sockets.require(ARP_STATE);
+  const probe = new AddressProbe(ip, {
+    mac: inner.mac,
+    now: inner.now,
+    sendArp: (repr, dst) => dispatchArp(inner, repr, dst),
+    probeSent: () => inner.counters.arpProbesTx++,
+  }, opts);
+  state.probes.add(probe);
+  return probe;
+}
+
+/** ARP's state in the socket set: when we last defended our address, running probes, and the timers of the interface's cache and pending queue. */
 export class ArpState implements ProtocolState {
   lastDefendedAt: number | undefined;
+  /** RFC 5227 probes running on this interface (startProbe). */
+  readonly probes = new Set<AddressProbe>();
   constructor(private readonly inner: InterfaceInner) {}
   pollAt(): number | undefined {
-    return arpPollAt(this.inner);
+    let at = arpPollAt(this.inner);
+    for (const p of this.probes) {
+      const t = p.pollAt();
+      if (t !== undefined && (at === undefined || t < at)) at = t;
+    }
+    return at;
   }
   poll(now: number): void {
     pollArp(this.inner, now);
+    for (const p of this.probes) {
+      p.poll(now);
+      if (!p.active) this.probes.delete(p);
+    }
   }
 }
 

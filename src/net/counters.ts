@@ -79,6 +79,8 @@ export interface NetCounters {
   arpConflicts: number;
   /** Gratuitous ARPs sent to defend our address (RFC 5227 2.4: at most one per DEFEND_INTERVAL). */
   arpDefences: number;
+  /** RFC 5227 probes sent (sender IP 0.0.0.0) to check an address before taking it. */
+  arpProbesTx: number;
 
   ipv4Rx: number;
   ipv4Tx: number;
@@ -145,6 +147,7 @@ export function newNetCounters(): NetCounters {
     arpAnnouncementsTx: 0,
     arpConflicts: 0,
     arpDefences: 0,
+    arpProbesTx: 0,
     ipv4Rx: 0,
     ipv4Tx: 0,
     ipv4FragmentsRx: 0,

@@ -21,6 +21,9 @@
 //   dropped either way and sending never throws; ARP's sender MAC must be the Ethernet source;
 //   a claim on our address is defended once per DEFEND_INTERVAL_US (RFC 5227 2.4), counted and
 //   reported as a NetEvent (NetStack.onEvent). Reflector services use ReflectorGuard.
+// - RFC 5227 probing (arp-probe.ts, NetStack.probeAddress / startProbe): ARP probes from 0.0.0.0
+//   ask whether an address is in use before it is taken (boot, DHCP); the ARP state's timers
+//   drive a probe and processArp feeds it every ARP packet; it reports available or conflict.
 // - Frames are built once, with headroom (packet-buffer.ts): the payload is written at an
 //   offset, each layer pushes its header in front; checksums are taken over ranges.
 // - IPv4 fragments: reassembly bounded in datagrams and bytes with a deadline, any overlap
@@ -58,7 +61,9 @@
 //    registered state, so the driver's timer already serves the new protocol's timers.
 
 export { ArpCache } from './arp-cache.js';
-export { ARP_STATE, ArpState, DEFEND_INTERVAL_US } from './arp.js';
+export { ARP_STATE, ArpState, DEFEND_INTERVAL_US, startProbe } from './arp.js';
+export { AddressProbe, RFC5227_TIMING, probeDurationUs, seededRandom } from './arp-probe.js';
+export type { ProbeHost, ProbeOptions, ProbeOutcome, ProbeState, ProbeTiming } from './arp-probe.js';
 export { DEFAULT_REASSEMBLY_LIMITS, Ipv4Reassembler, REASSEMBLY_DROP_REASONS } from './reassembly.js';
 export type { ReassemblyDropReason, ReassemblyLimits, ReassemblyResult } from './reassembly.js';
 export type { ArpCacheEntry } from './arp-cache.js';

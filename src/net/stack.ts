@@ -4,7 +4,8 @@
 
 import { ETHERNET_HEADER_LEN, EthernetFrame, MAC_BROADCAST, VLAN_TAG_LEN, isMulticastMac, isWireError } from '../wire/index.js';
 import type { Ipv4, Ipv4Cidr, Mac } from '../wire/index.js';
-import { arpProtocol, dispatchAnnouncement } from './arp.js';
+import { arpProtocol, dispatchAnnouncement, startProbe } from './arp.js';
+import type { AddressProbe, ProbeOptions } from './arp-probe.js';
 import type { ArpCache } from './arp-cache.js';
 import type { NetCounters } from './counters.js';
 import type { NetProtocol } from './dispatch.js';
@@ -131,6 +132,15 @@ export class NetStack {
   /** One gratuitous ARP announcement of our address (at boot, after an address change). */
   announce(): void {
     dispatchAnnouncement(this.inner);
+  }
+
+  /**
+   * Ask the LAN whether anyone has `ip` (RFC 5227 2.1: ARP probes from 0.0.0.0, PROBE_NUM of
+   * them, then ANNOUNCE_WAIT of silence); `opts.onDone` hears 'available' or 'conflict' once.
+   * The probe only asks: taking the address and announcing it is the caller's.
+   */
+  probeAddress(ip: Ipv4, opts: ProbeOptions): AddressProbe {
+    return startProbe(this.inner, ip, opts);
   }
 
   /** Bind a UDP port (0: ephemeral, 49152..65535). Throws Error('udp port N in use') if taken. */
