@@ -8,7 +8,8 @@ import { ArpOperation, ArpRepr, IpProtocol, MAC_BROADCAST, parseIpv4, parseMac }
 import { arpFrame, icmpBytes, ipv4Frame } from '../net/testing.js';
 import { buildMachine } from './machine.js';
 import { defaultConfig } from './config.js';
-import { replay } from './replay.js';
+import { framesFromCapture, replay, type ReplayOptions } from './replay.js';
+import type { CaptureFile, CaptureInterface, CapturePacket } from '../capture/reader.js';
 
 const HOST_MAC = parseMac('02:00:00:00:00:01')!;
 const HOST_IP = parseIpv4('10.77.0.1')!;
@@ -47,13 +48,13 @@ class Recorder implements Link {
   }
 }
 
-async function run(waits: number[] = []) {
+async function run(waits: number[] = [], input: readonly ReplayFrame[] = INPUT, opts: ReplayOptions = {}) {
   const clock = new ManualClock(T0);
   const link = new ReplayLink('pcap:test');
   const rec = new Recorder(link, clock);
   const m = buildMachine(defaultConfig(), rec, clock);
   m.start();
-  const result = await replay(INPUT, clock, link, { wait: async (us) => void waits.push(us), tailUs: 500_000 });
+  const result = await replay(input, clock, link, { wait: async (us) => void waits.push(us), tailUs: 500_000, ...opts });
   m.stop();
   return { result, out: rec.out, link, clock };
 }
@@ -62,7 +63,7 @@ describe('replay', () => {
   it('feeds every frame at its recorded time, skips what cannot be a frame, runs the tail', async () => {
     const waits: number[] = [];
     const { result, link, clock } = await run(waits);
-    expect(result).toEqual({ fed: 2, skipped: 1, spanUs: 750_000 });
+    expect(result).toEqual({ fed: 2, skipped: 1, gapsShortened: 0, spanUs: 750_000, tailUs: 500_000, interrupted: false });
     expect(link.stats).toMatchObject({ rxFrames: 2, rxSkipped: 1 });
     expect(waits).toEqual([250_000]);
     expect(clock.now()).toBe(T0 + 750_000);
@@ -80,5 +81,69 @@ describe('replay', () => {
     const b = await run();
     expect(a.out.length).toBeGreaterThan(2);
     expect(b.out).toEqual(a.out);
+  });
+});
+
+describe('replay: bounds', () => {
+  it('shortens a gap longer than maxGapUs to it, and counts it', async () => {
+    const waits: number[] = [];
+    const input = [INPUT[0]!, { tsUs: T0 + 3_600_000_000, data: INPUT[1]!.data }, { tsUs: T0 + 3_600_100_000, data: INPUT[1]!.data }];
+    const { result } = await run(waits, input, { maxGapUs: 1_000_000 });
+    expect(waits).toEqual([1_000_000, 100_000]);
+    expect(result.gapsShortened).toBe(1);
+    expect(result.spanUs).toBe(1_100_000 + 500_000);
+  });
+
+  it('with settle, the tail ends once nothing was sent for quietUs (not before the replies left)', async () => {
+    const { result, out } = await run([], INPUT.slice(0, 2), { tailUs: 5_000_000, settle: { quietUs: 100_000, stepUs: 1000, busy: () => false } });
+    expect(result.tailUs).toBeGreaterThanOrEqual(100_000);
+    expect(result.tailUs).toBeLessThan(5_000_000);
+    const lastSent = out[out.length - 1]![0];
+    expect(T0 + result.spanUs - lastSent).toBeGreaterThanOrEqual(100_000);
+  });
+
+  it('with settle, a busy machine keeps the tail running up to tailUs', async () => {
+    const { result } = await run([], INPUT.slice(0, 2), { tailUs: 300_000, settle: { quietUs: 10_000, stepUs: 1000, busy: () => true } });
+    expect(result.tailUs).toBe(300_000);
+  });
+
+  it('stops before the next frame when stopped() says so, and runs no tail', async () => {
+    let n = 0;
+    const { result } = await run([], INPUT, { stopped: () => n++ >= 1 });
+    expect(result).toMatchObject({ fed: 1, interrupted: true, tailUs: 0 });
+  });
+});
+
+const ETH: CaptureInterface = { name: undefined, description: undefined, linktype: 1, snaplen: 65535, tsUnitNs: 1000 };
+const pkt = (ifIndex: number, tsNs: bigint, byte: number, flags = 0): CapturePacket => ({ ifIndex, tsNs, data: new Uint8Array([byte]), origLen: 1, flags, comment: undefined });
+const file = (interfaces: CaptureInterface[], packets: CapturePacket[]): CaptureFile => ({ format: 'pcapng', interfaces, packets, validBytes: 0, stopped: undefined });
+
+describe('framesFromCapture', () => {
+  it('classic pcap: every frame, times in us from the first', () => {
+    const r = framesFromCapture({ ...file([ETH], [pkt(0, 5_000_000n, 1), pkt(0, 5_250_500n, 2)]), format: 'pcap' });
+    expect(r).toEqual({ frames: [{ tsUs: 0, data: new Uint8Array([1]) }, { tsUs: 250.5, data: new Uint8Array([2]) }], firstNs: 5_000_000n, views: ['#0'], leftOut: 0 });
+  });
+
+  it('pcapng with views: the wire interface only, and not what the machine sent (direction out)', () => {
+    const r = framesFromCapture(
+      file([{ ...ETH, name: 'rtos' }, { ...ETH, name: 'wire' }, { ...ETH, name: 'gpos' }], [pkt(0, 1n, 1, 1), pkt(1, 2n, 2, 1), pkt(1, 3n, 3, 2), pkt(2, 4n, 4, 1), pkt(1, 5n, 5, 0)]),
+    );
+    if (typeof r === 'string') throw new Error(r);
+    expect(r.frames.map((f) => f.data[0])).toEqual([2, 5]);
+    expect(r.views).toEqual(['wire']);
+    expect(r.leftOut).toBe(3);
+    expect(r.firstNs).toBe(2n);
+  });
+
+  it('pcapng without a wire interface: the first Ethernet one', () => {
+    const r = framesFromCapture(file([{ ...ETH, name: 'usb', linktype: 220 }, { ...ETH, name: 'eth0' }, { ...ETH, name: 'eth1' }], [pkt(0, 1n, 1), pkt(1, 2n, 2), pkt(2, 3n, 3)]));
+    if (typeof r === 'string') throw new Error(r);
+    expect(r.frames.map((f) => f.data[0])).toEqual([2]);
+    expect(r.views).toEqual(['eth0']);
+  });
+
+  it('no Ethernet interface, or none at all: says so', () => {
+    expect(framesFromCapture(file([{ ...ETH, linktype: 101 }], []))).toMatch(/no Ethernet interface \(linktype 101/);
+    expect(framesFromCapture(file([], []))).toBe('no interface described');
   });
 });

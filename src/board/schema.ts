@@ -108,7 +108,9 @@ export const ConfigSchema = Type.Object(
           'vxlan://REMOTE_IP[:PORT][,REMOTE_IP[:PORT]...]?vni=N[&local=IP:PORT]: Ethernet in UDP (RFC 7348), as the kernel\'s ' +
           '`ip link add ... type vxlan id N remote REMOTE_IP dstport 4789`; the remotes are the flood list (port 4789 unless given), ' +
           'local is where to listen (default 0.0.0.0:4789); needs no privileges. ' +
-          'pcap:FILE[?pace=recorded] is reserved for replaying a capture; `nanoshare run` does not offer it yet and exits 2.',
+          'pcap:FILE[?pace=recorded]: replay a pcap or pcapng capture into the machine on a virtual clock (no TAP, no privileges), ' +
+          'as fast as possible or at the recorded pace, then run until quiet and exit 0; from a pcapng the `wire` interface ' +
+          '(else the first Ethernet one), frames marked outbound left out. Deterministic: the same input gives the same --capture bytes.',
         { default: 'tap:nstap0' },
       ),
     ),

@@ -41,12 +41,18 @@ export const RUN_OPTIONS = {
 export const RUN_USAGE = `Usage: nanoshare run [options]
 
 Runs the machine: a nanokernel with two guests (rtos, the primary, and gpos) sharing one
-processor and one NIC bridged to a TAP device. Needs root or CAP_NET_ADMIN and /dev/net/tun.
+processor and one NIC bridged to a TAP device. Needs root or CAP_NET_ADMIN and /dev/net/tun
+(not for a vxlan or pcap link).
 
   --link URL               the NIC's cable: tap:NAME (default tap:nstap0), a TAP device, created if
                            absent, removed on exit; vxlan://REMOTE_IP[:PORT][,...]?vni=N[&local=IP:PORT],
                            Ethernet in UDP (RFC 7348) to a kernel vxlan or another machine, no privileges;
-                           pcap:FILE is reserved for replay, which run does not offer yet (exit 2)
+                           pcap:FILE[?pace=recorded], replay a pcap/pcapng capture: no TAP, no root, a virtual
+                           clock on the capture's time; every frame goes in as fast as possible (or at the
+                           recorded pace), then the machine runs until quiet and exits 0. From a pcapng with
+                           several interfaces the 'wire' one (else the first Ethernet one), frames marked
+                           outbound left out. With --capture the output shows what the guests answered; the
+                           same input gives the same output bytes. --control and --metrics are not served
   --tap NAME               short for --link tap:NAME
   --bridge NAME            attach the TAP to this existing bridge and set no address
   --uplink IFACE           make a bridge, move IFACE's addresses to it, attach IFACE and the TAP

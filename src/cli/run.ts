@@ -1,4 +1,5 @@
-// `nanoshare run`: open the link (a TAP with its host side set up, or a VXLAN socket), serve the
+// `nanoshare run`: open the link (a TAP with its host side set up, or a VXLAN socket; a pcap link
+// is a replay, cli/replay.ts), serve the
 // control socket, boot the machine, log `ready`; stop on SIGINT/SIGTERM/SIGHUP or a fatal error. The stop handlers are installed
 // before the first host change (host/lifecycle.ts), so a signal during setup, a second Ctrl-C or
 // an uncaught error still ends in the same ordered stop: the nanokernel stops dispatching, then
@@ -23,8 +24,11 @@ import { buildMachine, describeGuests, type Machine } from '../board/machine.js'
 import { serveControl, defaultControlPath, ControlPathError, type ControlServer } from '../host/control.js';
 import { summarize } from './stats.js';
 import { logDestination } from './log.js';
+import { runReplay } from './replay.js';
 
 export async function runMachine(cfg: MachineConfig): Promise<number> {
+  // A capture as the cable: no device and no host side, a virtual clock (cli/replay.ts).
+  if (cfg.link.kind === 'pcap') return runReplay(cfg, cfg.link.path, cfg.link.pace);
   const log: Logger = pino({ level: cfg.logLevel, base: { pid: process.pid } }, logDestination(cfg.logFormat, 2, process.stderr.isTTY === true));
   const life = new Lifecycle(log).install();
 

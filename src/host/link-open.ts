@@ -56,6 +56,7 @@ export async function openLink(cfg: MachineConfig): Promise<OpenedLink> {
       }
     }
     case 'pcap':
-      throw new LinkOpenError('--link pcap: replay is not available in this build', 2);
+      // A replay has no device to open: `run` hands it to cli/replay.ts before it opens a link.
+      throw new LinkOpenError('--link pcap: a replay is not a live link (nanoshare run replays it)', 2);
   }
 }

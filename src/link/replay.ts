@@ -4,7 +4,7 @@
 // wrapped around the machine records it); it is only counted.
 import { countSend, emptyLinkStats, type Link, type LinkReceiver, type LinkStats } from './link.js';
 
-/** One recorded frame: its capture timestamp (microseconds since the epoch) and its bytes. */
+/** One recorded frame: its capture timestamp (microseconds, on the replay clock's scale) and its bytes. */
 export interface ReplayFrame {
   tsUs: number;
   data: Uint8Array;
