@@ -11,7 +11,7 @@ import { pino, type Logger } from 'pino';
 import type { MachineConfig } from '../board/config.js';
 import { buildMachine, describeGuests } from '../board/machine.js';
 import { framesFromCapture, replay } from '../board/replay.js';
-import { openCapture } from '../capture/open.js';
+import { openConfiguredCapture } from './capture.js';
 import { readCapture } from '../capture/reader.js';
 import type { CaptureSink } from '../capture/file-sink.js';
 import type { Capture } from '../capture/capture.js';
@@ -67,17 +67,9 @@ export async function runReplay(cfg: MachineConfig, path: string, pace: 'fast' |
   let sink: CaptureSink | undefined;
   if (cfg.capture) {
     try {
-      ({ capture, sink } = openCapture(cfg.capture, {
-        guests: cfg.guests.map((g) => g.name),
-        views: cfg.captureViews,
-        snaplen: cfg.captureSnaplen,
-        precision: cfg.capturePrecision,
-        // The capture's time line: virtual time 0 is the first recorded frame.
-        now: () => input.firstNs + BigInt(Math.round(clock.now() * 1000)),
-        wireDescription: link.name,
-        rotation: cfg.captureMaxMb ? { maxBytes: cfg.captureMaxMb * 1_000_000, files: cfg.captureFiles } : undefined,
-        onError: (err) => log.warn({ capture: cfg.capture, err: err.message }, 'capture write failed: later frames are counted as lost, not written'),
-      }));
+      // The capture's time line: virtual time 0 is the first recorded frame.
+      const now = () => input.firstNs + BigInt(Math.round(clock.now() * 1000));
+      ({ capture, sink } = openConfiguredCapture({ ...cfg, capture: cfg.capture }, now, link.name, log));
     } catch (e) {
       life.uninstall();
       process.stderr.write(`nanoshare: --capture ${cfg.capture}: ${(e as Error).message}\n`);

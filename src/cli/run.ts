@@ -10,7 +10,7 @@ import { formatIpv4, formatIpv4Cidr } from '../wire/address.js';
 import type { Server as HttpServer } from 'node:http';
 import { machineRegistry, serveMetrics } from '../host/metrics.js';
 import type { Link } from '../link/link.js';
-import { openCapture } from '../capture/open.js';
+import { openConfiguredCapture } from './capture.js';
 import { wallClockNs, type CaptureSink } from '../capture/file-sink.js';
 import type { Capture } from '../capture/capture.js';
 import type { MachineConfig } from '../board/config.js';
@@ -134,16 +134,7 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
 
     if (cfg.capture) {
       try {
-        ({ capture, sink } = openCapture(cfg.capture, {
-          guests: cfg.guests.map((g) => g.name),
-          views: cfg.captureViews,
-          snaplen: cfg.captureSnaplen,
-          precision: cfg.capturePrecision,
-          now: wallClockNs,
-          wireDescription: cable.name,
-          rotation: cfg.captureMaxMb ? { maxBytes: cfg.captureMaxMb * 1_000_000, files: cfg.captureFiles } : undefined,
-          onError: (err) => log.warn({ capture: cfg.capture, err: err.message }, 'capture write failed: later frames are counted as lost, not written'),
-        }));
+        ({ capture, sink } = openConfiguredCapture({ ...cfg, capture: cfg.capture }, wallClockNs, cable.name, log));
       } catch (e) {
         return fail(`--capture ${cfg.capture}: ${(e as Error).message}`, 2);
       }
