@@ -51,11 +51,15 @@ const DEFAULTS: FloorOptions = { json: false, rounds: 3, lowCount: 500, userCoun
 
 /** `--json`, `--rounds N`, `--low-count N`, `--user-count N`, `--rate-seconds S`, `--flood-seconds S`, `--window N`. */
 export function parseFloorArgs(argv: readonly string[]): FloorOptions {
-  const o: FloorOptions = { ...DEFAULTS };
-  const numeric: Record<string, Exclude<keyof FloorOptions, 'json'>> = {
+  return parseBenchFlags('floor', argv, DEFAULTS, {
     '--rounds': 'rounds', '--low-count': 'lowCount', '--user-count': 'userCount',
     '--rate-seconds': 'rateSeconds', '--flood-seconds': 'floodSeconds', '--window': 'window',
-  };
+  });
+}
+
+/** `--json` and positive numeric flags (`--flag N` or `--flag=N`) over `defaults`; BenchArgError names a bad one. */
+export function parseBenchFlags<T extends { json: boolean }>(bench: string, argv: readonly string[], defaults: T, numeric: Record<string, keyof T>): T {
+  const o: T = { ...defaults };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--json') {
@@ -64,10 +68,10 @@ export function parseFloorArgs(argv: readonly string[]): FloorOptions {
     }
     const [flag, inline] = a.split('=', 2) as [string, string | undefined];
     const key = numeric[flag];
-    if (!key) throw new BenchArgError(`bench floor: unknown flag ${JSON.stringify(a)} (known: --json, ${Object.keys(numeric).join(', ')})`);
+    if (!key) throw new BenchArgError(`bench ${bench}: unknown flag ${JSON.stringify(a)} (known: --json, ${Object.keys(numeric).join(', ')})`);
     const v = Number(inline ?? argv[++i]);
-    if (!Number.isFinite(v) || v <= 0) throw new BenchArgError(`bench floor: ${flag}: expected a positive number, got ${JSON.stringify(inline ?? argv[i])}`);
-    o[key] = v;
+    if (!Number.isFinite(v) || v <= 0) throw new BenchArgError(`bench ${bench}: ${flag}: expected a positive number, got ${JSON.stringify(inline ?? argv[i])}`);
+    (o as Record<keyof T, unknown>)[key] = v;
   }
   return o;
 }
@@ -77,11 +81,11 @@ export class BenchArgError extends Error {}
 // ---------------------------------------------------------------------------------------------
 // The instrument: one long-running test/icmp-probe.mjs in the lab namespace, JSON over stdio.
 
-interface RttResult { sent: number; received: number; rttsMs: number[] }
+export interface RttResult { sent: number; received: number; rttsMs: number[] }
 interface FloodResult { sent: number; received: number; lost: number; seconds: number; rate: number }
 interface FirstResult { atNs: number | null; probes: number }
 
-class Probe {
+export class Probe {
   private readonly child: ChildProcess;
   private buf = '';
   private tag = 0;
@@ -198,7 +202,7 @@ class Nanoshare {
   }
 }
 
-function rssMb(pid: number | undefined): number {
+export function rssMb(pid: number | undefined): number {
   if (pid === undefined) return NaN;
   try {
     const m = /VmRSS:\s+([0-9]+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -209,7 +213,7 @@ function rssMb(pid: number | undefined): number {
 }
 
 /** CPU time (user + system) of process `pid` so far, in µs, from /proc (clock ticks of 1/100 s on Linux). */
-function cpuUs(pid: number | undefined): number {
+export function cpuUs(pid: number | undefined): number {
   if (pid === undefined) return NaN;
   try {
     // Fields after the command name (which may hold spaces): state is field 3; utime, stime are 14, 15.
@@ -262,7 +266,7 @@ const nanRow = (): RoundRow => ({
   floodRate: NaN, floodCaptureRate: NaN, cpuUsPerReply: NaN, rssFloodMb: NaN,
 });
 
-function rttFigures(r: RttResult): { p50: number; p99: number; loss: number } {
+export function rttFigures(r: RttResult): { p50: number; p99: number; loss: number } {
   return { p50: percentile(r.rttsMs, 0.5), p99: percentile(r.rttsMs, 0.99), loss: r.sent - r.received };
 }
 
@@ -416,7 +420,7 @@ function setUpLab(ns: Netns, peer: Netns): void {
 // ---------------------------------------------------------------------------------------------
 // Report.
 
-function table(rows: string[][]): string {
+export function table(rows: string[][]): string {
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const line = (r: string[]): string => '| ' + r.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
   return [line(rows[0]!), '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|', ...rows.slice(1).map(line)].join('\n');

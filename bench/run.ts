@@ -2,15 +2,17 @@
 // the same run. Names: echo (per-frame cost, no privileges), cpu (scheduler and shared NIC under load, root),
 // floor (nanoshare beside a C TAP responder and the kernel, root; not in the default set: it takes minutes),
 // tcp (HTTP req/s and bulk TCP both ways, gpos beside the kernel behind a veth, root; not in the default set),
-// demux (frames/s through the switch alone for 2, 16 and 256 guests, no privileges).
+// demux (frames/s through the switch alone for 2, 16 and 256 guests, no privileges),
+// vxlan (echo RTT and rate through the VXLAN link against the TAP link and a kernel vxlan, root; not in the default set).
 // Arguments starting with `--` go to the named benchmarks (`npm run bench -- floor --json`).
 import { benchCpu } from './cpu.js';
 import { benchDemux } from './demux.js';
 import { benchEcho } from './echo.js';
 import { benchFloor } from './floor.js';
 import { benchTcp } from './tcp.js';
+import { benchVxlan } from './vxlan.js';
 
-const benches: Record<string, (flags: readonly string[]) => Promise<number>> = { echo: benchEcho, cpu: benchCpu, floor: benchFloor, tcp: benchTcp, demux: benchDemux };
+const benches: Record<string, (flags: readonly string[]) => Promise<number>> = { echo: benchEcho, cpu: benchCpu, floor: benchFloor, tcp: benchTcp, demux: benchDemux, vxlan: benchVxlan };
 const byDefault = ['echo', 'cpu'];
 
 async function main(): Promise<number> {
