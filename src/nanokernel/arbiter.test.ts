@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StrictPriority, WeightedShare, DRR_QUANTUM_BYTES } from './arbiter.js';
+import { StrictPriority, WeightedShare, DRR_QUANTUM_BYTES, makeTxPolicy } from './arbiter.js';
 import { Port } from './port.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -164,5 +164,81 @@ describe('active list: the cost per frame does not grow with the number of ports
     expect(policy.nextReadyAt(0)).toBeCloseTo(1000, 6);
     fill(free, 1, 100);
     expect(policy.pending(0)).toBe(true);
+  });
+});
+
+describe('policies: the corners', () => {
+  it('makeTxPolicy builds the policy it is named for', () => {
+    const ports = [port('rtos', true), port('gpos', false)];
+    expect(makeTxPolicy('strict', ports)).toBeInstanceOf(StrictPriority);
+    expect(makeTxPolicy('weighted', ports)).toBeInstanceOf(WeightedShare);
+    expect(makeTxPolicy('strict', ports).name).toBe('strict');
+    expect(makeTxPolicy('weighted', ports).name).toBe('weighted');
+  });
+
+  it('visits a light port often enough to gather one quantum per select (weight 0.2 beside an idle 1)', () => {
+    const light = port('light', false, 0.2);
+    const heavy = port('heavy', false, 1);
+    const policy = new WeightedShare([light, heavy]);
+    fill(light, 1, 1500); // needs five visits of 0.2 x 1522 bytes
+    expect(policy.select(0)).toBe(light);
+  });
+
+  it('a port that queues again while still on the list keeps its place and its credit', () => {
+    const a = port('a', false);
+    const b = port('b', false);
+    const policy = new WeightedShare([a, b]);
+    fill(a, 1, 100);
+    expect(a.txActive).toBe(true);
+    expect(policy.select(0)).toBe(a);
+    a.tx.shift();
+    expect(a.deficit).toBe(DRR_QUANTUM_BYTES - 100);
+    fill(a, 1, 100);
+    expect(a.deficit).toBe(DRR_QUANTUM_BYTES - 100);
+    expect(policy.select(0)).toBe(a);
+    a.tx.shift();
+    expect(policy.select(0)).toBeUndefined();
+  });
+
+  it('a rate-limited port that drained is neither pending nor ready, and leaves the free ports pending', () => {
+    const limited = port('lim', false, 1, new TokenBucket(8_000_000, 100_000, 0));
+    const free = port('free', false);
+    const policy = new WeightedShare([limited, free]);
+    fill(limited, 1, 1000);
+    expect(policy.select(0)).toBe(limited);
+    limited.tx.shift(); // empty, but still the current port until the next select
+    expect(policy.pending(0)).toBe(false);
+    expect(policy.nextReadyAt(0)).toBe(Infinity);
+    expect(policy.select(0)).toBeUndefined(); // found empty: off the list
+    fill(free, 1, 100);
+    expect(policy.pending(0)).toBe(true);
+    expect(policy.select(0)).toBe(free);
+  });
+
+  it('strict: a primary with frames is pending, one held by its own rate limit is not, and says when it may go', () => {
+    const rtos = port('rtos', true, 1, new TokenBucket(8_000_000, 1000, 0));
+    const gpos = port('gpos', false);
+    const policy = new StrictPriority([rtos, gpos]);
+    expect(policy.pending(0)).toBe(false);
+    expect(policy.nextReadyAt(0)).toBe(Infinity);
+    fill(rtos, 2, 1000);
+    expect(policy.pending(0)).toBe(true);
+    expect(policy.nextReadyAt(0)).toBe(0);
+    expect(policy.select(0)).toBe(rtos);
+    rtos.bucket!.consume(rtos.tx.shift()!.length);
+    expect(policy.pending(0)).toBe(false);
+    expect(policy.nextReadyAt(0)).toBeCloseTo(1000, 6);
+    expect(policy.select(0)).toBeUndefined();
+    expect(policy.pending(1000)).toBe(true);
+  });
+
+  it('strict: an unlimited primary with frames is pending, and is never put on the DRR list', () => {
+    const rtos = port('rtos', true);
+    const gpos = port('gpos', false);
+    const policy = new StrictPriority([rtos, gpos]);
+    fill(rtos, 1, 100);
+    expect(policy.pending(0)).toBe(true);
+    expect(rtos.txActive).toBe(false);
+    expect(policy.nextReadyAt(0)).toBe(Infinity);
   });
 });

@@ -121,3 +121,48 @@ describe('Switch address sets and the drop path', () => {
     expect(DROP_TEXT.rxQueueFull).toBe('queue full');
   });
 });
+
+describe('Switch edges', () => {
+  it('a port drop without a port is counted on the switch only; a switch-only reason never lands on a port', () => {
+    const sw = new Switch();
+    const a = new Port('rtos', A, undefined, true, 4, 4);
+    sw.add(a);
+    sw.drop('rxQueueFull', frameTo(A));
+    sw.drop('rxUnknownUnicast', frameTo(A), a);
+    expect(sw.counters.rxQueueFull).toBe(1);
+    expect(sw.counters.rxUnknownUnicast).toBe(1);
+    expect(Object.keys(a.counters)).not.toContain('rxUnknownUnicast');
+  });
+
+  it('never lets a port own 0.0.0.0: two ports may both list it', () => {
+    const { demux, a, b } = setup();
+    expect(demux.setAddresses(a, [0])).toBe(true);
+    expect(demux.setAddresses(b, [0])).toBe(true);
+    expect(demux.ownerOfAddr(0)).toBeUndefined();
+    expect(demux.counters.addressConflicts).toBe(0);
+  });
+
+  it('lists a port once in a group however often it joins, and leaving one member keeps the others', () => {
+    const { demux, a, b } = setup();
+    demux.subscribe(b, GROUP);
+    demux.subscribe(b, GROUP);
+    expect(demux.route(frameTo(GROUP))).toEqual([b]);
+    demux.subscribe(a, GROUP);
+    demux.unsubscribe(a, GROUP);
+    expect(demux.route(frameTo(GROUP))).toEqual([b]);
+    demux.unsubscribe(a, GROUP); // not a member: nothing changes
+    expect(demux.route(frameTo(GROUP))).toEqual([b]);
+  });
+
+  it('unsubscribeAll leaves every group the port joined, and only its own', () => {
+    const { demux, a, b } = setup();
+    const OTHER = parseMac('33:33:00:00:00:01')!;
+    demux.subscribe(b, GROUP);
+    demux.subscribe(b, OTHER);
+    demux.subscribe(a, OTHER);
+    demux.unsubscribeAll(b);
+    expect(b.groups.size).toBe(0);
+    expect(demux.route(frameTo(GROUP))).toBe('rxNoSubscriber');
+    expect(demux.route(frameTo(OTHER))).toEqual([a]);
+  });
+});

@@ -121,3 +121,89 @@ describe('VirtRx identity checks', () => {
     expect(sw.counters.rxRunt).toBe(1);
   });
 });
+
+describe('VirtRx delivery edges', () => {
+  function observed() {
+    const s = setup();
+    const rx: string[] = [];
+    s.sw.observer = { ...s.sw.observer, rx: (_f, to, cast) => rx.push(`${cast} ${to.join(',')}`) };
+    return { ...s, rx };
+  }
+
+  it('drops a frame whose 802.1Q tag is cut short but whose source is a guest\'s MAC', () => {
+    const { gpos, receive, drops } = setup();
+    const f = ip4(MAC_BROADCAST, RTOS.mac, HOST.ip).subarray(0, 16);
+    f[12] = 0x81;
+    f[13] = 0x00;
+    receive(f);
+    expect(drops).toEqual(['rxSpoofedMac rtos']);
+    expect(gpos.counters.rxFrames).toBe(0);
+  });
+
+  it('passes a truncated tagged frame from a foreign source to the guests\' parsers', () => {
+    const { gpos, receive, drops } = setup();
+    const f = ip4(GPOS.mac, HOST.mac, HOST.ip).subarray(0, 16);
+    f[12] = 0x81;
+    f[13] = 0x00;
+    receive(f);
+    expect(drops).toEqual([]);
+    expect(gpos.counters.rxFrames).toBe(1);
+  });
+
+  it('takes a frame of exactly an Ethernet header (14 bytes) as a frame, not a runt', () => {
+    const { gpos, receive, drops } = setup();
+    receive(ip4(GPOS.mac, HOST.mac, HOST.ip).subarray(0, 14));
+    expect(drops).toEqual([]);
+    expect(gpos.counters.rxFrames).toBe(1);
+  });
+
+  it('checks an ARP body of exactly 28 bytes and an IPv4 header of exactly 20', () => {
+    const { receive, drops } = setup();
+    receive(arp(HOST.mac, HOST.mac, RTOS.ip).subarray(0, 14 + 28));
+    receive(ip4(GPOS.mac, HOST.mac, RTOS.ip).subarray(0, 14 + 20));
+    receive(ipv6(GPOS.mac, RTOS.v6).subarray(0, 14 + 40));
+    expect(drops).toEqual(['rxSpoofedIp rtos', 'rxSpoofedIp rtos', 'rxSpoofedIp rtos']);
+  });
+
+  it('counts broadcast and multicast apart, and tells the observer which it was', () => {
+    const { sw, gpos, receive, rx } = observed();
+    const GROUP = parseMac('33:33:00:00:00:01')!;
+    sw.subscribe(gpos, GROUP);
+    receive(ip4(GROUP, HOST.mac, HOST.ip));
+    receive(ip4(MAC_BROADCAST, HOST.mac, HOST.ip));
+    expect(rx).toEqual(['multicast gpos', 'broadcast rtos,gpos']);
+    expect([sw.counters.rxMulticast, sw.counters.rxBroadcast, sw.counters.rxUnicast]).toEqual([1, 1, 0]);
+  });
+
+  it('shows the observer only the guests a frame reached', () => {
+    const { sw, rtos, gpos, receive, rx, drops } = observed();
+    gpos.halted = true;
+    receive(ip4(MAC_BROADCAST, HOST.mac, HOST.ip));
+    receive(ip4(GPOS.mac, HOST.mac, HOST.ip));
+    rtos.halted = true;
+    receive(ip4(MAC_BROADCAST, HOST.mac, HOST.ip));
+    expect(rx).toEqual(['broadcast rtos']);
+    expect(drops).toEqual(['rxHalted gpos', 'rxHalted gpos', 'rxHalted rtos', 'rxHalted gpos']);
+    expect(sw.counters.rxHalted).toBe(4);
+  });
+
+  it('shows the observer nothing for a unicast frame that found its guest\'s queue full', () => {
+    const { gpos, receive, rx, drops } = observed();
+    for (let i = 0; i < 9; i++) receive(ip4(GPOS.mac, HOST.mac, HOST.ip));
+    expect(rx).toHaveLength(8);
+    expect(drops).toEqual(['rxQueueFull gpos']);
+    expect(gpos.counters.rxQueueFull).toBe(1);
+  });
+
+  it('says whether frames wait in the NIC\'s ring', () => {
+    const sw = new Switch();
+    const ring = new Ring<Uint8Array>(4);
+    const rx = new VirtRx(sw, ring);
+    expect(rx.pending()).toBe(false);
+    ring.push(new Uint8Array(60));
+    expect(rx.pending()).toBe(true);
+    rx.drain();
+    expect(rx.pending()).toBe(false);
+    expect(sw.counters.rxFrames).toBe(1);
+  });
+});

@@ -50,7 +50,8 @@ export class VirtRx {
   }
 }
 
-/** Byte offsets in the headers the identity check reads (ARP over Ethernet/IPv4, IPv4, IPv6). */
+/** Byte offsets in the headers the identity check reads (Ethernet, ARP over Ethernet/IPv4, IPv4, IPv6). */
+const ETHERNET_SRC = 6;
 const ARP_SENDER_MAC = 8;
 const ARP_SENDER_IP = 14;
 const ARP_MIN_LEN = 28;
@@ -62,12 +63,15 @@ const IPV6_MIN_LEN = 40;
 /**
  * Read raw, with no validation beyond lengths: a header that a guest would reject as malformed
  * still cannot carry a guest's identity, so checking more frames than the guests accept is safe.
+ * The caller guarantees an Ethernet header's 14 bytes.
  */
 export function localClaim(sw: Switch, frame: Uint8Array): ['rxSpoofedMac' | 'rxSpoofedIp', Port] | undefined {
+  // The Ethernet source first, read raw: even a frame whose 802.1Q tag is cut short may not
+  // carry a guest's MAC to the other guest.
+  let p = sw.owner(readMac(frame, ETHERNET_SRC));
+  if (p) return ['rxSpoofedMac', p];
   const eth = EthernetFrame.checked(frame);
   if (isWireError(eth)) return undefined;
-  let p = sw.owner(eth.srcAddr());
-  if (p) return ['rxSpoofedMac', p];
   const body = eth.payload();
   let ip: IpAddr | undefined;
   switch (eth.etherType()) {
