@@ -465,3 +465,172 @@ describe('Nanokernel fault containment', () => {
     expect(domain('gpos').stats.reboots).toBe(1);
   });
 });
+
+describe('Nanokernel scheduler: the corners', () => {
+  it('takes domains only before start, and says whether it has started', () => {
+    const { nk } = setup();
+    expect(nk.scheduler.isStarted).toBe(false);
+    nk.start();
+    expect(nk.scheduler.isStarted).toBe(true);
+    expect(() => nk.addDomain({ name: 'late', role: 'secondary', mac: 0x024e5300000c, guest: () => new ScriptedGuest({} as DomainServices, new ManualClock(), [], 1) })).toThrow('domains are added before start()');
+  });
+
+  it('is running only inside a run', () => {
+    const { nk, clock, gpos } = setup();
+    const seen: boolean[] = [];
+    gpos.work = 1;
+    gpos.onStep = () => seen.push(nk.scheduler.isRunning);
+    nk.start();
+    expect(nk.scheduler.isRunning).toBe(false);
+    clock.advance(0);
+    expect(seen).toEqual([true]);
+    expect(nk.scheduler.isRunning).toBe(false);
+  });
+
+  it('counts its runs', () => {
+    const { nk, clock, gpos } = setup();
+    nk.start();
+    clock.advance(0);
+    const before = nk.runs;
+    gpos.work = 1;
+    nk.scheduler.wake();
+    clock.advance(0);
+    expect(nk.runs).toBeGreaterThan(before);
+    expect(nk.snapshot().processor.runs).toBe(nk.runs);
+  });
+
+  it('shares the processor among several secondaries in turn, a quantum each', () => {
+    const clock = new ManualClock();
+    const nk = new Nanokernel(new Processor(clock), new Nic(new MemoryLink(), clock), { quantumUs: 100 });
+    const log: string[] = [];
+    const guests = ['s1', 's2', 's3'].map((name, i) => {
+      let g!: ScriptedGuest;
+      nk.addDomain({ name, role: 'secondary', mac: 0x024e53000010 + i, guest: (hw) => (g = new ScriptedGuest(hw, clock, log, 50)) });
+      return g;
+    });
+    guests[0]!.work = 4;
+    guests[1]!.work = 4;
+    guests[2]!.work = 2;
+    nk.start();
+    clock.advance(0);
+    // Two 50 µs units a quantum; s3 runs out first, then s1 and s2 alternate.
+    expect(log).toEqual(['s1:step', 's1:step', 's2:step', 's2:step', 's3:step', 's3:step', 's1:step', 's1:step', 's2:step', 's2:step']);
+    expect(nk.domains.map((d) => d.stats.quanta)).toEqual([2, 2, 1]);
+  });
+
+  it('skips a secondary without work and comes back to the first one after the last', () => {
+    const clock = new ManualClock();
+    const nk = new Nanokernel(new Processor(clock), new Nic(new MemoryLink(), clock), { quantumUs: 50 });
+    const log: string[] = [];
+    const guests = ['s1', 's2', 's3'].map((name, i) => {
+      let g!: ScriptedGuest;
+      nk.addDomain({ name, role: 'secondary', mac: 0x024e53000010 + i, guest: (hw) => (g = new ScriptedGuest(hw, clock, log, 50)) });
+      return g;
+    });
+    guests[0]!.work = 2;
+    guests[2]!.work = 2;
+    nk.start();
+    clock.advance(0);
+    expect(log).toEqual(['s1:step', 's3:step', 's1:step', 's3:step']);
+  });
+
+  it('keeps the longest unit and a running average (1/8 weight) per domain', () => {
+    const { nk, clock, gpos, domain } = setup({}, 80);
+    gpos.work = 2;
+    gpos.onStep = () => void (gpos.unitUs = 16); // after the first step's 80 µs
+    nk.start(); // boot: 0 µs
+    clock.advance(0);
+    const s = domain('gpos').stats;
+    // Units of 0 (boot), 80, 16 µs.
+    expect(s.maxUnitUs).toBe(80);
+    expect(s.avgUnitUs).toBeCloseTo(80 / 8 + (16 - 80 / 8) / 8, 9);
+  });
+
+  it('counts interrupt units apart from task steps', () => {
+    const { nk, clock, link, gpos, domain } = setup({}, 1);
+    nk.start();
+    gpos.work = 2;
+    link.inject([frameTo(GPOS_MAC)]);
+    clock.advance(0);
+    expect(domain('gpos').stats.interrupts).toBe(1);
+    expect(domain('gpos').stats.units).toBe(4); // boot, one interrupt, two steps
+  });
+
+  it('raises nothing on a halted domain', () => {
+    const { nk, domain } = setup();
+    nk.start();
+    const d = domain('gpos');
+    nk.scheduler.halt(d);
+    d.raise(Irq.NetRx);
+    expect(d.pending).toBe(0);
+    expect(d.hasWork()).toBe(false);
+  });
+
+  it('raises a virtual timer exactly at its deadline, not before', () => {
+    const { nk, clock, gpos } = setup();
+    const fired: number[] = [];
+    gpos.onInterrupt = (l) => {
+      if (l & Irq.Timer) fired.push(clock.now());
+    };
+    nk.start();
+    gpos.hw.setTimer(500);
+    clock.advance(499);
+    expect(fired).toEqual([]);
+    clock.advance(1);
+    expect(fired).toEqual([500]);
+    gpos.hw.setTimer(undefined);
+    clock.advance(10_000);
+    expect(fired).toEqual([500]);
+  });
+
+  it('stops: no unit and no virtual timer runs after stop()', () => {
+    const { nk, clock, log, rtos, gpos } = setup();
+    nk.start();
+    clock.advance(0);
+    rtos.hw.setTimer(100);
+    gpos.work = 5;
+    nk.scheduler.stop();
+    expect(nk.scheduler.isStarted).toBe(false);
+    nk.scheduler.wake();
+    clock.advance(1000);
+    expect(log).toEqual([]);
+    expect(nk.domains[0]!.timerHandle).toBeUndefined();
+  });
+
+  it('runs work that arrives from outside a run (a kick) at once, and defers it inside one', () => {
+    const { nk, clock, gpos } = setup();
+    nk.start();
+    clock.advance(0);
+    gpos.work = 1;
+    nk.scheduler.kick();
+    expect(gpos.work).toBe(1); // from outside: an interrupt-context run: the secondary waits for a wake-up
+    clock.advance(0);
+    expect(gpos.work).toBe(0);
+  });
+
+  it('after an operator\'s reboot, boots the new guest and runs the work it starts with', () => {
+    const { nk, clock, built, gpos } = (() => {
+      const clock = new ManualClock();
+      const nk = new Nanokernel(new Processor(clock), new Nic(new MemoryLink(), clock));
+      const built: ScriptedGuest[] = [];
+      nk.addDomain({
+        name: 'gpos', role: 'secondary', mac: GPOS_MAC,
+        guest: (hw) => {
+          const g = new ScriptedGuest(hw, clock, [], 1);
+          g.boot = () => void (g.work = 3);
+          built.push(g);
+          return g;
+        },
+      });
+      return { clock, nk, built, gpos: () => built[built.length - 1]! };
+    })();
+    nk.start();
+    clock.advance(0);
+    expect(gpos().work).toBe(0);
+    expect(nk.reboot('gpos')).toBe(true);
+    expect(built).toHaveLength(2);
+    expect(gpos().work).toBe(3); // booted
+    clock.advance(0);
+    expect(gpos().work).toBe(0); // and run without anyone else waking the processor
+  });
+});
