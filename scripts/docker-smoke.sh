@@ -358,10 +358,14 @@ log "image $IMAGE built in $((SECONDS - t)) s ($(docker image inspect -f '{{.Siz
 new_id="$(docker image inspect -f '{{.Id}}' "$IMAGE")"
 [[ -z "$old_id" || "$old_id" == "$new_id" ]] || docker rmi "$old_id" >/dev/null 2>&1 || true
 
+COMPOSE=""
 for compose in "docker compose" docker-compose; do
   if $compose version >/dev/null 2>&1; then
-    (cd "$ROOT" && $compose -f docker-compose.yml config -q) || fail "docker-compose.yml does not validate ($compose config)"
-    log "docker-compose.yml validates ($compose config)"
+    COMPOSE="$compose"
+    for f in docker-compose.yml examples/compose-vxlan.yaml; do
+      (cd "$ROOT" && $compose -f "$f" config -q) || fail "$f does not validate ($compose config)"
+      log "$f validates ($compose config)"
+    done
     break
   fi
 done
@@ -619,4 +623,45 @@ NETWORKS=()
 if "${inns[@]}" ip link show "$BR" >/dev/null 2>&1; then fail "mode 2: $BR still exists in $NS after docker network rm"; fi
 log "mode 2: container, network $NET and bridge $BR removed"
 
-log "PASS: both modes, both guests, in $((SECONDS - T0)) s (then: cleanup and the root namespace check)"
+# ---- examples/compose-vxlan.yaml: two machines on one Docker network joined by VXLAN -----------
+# The Compose file as a user runs it (no NET_ADMIN, no TUN: the links are UDP sockets), on the
+# image just built (tagged as the file names it). m1's rtos sends telemetry to m2's gpos UDP echo
+# through the overlay; m2 must have echoed some, m1's link must have learned m2's guests.
+VX_DONE=""
+if [[ -n "$COMPOSE" ]]; then
+  VXP="nsd-smoke-vx-$TAG"
+  VXF="$ROOT/examples/compose-vxlan.yaml"
+  docker tag "$IMAGE" nanoshare
+  vx_down() { $COMPOSE -p "$VXP" -f "$VXF" down -t 10 >/dev/null 2>&1 || true; }
+  NETWORKS+=("${VXP}_underlay")
+  log "compose-vxlan: $COMPOSE -p $VXP -f examples/compose-vxlan.yaml up -d --no-build"
+  $COMPOSE -p "$VXP" -f "$VXF" up -d --no-build >"$WORK/compose-vxlan.log" 2>&1 || { cat "$WORK/compose-vxlan.log"; vx_down; fail "compose-vxlan: up failed"; }
+  echoed=0
+  for _ in $(seq 1 60); do
+    echoed="$($COMPOSE -p "$VXP" -f "$VXF" exec -T m2 nanoshare stats --json 2>/dev/null | node -e '
+      let t = ""; process.stdin.on("data", (d) => (t += d)).on("end", () => {
+        try { const s = JSON.parse(t); console.log(s.guests.find((g) => g.name === "gpos")?.echo?.datagrams ?? 0); } catch { console.log(0); }
+      });')" || echoed=0
+    [[ "${echoed:-0}" -ge 3 ]] && break
+    sleep 0.5
+  done
+  learned="$($COMPOSE -p "$VXP" -f "$VXF" exec -T m1 nanoshare stats --json 2>/dev/null | node -e '
+    let t = ""; process.stdin.on("data", (d) => (t += d)).on("end", () => {
+      try { console.log(JSON.parse(t).link.fdbLearned); } catch { console.log(0); }
+    });')" || learned=0
+  if [[ "${echoed:-0}" -lt 3 || "${learned:-0}" -lt 1 ]]; then
+    $COMPOSE -p "$VXP" -f "$VXF" logs --tail 10 2>&1 | sed 's/^/    /'
+    vx_down
+    fail "compose-vxlan: m2's gpos echoed ${echoed:-0} telemetry datagrams of m1's rtos (want >= 3), m1's link learned ${learned:-0} MACs"
+  fi
+  log "compose-vxlan: m2's gpos echoed $echoed datagrams of m1's rtos over VXLAN; m1's link learned $learned MACs behind m2"
+  root_ns_unchanged "compose-vxlan (running)"
+  vx_down
+  NETWORKS=()
+  docker rmi nanoshare >/dev/null 2>&1 || true
+  VX_DONE=", two machines over VXLAN (Compose)"
+else
+  log "compose-vxlan: skipped: neither \`docker compose\` nor docker-compose is installed"
+fi
+
+log "PASS: both modes, both guests$VX_DONE, in $((SECONDS - T0)) s (then: cleanup and the root namespace check)"
