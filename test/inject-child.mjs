@@ -7,7 +7,7 @@
 //   node test/inject-child.mjs <tap>
 // stdin, one command a line:
 //   send HEX[,HEX...]                     write each frame once
-//   repeat COUNT PERMS HEX[,HEX...]       write COUNT frames (cycling the list), PERMS per millisecond
+//   repeat COUNT PERMS HEX[,HEX...]       write COUNT frames (cycling the list), PERMS per millisecond of wall clock
 //   seen                                  report `seen <frames received so far>`
 // stdout, one event a line: `ready <ifname>`, `sent <written> <refused>` after each command,
 // `rx <hex>` for each frame received (the first 4096 received frames only: bounded).
@@ -66,9 +66,13 @@ async function run([cmd, ...args]) {
     let ok = 0;
     let refused = 0;
     let i = 0;
+    const t0 = Date.now();
     await new Promise((resolve) => {
+      // Paced by the clock, not by the timer's ticks (which run late under load): after t ms,
+      // t * PERMS frames are due, at most 10 ticks' worth at once.
       const timer = setInterval(() => {
-        for (let k = 0; k < perMs && i < count; k++, i++) tap.send(frames[i % frames.length]) ? ok++ : refused++;
+        const due = Math.min(count, Math.floor((Date.now() - t0 + 1) * perMs), i + 10 * perMs);
+        for (; i < due; i++) tap.send(frames[i % frames.length]) ? ok++ : refused++;
         if (i >= count) {
           clearInterval(timer);
           resolve();

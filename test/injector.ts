@@ -111,10 +111,10 @@ export class Injector {
     return inj;
   }
 
-  private async command(line: string): Promise<{ written: number; refused: number }> {
+  private async command(line: string, timeoutMs = 20_000): Promise<{ written: number; refused: number }> {
     const n = this.results.length;
     this.child.stdin!.write(line + '\n');
-    await waitFor('the injector', () => this.results.length > n, 120_000, 10);
+    await waitFor('the injector', () => this.results.length > n, timeoutMs, 10);
     return this.results[n]!;
   }
 
@@ -125,6 +125,6 @@ export class Injector {
 
   /** Write `count` frames cycling through `frames`, `perMs` a millisecond. */
   repeat(count: number, perMs: number, ...frames: Uint8Array[]): Promise<{ written: number; refused: number }> {
-    return this.command(`repeat ${count} ${perMs} ${frames.map(hex).join(',')}`);
+    return this.command(`repeat ${count} ${perMs} ${frames.map(hex).join(',')}`, 2 * (count / perMs) + 30_000);
   }
 }

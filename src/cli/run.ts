@@ -116,9 +116,14 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
     const controlPath = cfg.control ?? defaultControlPath(cable.name);
     try {
       control = await serveControl(controlPath, {
-        stats: () => (machine ? { ...machine.stats(), capture: sink?.counters } : { booting: true }),
+        stats: () => (machine ? { ...machine.stats(), capture: sink?.counters, memory: process.memoryUsage() } : { booting: true }),
         resetLateness: () => {
           for (const g of machine?.guests.values() ?? []) g.control?.resetLateness();
+        },
+        gc: () => {
+          const gc = (globalThis as { gc?: () => void }).gc;
+          gc?.();
+          return gc !== undefined;
         },
         reboot: (name) => {
           const ok = machine?.nanokernel.reboot(name) ?? false;

@@ -76,3 +76,27 @@ describe('control socket path safety', () => {
     expect(readFileSync(p, 'utf8')).toBe('not ours');
   });
 });
+
+describe('control requests', () => {
+  it('gc runs the handler and says whether a collection ran; without the handler it is an unknown request', async () => {
+    let calls = 0;
+    let exposed = true;
+    const p = join(dir, 'gc.sock');
+    const c = await serveControl(p, { ...handlers, gc: () => (calls++, exposed) });
+    try {
+      expect(JSON.parse(await request(p, 'gc'))).toEqual({ ok: true });
+      exposed = false;
+      expect(JSON.parse(await request(p, 'gc')).error).toMatch(/--expose-gc/);
+      expect(calls).toBe(2);
+    } finally {
+      c.close();
+    }
+    const q = join(dir, 'nogc.sock');
+    const d = await serveControl(q, handlers);
+    try {
+      expect(JSON.parse(await request(q, 'gc')).error).toMatch(/unknown request "gc"/);
+    } finally {
+      d.close();
+    }
+  });
+});

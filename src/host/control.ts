@@ -1,7 +1,8 @@
 // The running machine's control socket: a Unix socket (default /run/nanoshare/<tap>.sock) that
 // answers one request per connection: `stats\n` gets the counters as one line of JSON,
 // `reset-lateness\n` starts a new window for the rtos task's lateness, `ping\n` says it is alive,
-// `reboot NAME\n` reboots one guest. `nanoshare stats` and `nanoshare reboot` are its clients.
+// `reboot NAME\n` reboots one guest, `gc\n` runs a full garbage collection (only in a process
+// started with --expose-gc: the soak reads the RSS after one, so garbage is not taken for a leak). `nanoshare stats` and `nanoshare reboot` are its clients.
 //
 // The path is someone else's choice too: only a path that is a socket is ever replaced or removed
 // (anything else there is an error, exit 2), the socket is created without world access (0600,
@@ -25,10 +26,12 @@ export interface ControlHandlers {
   resetLateness(): void;
   /** Reboot one guest as after a fault; false when there is no guest of that name. */
   reboot?(name: string): boolean;
+  /** A full garbage collection; false when the process has no `gc` (not started with --expose-gc). */
+  gc?(): boolean;
 }
 
 /** The names of the requests, for the error that lists them. */
-const KNOWN = 'stats, ping, reset-lateness, reboot NAME';
+const KNOWN = 'stats, ping, reset-lateness, reboot NAME, gc';
 
 /** The control path cannot be used: something that is not a socket is there. Exit 2. */
 export class ControlPathError extends Error {}
@@ -92,6 +95,8 @@ export async function serveControl(path: string, handlers: ControlHandlers): Pro
       } else if (cmd.startsWith('reboot ') && handlers.reboot) {
         const name = cmd.slice('reboot '.length).trim();
         sock.end(JSON.stringify(handlers.reboot(name) ? { ok: true } : { error: `no guest named ${JSON.stringify(name)}` }) + '\n');
+      } else if (cmd === 'gc' && handlers.gc) {
+        sock.end(handlers.gc() ? '{"ok":true}\n' : '{"error":"no gc: the machine was not started with node --expose-gc"}\n');
       } else sock.end(JSON.stringify({ error: `unknown request ${JSON.stringify(cmd)} (known: ${KNOWN})` }) + '\n');
     });
   });
