@@ -426,6 +426,43 @@ describe('the wire cannot speak for a guest (issue 7, "split")', () => {
     expect(m.port('rtos').counters.rxSpoofedIp).toBe(3);
   });
 
+  it('a claim on a guest\'s address is dropped at virt-rx, yet that guest alone defends it (RFC 5227 2.4): once, logged, counted', () => {
+    const m = boot();
+    m.settle(2_000);
+    m.link.drain();
+    const rx0 = m.port('rtos').counters.rxFrames;
+    const claim = arpFrame(MAC_BROADCAST, ATTACKER, new ArpRepr(ArpOperation.Request, ATTACKER, RTOS.ip, 0, RTOS.ip));
+    m.send(claim);
+    m.settle(1_000);
+    const rtos = m.machine.guests.get('rtos')!;
+    const gpos = m.machine.guests.get('gpos')!;
+    expect(m.machine.nanokernel.counters.rxSpoofedIp).toBe(1);
+    expect(m.port('rtos').counters.rxFrames).toBe(rx0); // the frame never reached the guest
+    expect(m.port('rtos').counters.conflictNotices).toBe(1);
+    // The defence: one gratuitous ARP of the rtos's own, on the wire.
+    const defence = m.link.drain().map(parse).filter((s) => s.arp);
+    expect(defence.map((s) => [s.eth.srcAddr(), s.eth.dstAddr(), s.arp!.senderHwAddr(), s.arp!.senderProtoAddr(), s.arp!.targetProtoAddr()])).toEqual([
+      [RTOS.mac, MAC_BROADCAST, RTOS.mac, RTOS.ip, RTOS.ip],
+    ]);
+    expect([rtos.net.counters.arpConflicts, rtos.net.counters.arpDefences]).toEqual([1, 1]);
+    expect(rtos.stats().netEvents).toEqual([expect.objectContaining({ kind: 'arp-conflict', ip: RTOS.ip, mac: ATTACKER, defended: true })]);
+    expect([gpos.net.counters.arpConflicts, m.port('gpos').counters.conflictNotices]).toEqual([0, 0]);
+    // Within DEFEND_INTERVAL (10 s) a second claim is counted and reported, not defended again.
+    m.send(claim);
+    m.settle(1_000);
+    expect(m.link.drain().map(parse).filter((s) => s.arp)).toEqual([]);
+    expect([rtos.net.counters.arpConflicts, rtos.net.counters.arpDefences]).toEqual([2, 1]);
+    expect(rtos.stats().netEvents.at(-1)).toEqual(expect.objectContaining({ defended: false }));
+    // An IPv4 datagram with the rtos's source is a spoof, not an ARP claim: dropped, no notice.
+    m.send(udpFrame(RTOS.mac, ATTACKER, RTOS.ip, RTOS.ip, 9, 9, new Uint8Array(4)));
+    expect(m.machine.nanokernel.counters.rxSpoofedIp).toBe(3);
+    expect(m.port('rtos').counters.conflictNotices).toBe(2);
+    expect(rtos.net.counters.arpConflicts).toBe(2);
+    // The receive counters stay whole: a notice is not a received frame.
+    const c = rtos.net.counters;
+    expect(c.rxFrames).toBe(c.rxHandled + Object.values(c.rxDropped).reduce((a, b) => a + b, 0));
+  });
+
   it('a broadcast ARP binding the host\'s IP to a guest\'s MAC does not stop both guests answering the host', () => {
     const { link, send, machine } = boot();
     send(arpWhoHas(RTOS.ip), arpWhoHas(GPOS.ip)); // both guests learn the host

@@ -10,7 +10,19 @@ export const Irq = {
   Timer: 2,
   /** The virtual TX queue has room again (raised once per wantTxSpace()). */
   TxSpace: 4,
+  /** The wire claimed one of the guest's addresses (a frame virt-rx dropped): takeConflict() says who. */
+  AddrConflict: 8,
 } as const;
+
+/**
+ * Evidence that another host on the wire claims one of the guest's addresses: virt-rx dropped
+ * an ARP packet with `ip` as its sender address from `mac`. The frame itself never reaches the
+ * guest (the wire does not speak for a guest); this notice lets it defend the address (RFC 5227 2.4).
+ */
+export interface AddressConflict {
+  readonly ip: IpAddr;
+  readonly mac: Mac;
+}
 
 export type Role = 'primary' | 'secondary';
 
@@ -36,6 +48,8 @@ export interface VirtualNic {
    * sources (0.0.0.0, ::) are always allowed and need not be listed.
    */
   setAddresses(addrs: readonly IpAddr[]): boolean;
+  /** The next conflict notice (Irq.AddrConflict), oldest first, or undefined. */
+  takeConflict(): AddressConflict | undefined;
 }
 
 /** The services the nanokernel gives a guest. */

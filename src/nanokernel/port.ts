@@ -3,12 +3,15 @@
 // see only ports, never a guest's internals; a port raises its own line when a frame arrives.
 import type { IpAddr, Mac } from '../wire/address.js';
 import { Ring } from '../machine/ring.js';
-import { Irq } from './guest-interface.js';
+import { Irq, type AddressConflict } from './guest-interface.js';
 import type { TokenBucket } from './token-bucket.js';
 import { isUnspecified } from './source-guard.js';
 
 /** Drops that belong to one port (counted on the switch and on the port). rxSpoofed*: a frame from the wire claimed this port's identity. */
 export type PortDropReason = 'rxSpoofedMac' | 'rxSpoofedIp' | 'rxQueueFull' | 'rxHalted' | 'rxFlushed' | 'txQueueFull' | 'txSpoofedMac' | 'txSpoofedIp' | 'txMalformed' | 'txFlushed';
+
+/** Conflict notices waiting for a guest, at most (a flood of claims costs no memory). */
+export const CONFLICT_NOTICES_MAX = 4;
 
 export const PORT_DROPS: ReadonlySet<string> = new Set<PortDropReason>(['rxSpoofedMac', 'rxSpoofedIp', 'rxQueueFull', 'rxHalted', 'rxFlushed', 'txQueueFull', 'txSpoofedMac', 'txSpoofedIp', 'txMalformed', 'txFlushed']);
 
@@ -29,6 +32,10 @@ export type PortCounters = {
   txRateLimited: number;
   /** setAddresses() refused because another port holds an address. */
   addressConflicts: number;
+  /** Conflict notices given to the guest (the wire claimed its address, see AddressConflict). */
+  conflictNotices: number;
+  /** Notices lost because CONFLICT_NOTICES_MAX were already waiting. */
+  conflictNoticesDropped: number;
 } & Record<PortDropReason, number>;
 
 /** Where a port raises its domain's virtual interrupts. */
@@ -45,7 +52,7 @@ export class Port {
   readonly counters: PortCounters = {
     rxFrames: 0, rxBytes: 0, rxConsumed: 0, rxSpoofedMac: 0, rxSpoofedIp: 0, rxQueueFull: 0, rxHalted: 0, rxFlushed: 0,
     txQueued: 0, txQueueFull: 0, txFrames: 0, txBytes: 0, txLocal: 0, txFlushed: 0,
-    txSpoofedMac: 0, txSpoofedIp: 0, txMalformed: 0, txRateLimited: 0, addressConflicts: 0,
+    txSpoofedMac: 0, txSpoofedIp: 0, txMalformed: 0, txRateLimited: 0, addressConflicts: 0, conflictNotices: 0, conflictNoticesDropped: 0,
   };
   /** DRR state: bytes this port may still send in the current round. */
   deficit = 0;
@@ -63,6 +70,7 @@ export class Port {
   /** The port is on the arbiter's active list (owned by the policy). */
   txActive = false;
   private addrs: Set<IpAddr>;
+  private readonly conflicts: AddressConflict[] = [];
 
   constructor(
     readonly name: string,
@@ -101,6 +109,28 @@ export class Port {
     return true;
   }
 
+  /**
+   * The wire claimed `ip`, one of this port's addresses, from `mac`: tell the guest (a small
+   * notice, not the frame), raising Irq.AddrConflict. A notice already waiting for the same
+   * claim is not repeated; beyond CONFLICT_NOTICES_MAX waiting, the notice is dropped and counted.
+   */
+  noteConflict(ip: IpAddr, mac: Mac): void {
+    if (this.halted) return;
+    if (this.conflicts.some((c) => c.ip === ip && c.mac === mac)) return;
+    if (this.conflicts.length >= CONFLICT_NOTICES_MAX) {
+      this.counters.conflictNoticesDropped++;
+      return;
+    }
+    this.conflicts.push({ ip, mac });
+    this.counters.conflictNotices++;
+    this.line.raise(Irq.AddrConflict);
+  }
+
+  /** The oldest waiting conflict notice (for the guest's takeConflict()). */
+  takeConflict(): AddressConflict | undefined {
+    return this.conflicts.shift();
+  }
+
   /** Queue a frame from the guest; false if full (the caller drops it). */
   enqueueTx(frame: Uint8Array): boolean {
     if (!this.tx.push(frame)) return false;
@@ -115,5 +145,6 @@ export class Port {
     for (let f = this.tx.shift(); f !== undefined; f = this.tx.shift()) drop('txFlushed', f);
     this.deficit = 0;
     this.wantTxSpace = false;
+    this.conflicts.length = 0;
   }
 }

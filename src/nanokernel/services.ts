@@ -47,6 +47,7 @@ export function domainServices(d: Domain, sw: Switch, sched: Scheduler, clock: C
     },
     addresses: () => [...port.addresses],
     setAddresses: (addrs) => !stale() && sw.setAddresses(port, addrs),
+    takeConflict: () => (stale() ? undefined : port.takeConflict()),
   };
   return {
     name: d.name,

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { Ring } from '../machine/ring.js';
 import { ArpOperation, ArpRepr, EtherType, EthernetRepr, IpProtocol, MAC_BROADCAST, parseIpv4, parseIpv6, parseMac, writeIpv6, type Ipv6, type Mac } from '../wire/index.js';
 import { arpFrame, ipv4Frame } from '../net/testing.js';
-import { Port } from './port.js';
+import { CONFLICT_NOTICES_MAX, Port } from './port.js';
+import { Irq } from './guest-interface.js';
 import { Switch } from './switch.js';
 import { VirtRx } from './virt-rx.js';
 
@@ -205,5 +206,46 @@ describe('VirtRx delivery edges', () => {
     rx.drain();
     expect(rx.pending()).toBe(false);
     expect(sw.counters.rxFrames).toBe(1);
+  });
+});
+
+describe('VirtRx conflict notices (RFC 5227 2.4 evidence for the claimed guest)', () => {
+  const ATTACKER = parseMac('02:66:66:66:66:66')!;
+
+  it('an ARP claim on a guest\'s address is dropped and becomes a notice (address, sender MAC) on that port, raising AddrConflict', () => {
+    const { rtos, gpos, receive, drops } = setup();
+    const raised: number[] = [];
+    rtos.line = { raise: (l) => raised.push(l) };
+    receive(arp(ATTACKER, ATTACKER, RTOS.ip));
+    expect(drops).toEqual(['rxSpoofedIp rtos']);
+    expect(rtos.rx.length).toBe(0);
+    expect(raised).toEqual([Irq.AddrConflict]);
+    expect(rtos.takeConflict()).toEqual({ ip: RTOS.ip, mac: ATTACKER });
+    expect(rtos.takeConflict()).toBeUndefined();
+    expect(gpos.counters.conflictNotices).toBe(0);
+  });
+
+  it('no notice for a spoofed IPv4 source, a spoofed MAC, or a probe (sender 0.0.0.0)', () => {
+    const { rtos, receive } = setup();
+    receive(ip4(GPOS.mac, ATTACKER, RTOS.ip));
+    receive(arp(RTOS.mac, RTOS.mac, RTOS.ip));
+    receive(arp(ATTACKER, ATTACKER, 0));
+    expect(rtos.counters.conflictNotices).toBe(0);
+    expect(rtos.takeConflict()).toBeUndefined();
+  });
+
+  it('is bounded: a repeated claim waits once, at most CONFLICT_NOTICES_MAX wait, the rest are counted as dropped', () => {
+    const { rtos, receive } = setup();
+    for (let i = 0; i < 3; i++) receive(arp(ATTACKER, ATTACKER, RTOS.ip));
+    expect(rtos.counters.conflictNotices).toBe(1);
+    for (let i = 1; i <= CONFLICT_NOTICES_MAX + 2; i++) {
+      const mac = ATTACKER + i;
+      receive(arp(mac, mac, RTOS.ip));
+    }
+    expect(rtos.counters.conflictNotices).toBe(CONFLICT_NOTICES_MAX);
+    expect(rtos.counters.conflictNoticesDropped).toBe(3);
+    let n = 0;
+    while (rtos.takeConflict() !== undefined) n++;
+    expect(n).toBe(CONFLICT_NOTICES_MAX);
   });
 });

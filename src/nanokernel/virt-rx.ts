@@ -5,9 +5,12 @@
 // Receive-side identity: the wire never speaks for a local guest. A frame whose Ethernet source
 // or ARP sender MAC is a guest's MAC, or whose ARP sender, IPv4 or IPv6 source is a guest's
 // address, is dropped (rxSpoofedMac, rxSpoofedIp, counted on the claimed guest's port too) before
-// any guest sees it: local delivery is the only way one guest's identity reaches another.
+// any guest sees it: local delivery is the only way one guest's identity reaches another. An ARP
+// packet claiming a guest's address is a conflict that guest must defend (RFC 5227 2.4), so the
+// claimed port gets a small notice (address and sender MAC, Irq.AddrConflict), never the frame.
 import { ETHERNET_HEADER_LEN, EtherType, EthernetFrame, isWireError } from '../wire/index.js';
-import { readIpv4, readIpv6, readMac, type IpAddr } from '../wire/address.js';
+import { readIpv4, readIpv6, readMac, type IpAddr, type Mac } from '../wire/address.js';
+import type { AddressConflict } from './guest-interface.js';
 import type { Ring } from '../machine/ring.js';
 import { Port } from './port.js';
 import type { Switch } from './switch.js';
@@ -33,7 +36,13 @@ export class VirtRx {
     c.rxFrames++;
     if (frame.length < ETHERNET_HEADER_LEN) return sw.drop('rxRunt', frame);
     const claim = localClaim(sw, frame);
-    if (claim !== undefined) return sw.drop(claim[0], frame, claim[1]);
+    if (claim !== undefined) {
+      sw.drop(claim[0], frame, claim[1]);
+      // An ARP packet claiming a guest's address is a conflict (RFC 5227 2.4) the guest must
+      // hear of to defend its address; it gets the notice, never the frame.
+      if (claim[2] !== undefined) claim[1].noteConflict(claim[2].ip, claim[2].mac);
+      return;
+    }
     const to = sw.route(frame);
     if (typeof to === 'string') return sw.drop(to, frame);
     if (to instanceof Port) {
@@ -65,7 +74,7 @@ const IPV6_MIN_LEN = 40;
  * still cannot carry a guest's identity, so checking more frames than the guests accept is safe.
  * The caller guarantees an Ethernet header's 14 bytes.
  */
-export function localClaim(sw: Switch, frame: Uint8Array): ['rxSpoofedMac' | 'rxSpoofedIp', Port] | undefined {
+export function localClaim(sw: Switch, frame: Uint8Array): ['rxSpoofedMac' | 'rxSpoofedIp', Port, AddressConflict?] | undefined {
   // The Ethernet source first, read raw: even a frame whose 802.1Q tag is cut short may not
   // carry a guest's MAC to the other guest.
   let p = sw.owner(readMac(frame, ETHERNET_SRC));
@@ -74,12 +83,14 @@ export function localClaim(sw: Switch, frame: Uint8Array): ['rxSpoofedMac' | 'rx
   if (isWireError(eth)) return undefined;
   const body = eth.payload();
   let ip: IpAddr | undefined;
+  let arpSender: Mac | undefined;
   switch (eth.etherType()) {
     case EtherType.Arp:
       if (body.length < ARP_MIN_LEN) return undefined;
       p = sw.owner(readMac(body, ARP_SENDER_MAC));
       if (p) return ['rxSpoofedMac', p];
       ip = readIpv4(body, ARP_SENDER_IP);
+      arpSender = readMac(body, ARP_SENDER_MAC);
       break;
     case EtherType.Ipv4:
       if (body.length >= IPV4_MIN_LEN) ip = readIpv4(body, IPV4_SRC);
@@ -89,7 +100,8 @@ export function localClaim(sw: Switch, frame: Uint8Array): ['rxSpoofedMac' | 'rx
       break;
   }
   p = ip === undefined ? undefined : sw.ownerOfAddr(ip);
-  return p ? ['rxSpoofedIp', p] : undefined;
+  if (!p) return undefined;
+  return arpSender === undefined || ip === undefined ? ['rxSpoofedIp', p] : ['rxSpoofedIp', p, { ip, mac: arpSender }];
 }
 
 /** Put a frame into a port's RX ring (raising its line), or drop it: halted port, full ring. */

@@ -87,11 +87,20 @@ export function processArp(inner: InterfaceInner, payload: Uint8Array, rx: RxMet
  * say so in counters and an event, every time.
  */
 function conflict(inner: InterfaceInner, mac: Mac): void {
+  inner.dropRx('arp-conflict');
+  defendAddress(inner, mac);
+}
+
+/**
+ * The defence itself (RFC 5227 2.4 (b)), also for a claim we did not receive as a frame: the
+ * nanokernel dropped it at the switch and told us (NetStack.addressClaimed). Counted in
+ * arpConflicts, not as a received frame.
+ */
+export function defendAddress(inner: InterfaceInner, mac: Mac): void {
   const now = inner.now();
   const state = inner.sockets.require(ARP_STATE);
   const defend = state.lastDefendedAt === undefined || now - state.lastDefendedAt >= DEFEND_INTERVAL_US;
   inner.counters.arpConflicts++;
-  inner.dropRx('arp-conflict');
   if (defend) {
     state.lastDefendedAt = now;
     if (dispatchArp(inner, announcement(inner), MAC_BROADCAST)) inner.counters.arpDefences++;

@@ -3,8 +3,8 @@
 // in poll(), and pollAt() says when.
 
 import { ETHERNET_HEADER_LEN, EthernetFrame, MAC_BROADCAST, VLAN_TAG_LEN, isMulticastMac, isWireError } from '../wire/index.js';
-import type { Ipv4, Ipv4Cidr, Mac } from '../wire/index.js';
-import { arpProtocol, dispatchAnnouncement, startProbe } from './arp.js';
+import type { IpAddr, Ipv4, Ipv4Cidr, Mac } from '../wire/index.js';
+import { arpProtocol, defendAddress, dispatchAnnouncement, startProbe } from './arp.js';
 import type { AddressProbe, ProbeOptions } from './arp-probe.js';
 import type { ArpCache } from './arp-cache.js';
 import type { NetCounters } from './counters.js';
@@ -141,6 +141,19 @@ export class NetStack {
    */
   probeAddress(ip: Ipv4, opts: ProbeOptions): AddressProbe {
     return startProbe(this.inner, ip, opts);
+  }
+
+  /**
+   * Another host (`mac`) claims `ip`: evidence from below (the nanokernel dropped the claiming
+   * frame at its switch, so the stack never saw it). If `ip` is our IPv4 address, defend it as
+   * for a claim we received (RFC 5227 2.4: once per DEFEND_INTERVAL_US, counted, an event).
+   * False if `ip` is not our address.
+   */
+  addressClaimed(ip: IpAddr, mac: Mac): boolean {
+    const inner = this.inner;
+    if (typeof ip !== 'number' || ip === 0 || ip !== inner.addr || mac === inner.mac) return false;
+    defendAddress(inner, mac);
+    return true;
   }
 
   /** Bind a UDP port (0: ephemeral, 49152..65535). Throws Error('udp port N in use') if taken. */

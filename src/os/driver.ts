@@ -21,6 +21,7 @@ export class VirtualNicDriver implements NetDevice {
 
   constructor(private readonly kernel: GuestKernel) {
     kernel.onInterrupt(Irq.NetRx, () => this.receive());
+    kernel.onInterrupt(Irq.AddrConflict, () => this.conflicts());
     kernel.afterUnit(() => this.armPoll());
   }
 
@@ -49,6 +50,12 @@ export class VirtualNicDriver implements NetDevice {
   /** The nanokernel's address set for this port: its TX source check follows DAD, SLAAC and DHCP. */
   setAddresses(addrs: readonly IpAddr[]): boolean {
     return this.kernel.hw.nic.setAddresses(addrs);
+  }
+
+  /** The wire claimed one of our addresses (the frame stayed at the switch): the stack defends it. */
+  private conflicts(): void {
+    const nic = this.kernel.hw.nic;
+    for (let c = nic.takeConflict(); c !== undefined; c = nic.takeConflict()) this.stack?.addressClaimed(c.ip, c.mac);
   }
 
   private receive(): void {
