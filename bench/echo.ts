@@ -18,6 +18,7 @@ function machineEcho(): { frames: number; ns: number; heapMb: number; replies: n
   const clock = new ManualClock();
   const link = new MemoryLink('mem0', 1500, 1024);
   const cfg = defaultConfig();
+  cfg.addressProbe = false; // addresses taken at once: this is not about the boot probe
   // One client at full speed on a virtual clock that does not move: measure the path, not the
   // echo's per-source reflector limit (which would answer 64 and refuse the rest).
   for (const g of cfg.guests) g.echoRate = 0;

@@ -30,6 +30,7 @@ function scriptedRun(path: string, views?: string[]): { machine: Machine; counte
   const clock = new ManualClock(1_000_000);
   const link = new MemoryLink('mem0');
   const cfg = defaultConfig();
+  cfg.addressProbe = false; // addresses taken at once: this is not about the boot probe
   const { capture, sink } = openCapture(path, { guests: cfg.guests.map((g) => g.name), views, now: () => EPOCH_NS + BigInt(clock.now()) * 1000n, wireDescription: 'mem0' });
   const machine = buildMachine(cfg, link, clock, { capture });
   machine.start();

@@ -21,6 +21,7 @@ function boot(tune: (cfg: MachineConfig) => void = () => {}, hooks: MachineHooks
   const clock = new ManualClock(1_000_000);
   const link = new MemoryLink('mem0', linkMtu);
   const cfg = defaultConfig();
+  cfg.addressProbe = false; // these tests start from taken addresses; the boot probe has its own (test/address-probe.test.ts)
   tune(cfg);
   const machine = buildMachine(cfg, link, clock, hooks);
   machine.start();

@@ -45,6 +45,7 @@ class Harness {
 
   constructor() {
     const cfg = defaultConfig();
+    cfg.addressProbe = false; // addresses taken at once: this is not about the boot probe
     cfg.guests[0]!.control = undefined; // no periodic task: idle means idle
     this.machine = buildMachine(cfg, this.link, this.clock, { onFault: (r) => this.faults.push(r) });
     this.machine.nanokernel.observer = { rx: (frame, to, cast) => this.seen.rx.push({ frame, to, cast }) };

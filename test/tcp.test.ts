@@ -32,6 +32,7 @@ function boot(faults: Partial<FaultOptions> = {}, lineRateBps?: number): Bench {
   MemoryLink.pair(machineSide, hostSide);
   const fault = new FaultLink(machineSide, { seed: 7, ...faults }, () => clock.now());
   const cfg = defaultConfig();
+  cfg.addressProbe = false; // addresses taken at once: this is not about the boot probe
   if (lineRateBps !== undefined) cfg.lineRateBps = lineRateBps;
   const machine = buildMachine(cfg, fault, clock);
   const host = new NetStack({ mac: HOST_MAC, ipv4: { addr: HOST_IP, prefixLen: 24 } }, { transmit: (f) => hostSide.send(f) }, () => clock.now());

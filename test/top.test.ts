@@ -38,7 +38,7 @@ describe.skipIf(noPython !== undefined)('nanoshare top in a pseudo-terminal', ()
     await withTmpDir('obs-top', async (dir) => {
       const clock = new ManualClock(1_000_000);
       const link = new MemoryLink('mem0');
-      const machine = buildMachine(defaultConfig(), link, clock);
+      const machine = buildMachine({ ...defaultConfig(), addressProbe: false }, link, clock);
       machine.start();
       const ctl = join(dir, 'ctl.sock');
       const server = await serveControl(ctl, { stats: () => machine.stats(), resetLateness: () => {} });

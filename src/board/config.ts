@@ -11,6 +11,8 @@ import type { TxPolicyName } from '../nanokernel/arbiter.js';
 import type { FaultPolicy } from '../nanokernel/scheduler.js';
 import type { PcapPrecision } from '../capture/pcap.js';
 import { formatOf } from '../capture/capture.js';
+import type { ProbeTiming } from '../net/index.js';
+import { FIXED_MAC_BASE, deriveGuestMac } from './mac.js';
 import { ConfigSchema, DEFAULT_CONTROL_PERIOD_US, FORMAT, type ConfigFile, type GuestFile, type StringFormat } from './schema.js';
 
 export { DEFAULT_CONTROL_PERIOD_US };
@@ -32,6 +34,8 @@ export interface GuestSettings {
   /** Served first (the nanokernel's primary domain); exactly one guest is. */
   primary: boolean;
   mac: Mac;
+  /** The MAC was not configured: derived from the machine's identity (or the fixed default without one). */
+  macDerived: boolean;
   ipv4: Ipv4Cidr;
   gateway?: Ipv4;
   weight: number;
@@ -85,6 +89,10 @@ export interface MachineConfig {
   scheduler: { quantumUs: number; quantumFrames: number; unitFrames: number; sliceUs: number; guardUs: number };
   /** Seconds between stats log lines (0 = none). */
   statsInterval: number;
+  /** The identity guests' MACs are derived from (machineId and the link), when one is known. */
+  macIdentity?: string;
+  /** RFC 5227 probe of each guest's address at boot (timing; {} = the RFC's), or false: none. */
+  addressProbe: Partial<ProbeTiming> | false;
   guests: GuestSettings[];
 }
 
@@ -136,7 +144,7 @@ function describe(e: ValueError): [string, string] {
         return [e.path + path, text];
       }
     }
-    return at(`expected ${members.map((m) => (m.const !== undefined ? JSON.stringify(m.const) : m.type === 'null' ? 'null' : `a ${m.type}`)).join(' or ')}, got ${JSON.stringify(v)}`);
+    return at(`expected ${members.map((m) => (m.const !== undefined ? JSON.stringify(m.const) : m.type === 'null' ? 'null' : m.type === 'integer' ? 'an integer' : `a ${m.type}`)).join(' or ')}, got ${JSON.stringify(v)}`);
   }
   const fmt = (s as { [FORMAT]?: StringFormat })[FORMAT];
   if (fmt && typeof v === 'string') return at(`malformed ${fmt.what} ${JSON.stringify(v)} (${fmt.hint})`);
@@ -200,14 +208,15 @@ function mac(v: string, field: string): Mac {
   return m;
 }
 
-function guestSettings(g: GuestFile, field: string): GuestSettings {
+function guestSettings(g: GuestFile, field: string, derived: () => Mac): GuestSettings {
   const os = g.os ?? (g.name === 'rtos' || g.name === 'gpos' ? g.name : undefined);
   if (os === undefined) failAcross(`${field}.os`, 'expected "rtos" or "gpos" (required unless the name is rtos or gpos)');
   const out: GuestSettings = {
     name: g.name,
     os,
     primary: g.primary ?? false,
-    mac: mac(g.mac, `${field}.mac`),
+    mac: g.mac === undefined ? derived() : mac(g.mac, `${field}.mac`),
+    macDerived: g.mac === undefined,
     ipv4: parseIpv4Cidr(g.ipv4)!,
     weight: d(g.weight, `${field}.weight`),
     echo: d(g.echo, `${field}.echo`),
@@ -292,8 +301,15 @@ export function configFromJson(json: unknown): MachineConfig {
     mtu: d(f.mtu, 'mtu'),
     scheduler: d(f.scheduler, 'scheduler') as MachineConfig['scheduler'],
     statsInterval: d(f.statsInterval, 'statsInterval'),
-    guests: d(f.guests, 'guests').map((g, i) => guestSettings(g, `guests[${i}]`)),
+    // Replay takes its addresses at once unless the document asks for a probe.
+    addressProbe: probeTiming(link.kind === 'pcap' && !(typeof json === 'object' && json !== null && 'addressProbe' in json) ? 'off' : d(f.addressProbe, 'addressProbe')),
+    guests: [],
   };
+  const identity = macIdentity(f.machineId, link);
+  if (identity !== undefined) cfg.macIdentity = identity;
+  cfg.guests = d(f.guests, 'guests').map((g, i) =>
+    guestSettings(g, `guests[${i}]`, () => (identity === undefined ? FIXED_MAC_BASE + i : deriveGuestMac(identity, g.name))),
+  );
   // Unless a guest is named the primary, the primary is the rtos (when there is exactly one).
   if (!cfg.guests.some((g) => g.primary)) {
     const rtos = cfg.guests.filter((g) => g.os === 'rtos');
@@ -308,6 +324,32 @@ export function configFromJson(json: unknown): MachineConfig {
   if (f.control != null) cfg.control = f.control;
   validate(cfg);
   return cfg;
+}
+
+/**
+ * What guests' MACs are derived from: the machine's identity and the link (two machines on one
+ * host differ by their TAP, on two hosts by their identity). None without a machineId, or for
+ * capture replay, whose frames are addressed to the MACs they were recorded with: the fixed
+ * defaults 02:4e:53:00:00:0a, :0b, ... by position.
+ */
+function macIdentity(machineId: string | undefined, link: LinkSpec): string | undefined {
+  if (machineId === undefined) return undefined;
+  switch (link.kind) {
+    case 'tap':
+      return `${machineId}\0tap:${link.name}`;
+    case 'vxlan':
+      return `${machineId}\0vxlan:${link.vni}@${link.local.addr}:${link.local.port}`;
+    case 'pcap':
+      return undefined;
+  }
+}
+
+/** The addressProbe key: "rfc" (RFC 5227's timing), "off", or N ms for every wait. */
+function probeTiming(v: 'rfc' | 'off' | number): Partial<ProbeTiming> | false {
+  if (v === 'off') return false;
+  if (v === 'rfc') return {};
+  const us = v * 1000;
+  return { probeWaitUs: us, probeMinUs: us, probeMaxUs: us, announceWaitUs: us };
 }
 
 /** The capture's views, snaplen and rotation, checked against the file format and the guests. */

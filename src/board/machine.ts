@@ -11,6 +11,7 @@ import { Guest, type GuestStats } from '../os/guest.js';
 import type { MachineConfig } from './config.js';
 import type { Capture } from '../capture/capture.js';
 import { captureObserver } from './capture.js';
+import type { ProbeOutcome } from '../net/index.js';
 
 export interface Machine {
   readonly processor: Processor;
@@ -32,6 +33,8 @@ export interface MachineHooks {
   onFault?: (report: FaultReport) => void;
   /** Write every frame and the nanokernel's decision about it into this capture. */
   capture?: Capture;
+  /** A guest's boot-time RFC 5227 probe ended (after every boot of it): its address taken, or in use by `outcome.mac`. */
+  onAddress?: (guest: string, outcome: ProbeOutcome) => void;
 }
 
 export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock, hooks: MachineHooks = {}): Machine {
@@ -49,7 +52,9 @@ export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock, hooks
       name: g.name,
       role: g.primary ? 'primary' : 'secondary',
       mac: g.mac,
-      ipv4: g.ipv4.addr,
+      // A probed address joins the port's address set only once taken (the guest publishes it):
+      // until then the wire's answers for it must reach the guest, not be dropped as spoofs.
+      ipv4: cfg.addressProbe === false ? g.ipv4.addr : undefined,
       weight: g.weight,
       rateBps: g.rateBps,
       onFault: g.onFault,
@@ -57,6 +62,7 @@ export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock, hooks
         const guest = new Guest(hw, {
           name: g.name, kind: g.os, mac: g.mac, ipv4: g.ipv4, gateway: g.gateway, echo: g.echo, echoRate: g.echoRate, ipv6: g.ipv6,
           mtu, control: g.control, load: g.load && { ...g.load, priority: 10 },
+          probe: cfg.addressProbe, onAddress: hooks.onAddress && ((o) => hooks.onAddress!(g.name, o)),
         });
         guests.set(g.name, guest);
         return guest.os;
@@ -79,6 +85,15 @@ export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock, hooks
 }
 
 /** The guests as the `ready` log line names them; with the machine, also the protocols each OS runs. */
-export function describeGuests(cfg: MachineConfig, machine?: Machine): Array<{ name: string; os: string; mac: string; ipv4: string; protocols?: readonly string[] }> {
-  return cfg.guests.map((g) => ({ name: g.name, os: g.os, mac: formatMac(g.mac), ipv4: formatIpv4Cidr(g.ipv4), protocols: machine?.guests.get(g.name)?.net.protocols }));
+export function describeGuests(
+  cfg: MachineConfig,
+  machine?: Machine,
+): Array<{ name: string; os: string; mac: string; macDerived?: true; ipv4: string; ipv4State?: string; protocols?: readonly string[] }> {
+  return cfg.guests.map((g) => {
+    const guest = machine?.guests.get(g.name);
+    return {
+      name: g.name, os: g.os, mac: formatMac(g.mac), ...(g.macDerived ? { macDerived: true as const } : {}), ipv4: formatIpv4Cidr(g.ipv4),
+      ...(guest ? { ipv4State: guest.ipv4State } : {}), protocols: guest?.net.protocols,
+    };
+  });
 }

@@ -52,7 +52,7 @@ async function run(waits: number[] = [], input: readonly ReplayFrame[] = INPUT, 
   const clock = new ManualClock(T0);
   const link = new ReplayLink('pcap:test');
   const rec = new Recorder(link, clock);
-  const m = buildMachine(defaultConfig(), rec, clock);
+  const m = buildMachine({ ...defaultConfig(), addressProbe: false }, rec, clock);
   m.start();
   const result = await replay(input, clock, link, { wait: async (us) => void waits.push(us), tailUs: 500_000, ...opts });
   m.stop();

@@ -63,7 +63,12 @@ export const GuestSchema = Type.Object(
         description: 'The primary: served first by the processor and the NIC (strict policy), the others share what it leaves by weight. Exactly one guest is the primary; by default the one rtos.',
       }),
     ),
-    mac: MacText('Ethernet address, six hex pairs separated by : or -. Unicast (first byte even), not all zeros, unique.'),
+    mac: O(
+      MacText(
+        'Ethernet address, six hex pairs separated by : or -. Unicast (first byte even), not all zeros, unique. ' +
+          'When absent: derived from the machine\'s identity (machineId, the link) and the guest\'s name, a stable locally administered unicast MAC (see the README).',
+      ),
+    ),
     ipv4: CidrText('IPv4 address and prefix of this guest, unique among the guests.'),
     gateway: O(nullable(Ipv4Text('Default gateway (in the guest\'s subnet); none by default.'))),
     weight: O(Type.Number({ minimum: 0.01, maximum: 1000, default: 1, description: 'Share of the NIC among the secondaries under the weighted transmit policy.' })),
@@ -144,13 +149,30 @@ export const ConfigSchema = Type.Object(
       ),
     ),
     statsInterval: O(Type.Integer({ minimum: 0, maximum: 86400, default: 10, description: 'Seconds between stats log lines (0 = none).' })),
+    machineId: O(
+      Type.String({
+        minLength: 1,
+        maxLength: 256,
+        description:
+          'This machine\'s identity, from which the MACs of guests without a configured mac are derived (with the link and the guest\'s name). ' +
+          'Default for `nanoshare run`: /etc/machine-id and the host name; give one to keep the MACs when those change (a re-created container).',
+      }),
+    ),
+    addressProbe: O(
+      Type.Union([Type.Literal('rfc'), Type.Literal('off'), Type.Integer({ minimum: 1, maximum: 10_000 })], {
+        default: 'rfc',
+        description:
+          'RFC 5227 probe of each guest\'s IPv4 address at boot, before the guest takes it: "rfc" (the RFC\'s timing: 4 to 7 s), ' +
+          '"off" (take it at once), or N: every wait N milliseconds (a quick probe for labs and tests). A guest whose address is in use does not take it.',
+      }),
+    ),
     guests: O(
       Type.Array(GuestSchema, {
         maxItems: 256,
         description: 'The guests (2 to 256): exactly one primary (by default the one rtos), each rtos or gpos. Unique names, MACs and addresses.',
         default: [
-          { name: 'rtos', os: 'rtos', mac: '02:4e:53:00:00:0a', ipv4: '10.77.0.10/24' },
-          { name: 'gpos', os: 'gpos', mac: '02:4e:53:00:00:0b', ipv4: '10.77.0.11/24' },
+          { name: 'rtos', os: 'rtos', ipv4: '10.77.0.10/24' },
+          { name: 'gpos', os: 'gpos', ipv4: '10.77.0.11/24' },
         ],
       }),
     ),

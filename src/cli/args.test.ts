@@ -1,5 +1,7 @@
 // Flags are config keys: each flag lands on a key the schema knows, a flag and the same key in a
 // file give the same machine, and an error names the flag (or the file) the bad value came from.
+import { deriveGuestMac } from '../board/mac.js';
+import { hostMachineId } from '../host/identity.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,13 +53,43 @@ describe('every flag is a config key', () => {
   it('a flag and the same key in a file give the same machine', () => {
     const pairs: Array<[string[], unknown]> = [
       [['--tx-policy', 'weighted', '--line-rate', '100M', '--stats-interval', '0'], { txPolicy: 'weighted', lineRate: '100M', statsInterval: 0 }],
-      [['--rtos-ip', '10.9.0.10/16', '--gpos-mac', '02:00:00:00:00:0b'], { guests: [{ name: 'rtos', mac: '02:4e:53:00:00:0a', ipv4: '10.9.0.10/16' }, { name: 'gpos', mac: '02:00:00:00:00:0b', ipv4: '10.77.0.11/24' }] }],
-      [['--telemetry', '10.77.0.1:9000', '--control-period', '500', '--gpos-load', '10.77.0.1:7'], { guests: [{ name: 'rtos', mac: '02:4e:53:00:00:0a', ipv4: '10.77.0.10/24', control: { periodUs: 500, telemetry: '10.77.0.1:9000' } }, { name: 'gpos', mac: '02:4e:53:00:00:0b', ipv4: '10.77.0.11/24', load: { dst: '10.77.0.1:7' } }] }],
+      [['--rtos-ip', '10.9.0.10/16', '--gpos-mac', '02:00:00:00:00:0b'], { guests: [{ name: 'rtos', ipv4: '10.9.0.10/16' }, { name: 'gpos', mac: '02:00:00:00:00:0b', ipv4: '10.77.0.11/24' }] }],
+      [['--telemetry', '10.77.0.1:9000', '--control-period', '500', '--gpos-load', '10.77.0.1:7'], { guests: [{ name: 'rtos', ipv4: '10.77.0.10/24', control: { periodUs: 500, telemetry: '10.77.0.1:9000' } }, { name: 'gpos', ipv4: '10.77.0.11/24', load: { dst: '10.77.0.1:7' } }] }],
       [['--bridge', 'br0'], { bridge: 'br0' }],
       [['--tap', 'ns1'], { link: 'tap:ns1' }],
       [['--link', 'vxlan://192.0.2.1?vni=7'], { link: 'vxlan://192.0.2.1?vni=7' }],
+      [['--machine-id', 'lab-7', '--address-probe', '50'], { machineId: 'lab-7', addressProbe: 50 }],
+      [['--address-probe', 'off'], { addressProbe: 'off' }],
     ];
     for (const [flags, json] of pairs) expect(configFromArgs(flags), flags.join(' ')).toEqual(configFromArgs(['--config', file(json)]));
+  });
+
+  it('derives the MACs of guests without one from the host, the link and the name; keeps a configured one', () => {
+    const a = configFromArgs(['--tap', 'nsa0', '--gpos-mac', '02:00:00:00:00:0b']);
+    const b = configFromArgs(['--tap', 'nsb0']);
+    if (a === 'help' || b === 'help') throw new Error('help');
+    expect(a.guests[0]!.mac).toBe(deriveGuestMac(`${hostMachineId()}\0tap:nsa0`, 'rtos'));
+    expect([a.guests[0]!.macDerived, a.guests[1]!.macDerived]).toEqual([true, false]);
+    expect(a.guests[1]!.mac).toBe(0x02_00_00_00_00_0b);
+    expect(b.guests[0]!.mac).not.toBe(a.guests[0]!.mac); // another TAP on this host: another machine
+    const again = configFromArgs(['--tap', 'nsa0']);
+    expect(again !== 'help' && again.guests[0]!.mac).toBe(a.guests[0]!.mac); // the same across restarts
+    const named = configFromArgs(['--tap', 'nsa0', '--machine-id', 'lab-7']);
+    expect(named !== 'help' && named.guests[0]!.mac).toBe(deriveGuestMac('lab-7\0tap:nsa0', 'rtos'));
+    expect(named !== 'help' && [named.addressProbe, configFromArgs(['--address-probe', 'off']) !== 'help']).toEqual([{}, true]);
+  });
+
+  it('the boot probe: rfc by default, off, or N ms for every wait; anything else names the flag', () => {
+    const probe = (...argv: string[]) => {
+      const c = configFromArgs(argv);
+      return c === 'help' ? undefined : c.addressProbe;
+    };
+    expect(probe()).toEqual({});
+    expect(probe('--address-probe', 'rfc')).toEqual({});
+    expect(probe('--address-probe', 'off')).toBe(false);
+    expect(probe('--address-probe', '40')).toEqual({ probeWaitUs: 40_000, probeMinUs: 40_000, probeMaxUs: 40_000, announceWaitUs: 40_000 });
+    expect(errorOf(['--address-probe', 'soon'])).toMatch(/^--address-probe: expected "rfc" or "off" or an integer/);
+    expect(errorOf(['--address-probe', '0'])).toMatch(/^--address-probe: /);
   });
 
   it('flags override the file, and --gateway sets every guest', () => {
@@ -81,7 +113,7 @@ describe('errors name where the value came from', () => {
   });
 
   it('a conflict between fields names the config fields', () => {
-    expect(errorOf(['--gpos-mac', '02:4e:53:00:00:0a'])).toBe('guests[1].mac: duplicate MAC 02:4e:53:00:00:0a (also guests[0])');
+    expect(errorOf(['--rtos-mac', '02:4e:53:00:00:0a', '--gpos-mac', '02:4e:53:00:00:0a'])).toBe('guests[1].mac: duplicate MAC 02:4e:53:00:00:0a (also guests[0])');
     expect(errorOf(['--bridge', 'br0', '--host-ip', '10.1.0.1/24'])).toMatch(/^--host-ip: the TAP gets no address/);
   });
 

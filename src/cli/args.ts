@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, configFromJson, fieldName, withDefaults, type MachineConfig } from '../board/config.js';
 import type { ConfigFile } from '../board/schema.js';
+import { hostMachineId } from '../host/identity.js';
 
 export const RUN_OPTIONS = {
   link: { type: 'string' },
@@ -35,6 +36,8 @@ export const RUN_OPTIONS = {
   'rtos-load': { type: 'string' },
   'gpos-load': { type: 'string' },
   'stats-interval': { type: 'string' },
+  'machine-id': { type: 'string' },
+  'address-probe': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -60,8 +63,11 @@ processor and one NIC bridged to a TAP device. Needs root or CAP_NET_ADMIN and /
   --config FILE            JSON config (guests' names, MACs, IPv4/prefix, ...); flags override it
   --rtos-ip CIDR           rtos address (default 10.77.0.10/24)
   --gpos-ip CIDR           gpos address (default 10.77.0.11/24)
-  --rtos-mac MAC           rtos MAC (default 02:4e:53:00:00:0a)
-  --gpos-mac MAC           gpos MAC (default 02:4e:53:00:00:0b)
+  --rtos-mac MAC           rtos MAC (default: derived from the machine id, the link and the name)
+  --gpos-mac MAC           gpos MAC (default: derived, as for the rtos)
+  --machine-id ID          identity the derived MACs come from (default: /etc/machine-id and the host name)
+  --address-probe P        RFC 5227 probe of each guest's address at boot: rfc (default, 4 to 7 s),
+                           off, or N (every wait N ms); a guest whose address is in use does not take it
   --gateway IP             default gateway of both guests (default none)
   --capture FILE           FILE.pcapng: the wire and each guest as interfaces, the nanokernel's decision
                            as each frame's comment; FILE.pcap: the wire only; '-': pcapng on stdout
@@ -116,6 +122,8 @@ export const FLAG_KEYS: Record<FlagName, FlagKey> = {
   'tx-policy': { path: ['txPolicy'] },
   'line-rate': { path: ['lineRate'] },
   'stats-interval': { path: ['statsInterval'], integer: true },
+  'machine-id': { path: ['machineId'] },
+  'address-probe': { path: ['addressProbe'], integer: true },
   'rtos-ip': { path: ['ipv4'], guest: 'rtos' },
   'gpos-ip': { path: ['ipv4'], guest: 'gpos' },
   'rtos-mac': { path: ['mac'], guest: 'rtos' },
@@ -193,6 +201,8 @@ export function configFromArgs(argv: readonly string[]): MachineConfig | 'help' 
     if (targets.length === 0) throw new ConfigError(`--${flag}: no guest is a ${key.guest}`);
     for (const [g, i] of key.guest === 'all' ? targets : targets.slice(0, 1)) setBy.set(setPath(g, `/guests/${i}`, key.path, value), `--${flag}`);
   }
+  // `nanoshare run` always knows who it is: the host's identity unless the user named one.
+  if (doc.machineId === undefined) doc.machineId = hostMachineId();
   if (values['host-ip'] !== undefined && (doc.bridge != null || doc.uplink != null)) {
     throw new ConfigError('--host-ip: the TAP gets no address when it is attached to a bridge (--bridge/--uplink)');
   }

@@ -6,7 +6,8 @@
 // the clock closes, then the link (a TAP we created disappears with it) and the capture, then the
 // host network setup is undone (`--uplink` gets its addresses and routes back).
 import { pino, type Logger } from 'pino';
-import { formatIpv4, formatIpv4Cidr } from '../wire/address.js';
+import { formatIpv4, formatIpv4Cidr, formatMac } from '../wire/address.js';
+import type { ProbeOutcome } from '../net/index.js';
 import type { Server as HttpServer } from 'node:http';
 import { machineRegistry, serveMetrics } from '../host/metrics.js';
 import type { Link } from '../link/link.js';
@@ -146,12 +147,33 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
     }
 
     clock = new SystemClock();
+    // RFC 5227: each guest probes its address at boot; `ready` waits for every probe to end.
+    const probed = new Map<string, ProbeOutcome>();
+    let allProbed: () => void = () => {};
+    const probesDone = new Promise<void>((resolve) => (allProbed = resolve));
+    if (cfg.addressProbe === false) allProbed();
     machine = buildMachine(cfg, link, clock, {
       capture,
+      onAddress: (guest, o) => {
+        if (o.kind === 'conflict') {
+          const ipv4 = formatIpv4(o.ip);
+          const mac = formatMac(o.mac);
+          log.warn({ guest, ipv4, mac, by: o.by }, `address conflict: ${guest}'s ${ipv4} is in use by ${mac}; ${guest} does not take it (RFC 5227)`);
+        }
+        probed.set(guest, o);
+        if (probed.size === cfg.guests.length) allProbed();
+      },
       onFault: (f) => log.error({ guest: f.guest, action: f.action, during: f.during, faults: f.faults, suppressed: f.suppressed, err: f.message, stack: f.stack }, 'guest fault'),
     });
     machine.nic.onLinkError((err) => log.warn({ err: err.message }, 'link error'));
     machine.start();
+
+    await Promise.race([probesDone, life.stopRequested]);
+    if (life.stopping) return stoppedEarly();
+    if ([...probed.values()].length > 0 && [...probed.values()].every((o) => o.kind === 'conflict')) {
+      const which = cfg.guests.map((g) => `${g.name} ${formatIpv4(g.ipv4.addr)}`).join(', ');
+      return fail(`every guest's address is in use on the LAN (${which}): no guest took its address (RFC 5227); choose free addresses`, 2);
+    }
 
     if (cfg.metrics) {
       const m = machine;

@@ -33,7 +33,7 @@ export const RX_DROP_REASONS = [
   'unknown-protocol', // no handler registered for the IPv4 protocol, e.g. TCP on the rtos (answered with protocol unreachable), or an IPv6 next header we do not implement (extension headers included)
   'tcp', // refused by TCP: the named reason is in the TCP layer's counters (drops)
   // IPv6 and Neighbor Discovery (ipv6.ts, ndp.ts).
-  'tentative', // addressed to an address still under duplicate address detection (RFC 4862 5.4)
+  'tentative', // addressed to an address still under duplicate address detection (RFC 4862 5.4) or RFC 5227 probing
   'multicast-echo', // echo request to a multicast group (no amplification, as for IPv4 broadcast)
   'nd-invalid', // NDP message failing RFC 4861's validity checks (hop limit not 255, bad source, ...)
   'nd-conflict', // another host advertises one of our preferred addresses (also in ndpConflicts)
@@ -50,6 +50,7 @@ export const TX_DROP_REASONS = [
   'arp-pending-evicted', // queued for the oldest of arpPendingAddrMax addresses being resolved, evicted for a new one
   'bad-port', // a datagram to or from port 0, or a port outside 0..65535
   'tx-full', // the device refused the frame (its queue is full)
+  'tentative', // our IPv4 address is still being probed (RFC 5227): nothing is sent from it yet
   'nd-failed', // IPv6 next hop did not answer ndMaxSolicits solicitations
   'nd-queue-full', // more than arpPendingMax packets waiting for one IPv6 neighbour
   'nd-pending-full', // more than arpPendingAddrMax IPv6 neighbours being resolved at once

@@ -43,6 +43,11 @@ export interface NetConfig {
   fragTimeoutUs?: number;
   /** Neighbor Discovery timers and bounds when IPv6 is installed (see DEFAULT_IPV6_CONFIG). */
   nd?: Partial<Ipv6Config>;
+  /**
+   * Start with the IPv4 address tentative (RFC 5227: being probed): not answered for, not sent
+   * from, not published to the device, until NetStack.takeAddress(). Default false.
+   */
+  tentative?: boolean;
   /** ICMP error token bucket: at most this many back to back, default 10. */
   icmpErrorBurst?: number;
   /** ICMP error token bucket: one token back every this many µs, default 100 ms. */
@@ -60,7 +65,7 @@ export interface NetDevice {
   setAddresses?(addrs: readonly IpAddr[]): boolean;
 }
 
-export type ResolvedConfig = Required<Omit<NetConfig, 'gateway' | 'nd'>> & { gateway: Ipv4 | undefined; nd: Ipv6Config };
+export type ResolvedConfig = Required<Omit<NetConfig, 'gateway' | 'nd' | 'tentative'>> & { gateway: Ipv4 | undefined; nd: Ipv6Config };
 
 const SECOND = 1_000_000;
 
@@ -140,6 +145,8 @@ export class InterfaceInner {
   /** Protocols that give the interface addresses (IPv6, DHCP) list them here, for publishAddresses(). */
   readonly addressSources: Array<() => readonly IpAddr[]> = [];
   private ident = 0;
+  /** The IPv4 address is still being probed (RFC 5227): `addr` is 0.0.0.0 until it is taken. */
+  tentative: boolean;
 
   constructor(
     cfg: NetConfig,
@@ -147,6 +154,7 @@ export class InterfaceInner {
     readonly now: () => number,
   ) {
     this.cfg = resolveConfig(cfg);
+    this.tentative = cfg.tentative === true;
     this.arp = new ArpCache(this.cfg.arpTtlUs, this.cfg.arpCacheMax);
     this.reassembly = new Ipv4Reassembler({
       maxDatagrams: this.cfg.fragMaxDatagrams,
@@ -158,8 +166,9 @@ export class InterfaceInner {
   get mac(): Mac {
     return this.cfg.mac;
   }
+  /** Our IPv4 address, or 0 while it is tentative: nothing answers for it or sends from it. */
   get addr(): Ipv4 {
-    return this.cfg.ipv4.addr;
+    return this.tentative ? 0 : this.cfg.ipv4.addr;
   }
 
   /** The subnet's directed broadcast, or undefined for /31 and /32 which have none (RFC 3021). */

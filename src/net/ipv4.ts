@@ -71,6 +71,7 @@ export interface L4Header {
  * it exceeds 65535 bytes, or a frame cannot be sent or queued.
  */
 export function dispatchIpv4(inner: InterfaceInner, dst: Ipv4, protocol: number, pb: PacketBuffer, l4?: L4Header): boolean {
+  if (inner.tentative) return inner.dropTx('tentative');
   const r = route(inner, dst);
   if (r === undefined) return inner.dropTx('no-route');
   const l4Len = pb.length + (l4 === undefined ? 0 : l4.len);
@@ -135,6 +136,10 @@ export function checkIpv4(inner: InterfaceInner, payload: Uint8Array, l2Group: b
   const dst = p.dstAddr();
   const toBroadcast = inner.isBroadcast(dst);
   // RFC 1122 3.3.6: a unicast datagram that arrived as a link-layer broadcast is discarded.
+  if (inner.tentative && dst === inner.cfg.ipv4.addr) {
+    inner.dropRx('tentative');
+    return undefined;
+  }
   if ((dst !== inner.addr && !toBroadcast) || (l2Group && !toBroadcast)) {
     inner.dropRx('not-for-us');
     return undefined;

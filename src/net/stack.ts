@@ -65,6 +65,21 @@ export class NetStack {
     return this.inner.cfg.ipv4;
   }
 
+  /** The IPv4 address is still tentative (being probed, RFC 5227): see takeAddress(). */
+  get tentative(): boolean {
+    return this.inner.tentative;
+  }
+
+  /**
+   * Take the configured IPv4 address after its probe found no one else on it: from now on it is
+   * answered for, sent from and published to the device (the nanokernel's source checks).
+   * Announcing it is the caller's (announce()). False if the device refused the address.
+   */
+  takeAddress(): boolean {
+    this.inner.tentative = false;
+    return this.inner.publishAddresses();
+  }
+
   /** Named counters; see counters.ts for the invariant they keep. */
   get counters(): NetCounters {
     return this.inner.counters;

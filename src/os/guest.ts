@@ -3,7 +3,7 @@
 import type { Ipv4, Ipv4Cidr, Mac } from '../wire/address.js';
 import type { DomainServices, GuestOs } from '../nanokernel/guest-interface.js';
 import { IPV6_SOCKETS, NetStack, TCP_SOCKETS, ipv6Protocol, tcpProtocol, type NetEvent } from '../net/index.js';
-import type { Ipv6AddrInfo, TcpCounters, TcpLayer } from '../net/index.js';
+import type { Ipv6AddrInfo, ProbeOutcome, ProbeTiming, TcpCounters, TcpLayer } from '../net/index.js';
 import { formatIpv4Cidr, formatIpv6, formatMac } from '../wire/address.js';
 import { HttpService, type HttpCounters } from './services/http.js';
 import { TcpEchoService, type TcpEchoCounters } from './services/tcp-echo.js';
@@ -35,6 +35,13 @@ export interface GuestConfig {
   control?: ControlTaskOptions;
   /** A UDP traffic generator (default off). */
   load?: LoadOptions;
+  /**
+   * RFC 5227 probe of the IPv4 address at boot (timing, default RFC5227_TIMING), or false to
+   * take it at once. While probing the address is tentative; on a conflict it is never taken.
+   */
+  probe?: Partial<ProbeTiming> | false;
+  /** Told when the boot-time probe ends (after every boot: a rebooted guest probes again). */
+  onAddress?: (outcome: ProbeOutcome) => void;
   /** TCP with the HTTP status page on port 80 and TCP echo on 7 (default: on for the gpos; the rtos never runs TCP). */
   tcp?: boolean;
 }
@@ -60,7 +67,13 @@ export interface GuestStats {
   load?: { sent: number; bytes: number; stalls: number };
   /** The stack's latest events (ARP conflicts, ...), oldest first, at most NET_EVENTS_KEPT. */
   netEvents: NetEvent[];
+  /** The IPv4 address: being probed, taken, or not taken because another host has it (RFC 5227). */
+  ipv4State: Ipv4State;
+  /** Who had the address when the boot probe found it in use. */
+  ipv4Conflict?: { mac: string; by: 'claim' | 'probe' };
 }
+
+export type Ipv4State = 'tentative' | 'taken' | 'conflict';
 
 /** Events of the stack a guest keeps for stats and logs. */
 export const NET_EVENTS_KEPT = 16;
@@ -79,12 +92,16 @@ export class Guest {
   readonly chargen: ChargenService | undefined;
   private bootAt = 0;
   private readonly netEvents: NetEvent[] = [];
+  private addrState: Ipv4State;
+  private addrConflict: GuestStats['ipv4Conflict'];
 
   constructor(hw: DomainServices, readonly cfg: GuestConfig) {
     this.kernel = new GuestKernel(hw, cfg.kind === 'rtos' ? 'fixed-priority' : 'time-sharing');
     this.driver = new VirtualNicDriver(this.kernel);
     const now = (): number => hw.now();
-    this.net = new NetStack({ mac: cfg.mac, ipv4: cfg.ipv4, gateway: cfg.gateway, mtu: cfg.mtu }, this.driver, now);
+    const probe = cfg.probe ?? false;
+    this.addrState = probe === false ? 'taken' : 'tentative';
+    this.net = new NetStack({ mac: cfg.mac, ipv4: cfg.ipv4, gateway: cfg.gateway, mtu: cfg.mtu, tentative: probe !== false }, this.driver, now);
     this.driver.bind(this.net);
     this.net.onEvent((e) => {
       if (this.netEvents.push(e) > NET_EVENTS_KEPT) this.netEvents.shift();
@@ -104,9 +121,29 @@ export class Guest {
     if (cfg.load) this.load = new LoadGenerator(this.kernel, this.net, cfg.load);
     if (cfg.kind === 'gpos' && cfg.ipv6 !== false) this.net.install(ipv6Protocol);
     this.kernel.onBoot(() => {
-      this.net.announce();
+      // RFC 5227: probe first, then take and announce; with no probe, announce at once.
+      if (probe === false) this.net.announce();
+      else this.net.probeAddress(cfg.ipv4.addr, { timing: probe, onDone: (o) => this.probed(o) });
       this.net.sockets.get(IPV6_SOCKETS)?.start();
     });
+  }
+
+  /** The boot probe ended: take and announce the address, or leave it untaken on a conflict. */
+  private probed(o: ProbeOutcome): void {
+    if (o.kind === 'available') {
+      this.net.takeAddress();
+      this.net.announce();
+      this.addrState = 'taken';
+    } else {
+      this.addrState = 'conflict';
+      this.addrConflict = { mac: formatMac(o.mac), by: o.by };
+    }
+    this.cfg.onAddress?.(o);
+  }
+
+  /** The IPv4 address's state (RFC 5227 boot probe). */
+  get ipv4State(): Ipv4State {
+    return this.addrState;
   }
 
   /** What GET /status answers: who this guest is, how long it has run, its own counters. */
@@ -167,6 +204,8 @@ export class Guest {
       },
       load: this.load && { sent: this.load.sent, bytes: this.load.bytes, stalls: this.load.stalls },
       netEvents: [...this.netEvents],
+      ipv4State: this.addrState,
+      ...(this.addrConflict ? { ipv4Conflict: { ...this.addrConflict } } : {}),
     };
   }
 }
