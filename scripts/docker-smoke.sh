@@ -60,8 +60,10 @@ DATA_ROOT="${NANOSHARE_SMOKE_DATA_ROOT:-/var/lib/nanoshare-smoke-docker}"
 RUNDIR=/run/nanoshare-smoke
 NS="nsd-smoke-$TAG"
 PROXY_PORT=3128
-RTOS_MAC=02:4e:53:00:00:0a
-GPOS_MAC=02:4e:53:00:00:0b
+# The guests' MACs are derived per machine (host identity, TAP, name): wait_ready reads them
+# from each container's ready line.
+RTOS_MAC=
+GPOS_MAC=
 export DOCKER_HOST="unix://$RUNDIR/docker.sock" # our engine, never the machine's
 unset DOCKER_CONTEXT
 export DOCKER_BUILDKIT="${DOCKER_BUILDKIT:-0}" # the classic builder: works without the buildx plugin
@@ -379,12 +381,24 @@ run_container() {
   docker run -d --name "$name" "$@" >/dev/null 2>"$WORK/$name.run.log" || { cat "$WORK/$name.run.log"; fail "docker run $name failed"; }
 }
 
+# The MAC the ready line of container $1 gives guest $2.
+guest_mac() {
+  docker logs "$1" 2>&1 | grep '"msg":"ready"' | head -n1 |
+    node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>{const g=JSON.parse(s).guests.find((x)=>x.name===process.argv[1]);process.stdout.write(g?g.mac:"")})' "$2"
+}
+
 # Waits for the "ready" log line. RUN_PID: the `docker run` client of an attached container
 # (the container may not exist yet while it starts).
 wait_ready() {
   local c="$1" run_pid="${2:-}" state
   for _ in $(seq 1 60); do
-    docker logs "$c" 2>&1 | grep -q '"msg":"ready"' && return 0
+    if docker logs "$c" 2>&1 | grep -q '"msg":"ready"'; then
+      RTOS_MAC="$(guest_mac "$c" rtos)"
+      GPOS_MAC="$(guest_mac "$c" gpos)"
+      [[ "$RTOS_MAC" =~ ^[0-9a-f:]{17}$ && "$GPOS_MAC" =~ ^[0-9a-f:]{17}$ ]] || fail "container $c: no guest MACs in its ready line"
+      log "$c: ready; rtos $RTOS_MAC, gpos $GPOS_MAC (derived)"
+      return 0
+    fi
     state="$(docker inspect -f '{{.State.Status}}' "$c" 2>/dev/null)" || state=missing
     case "$state" in
       created | running) ;;

@@ -9,11 +9,33 @@ import { waitFor, type Netns } from './lab.js';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BIN = join(ROOT, 'bin', 'nanoshare');
 
-/** The default guests, as `nanoshare run` boots them. */
+/** The default guests, as `nanoshare run` boots them (their MACs are derived per machine: see guestsOf). */
 export const GUESTS = [
-  { name: 'rtos', mac: '02:4e:53:00:00:0a', ip: '10.77.0.10' },
-  { name: 'gpos', mac: '02:4e:53:00:00:0b', ip: '10.77.0.11' },
+  { name: 'rtos', ip: '10.77.0.10' },
+  { name: 'gpos', ip: '10.77.0.11' },
 ] as const;
+
+export interface GuestId {
+  name: string;
+  ip: string;
+  mac: string;
+}
+
+/** The default guests with the MACs this machine derived for them (from its ready line). */
+export function guestsOf(m: Running): GuestId[] {
+  return GUESTS.map((g) => {
+    const r = m.ready.guests.find((x) => x.name === g.name);
+    if (!r) throw new Error(`no guest ${g.name} in the ready line`);
+    return { ...g, mac: r.mac };
+  });
+}
+
+/**
+ * The boot probe (RFC 5227) as the system tests run it unless a test names --address-probe: every
+ * wait 100 ms, so a boot costs ~0.3 s of probing, not the RFC's 4 to 7 s (test/probe-lab.test.ts
+ * runs the RFC's timing).
+ */
+export const QUICK_PROBE = ['--address-probe', '100'] as const;
 
 export interface Exit {
   code: number | null;
@@ -43,7 +65,7 @@ export interface ReadyLine {
   uplink?: string;
   capture?: string;
   control?: string;
-  guests: Array<{ name: string; os: string; mac: string; ipv4: string }>;
+  guests: Array<{ name: string; os: string; mac: string; macDerived?: boolean; ipv4: string; ipv4State?: string }>;
 }
 
 /**
@@ -51,7 +73,8 @@ export interface ReadyLine {
  * `stdout: 'pipe'` keeps its stdout (for `--capture -`).
  */
 export function spawnMachine(ns: Netns, args: readonly string[], before: readonly string[] = [], opts: { stdout?: 'pipe' | 'ignore' } = {}): Spawned {
-  const child = ns.spawn([...before, process.execPath, BIN, 'run', '--stats-interval', '0', ...args], { cwd: ROOT, stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'] });
+  const probe = args.includes('--address-probe') ? [] : QUICK_PROBE;
+  const child = ns.spawn([...before, process.execPath, BIN, 'run', '--stats-interval', '0', ...probe, ...args], { cwd: ROOT, stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (d: string) => (err += d));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Netns, probe, probeInBackground, skipLab, stopChild, waitFor, type ProbeResult } from './lab.js';
-import { BIN, GUESTS, pcapByteAccounting, startMachine, terminate, type Running } from './machine-process.js';
+import { BIN, guestsOf, pcapByteAccounting, startMachine, terminate, type GuestId, type Running } from './machine-process.js';
 
 const require = createRequire(import.meta.url);
 
@@ -110,18 +110,18 @@ function ipv4Of(f: Frame): { proto: number; src: string; dst: string; l4: Buffer
   return { proto: f.payload[9]!, src: ip(12), dst: ip(16), l4: f.payload.subarray(ihl) };
 }
 
-const isIcmpEchoReplyFrom = (f: Frame, g: (typeof GUESTS)[number]): boolean => {
+const isIcmpEchoReplyFrom = (f: Frame, g: GuestId): boolean => {
   const ip = ipv4Of(f);
   return f.src === g.mac && !!ip && ip.proto === 1 && ip.src === g.ip && ip.l4[0] === 0;
 };
-const isUdpEchoReplyFrom = (f: Frame, g: (typeof GUESTS)[number], payload: Buffer): boolean => {
+const isUdpEchoReplyFrom = (f: Frame, g: GuestId, payload: Buffer): boolean => {
   const ip = ipv4Of(f);
   return f.src === g.mac && !!ip && ip.proto === 17 && ip.src === g.ip && ip.l4.readUInt16BE(0) === 7 && ip.l4.subarray(8).equals(payload);
 };
 /** An IPv4 fragment (MF set or a non-zero offset) sent by guest `g`. */
-const isFragmentFrom = (f: Frame, g: (typeof GUESTS)[number]): boolean =>
+const isFragmentFrom = (f: Frame, g: GuestId): boolean =>
   f.src === g.mac && !!ipv4Of(f) && ipv4Of(f)!.src === g.ip && (f.payload.readUInt16BE(6) & 0x3fff) !== 0;
-const isArpReplyFrom = (f: Frame, g: (typeof GUESTS)[number]): boolean =>
+const isArpReplyFrom = (f: Frame, g: GuestId): boolean =>
   f.type === 0x0806 && f.src === g.mac && f.payload.length >= 28 && f.payload.readUInt16BE(6) === 2 && macText(f.payload, 8) === g.mac && [...f.payload.subarray(14, 18)].join('.') === g.ip;
 
 // ---- the tests ---------------------------------------------------------------------------------
@@ -137,12 +137,17 @@ describe.skipIf(skip)('system: nanoshare run on a real TAP in a namespace of its
     let m: Running | undefined;
     try {
       m = await startMachine(ns, ['--capture', cap, '--control', ctl]);
+      const guests = guestsOf(m);
 
       // The ready line names both guests, with their MACs and addresses.
       expect(m.ready.tap).toBe('nstap0');
       expect(m.ready.hostIp).toBe('10.77.0.1/24');
       expect(m.ready.control).toBe(ctl);
-      for (const g of GUESTS) expect(m.ready.guests).toContainEqual(expect.objectContaining({ name: g.name, mac: g.mac, ipv4: `${g.ip}/24` }));
+      // Default MACs are derived (host, TAP, name): locally administered unicast, one per guest.
+      for (const g of guests) {
+        expect(m.ready.guests).toContainEqual(expect.objectContaining({ name: g.name, mac: g.mac, macDerived: true, ipv4: `${g.ip}/24`, ipv4State: 'taken' }));
+        expect(parseInt(g.mac.slice(0, 2), 16) & 0x03).toBe(0x02);
+      }
 
       // ns.spawn runs `ip netns exec`, which execs node: the child's PID is the machine's.
       expect(m.ready.pid).toBe(m.child.pid);
@@ -150,7 +155,7 @@ describe.skipIf(skip)('system: nanoshare run on a real TAP in a namespace of its
       console.log(`nanoshare RSS after boot: ${(rssKb / 1024).toFixed(1)} MiB (VmRSS ${rssKb} kB, pid ${m.ready.pid})`);
 
       // Ping each guest from the TAP side.
-      for (const g of GUESTS) {
+      for (const g of guests) {
         const p = ping(ns, g.ip);
         console.log(`ping ${g.name} ${g.ip}: ${p.received}/${p.sent} replies, rtt min/avg/max = ${p.rtt.min.toFixed(3)}/${p.rtt.avg.toFixed(3)}/${p.rtt.max.toFixed(3)} ms`);
         expect(p.sent).toBe(3);
@@ -159,19 +164,19 @@ describe.skipIf(skip)('system: nanoshare run on a real TAP in a namespace of its
 
       // 4000-byte echoes (as ping -s 4000): each request reaches the guest as three fragments and
       // is reassembled; each reply leaves as three fragments the host's kernel reassembles.
-      for (const g of GUESTS) {
+      for (const g of guests) {
         const r = probe(ns, g.ip, { count: 2, intervalMs: 200, timeoutMs: 2000, payloadBytes: 4000 });
         expect(r.received, `4000-byte echoes to ${g.ip}: ${JSON.stringify({ ...r, rttsMs: undefined })}`).toBe(2);
       }
 
       // The host's neighbour table: two different MACs behind the one TAP.
       const neigh = ns.exec(['ip', 'neigh', 'show', 'dev', 'nstap0']);
-      for (const g of GUESTS) expect(neigh, neigh).toMatch(new RegExp(`^${g.ip.replace(/\./g, '\\.')} lladdr ${g.mac}\\b`, 'm'));
-      expect(GUESTS[0].mac).not.toBe(GUESTS[1].mac);
+      for (const g of guests) expect(neigh, neigh).toMatch(new RegExp(`^${g.ip.replace(/\./g, '\\.')} lladdr ${g.mac}\\b`, 'm'));
+      expect(guests[0].mac).not.toBe(guests[1].mac);
 
       // UDP echo on port 7: the reply is byte-for-byte what was sent, from the guest's port 7.
       const payloads = new Map<string, Buffer>();
-      for (const g of [GUESTS[1], GUESTS[0]]) {
+      for (const g of [guests[1], guests[0]]) {
         const payload = Buffer.concat([Buffer.from(`nanoshare echo to ${g.name} `), randomBytes(16)]);
         payloads.set(g.name, payload);
         const r = udpEcho(ns, g.ip, payload);
@@ -183,7 +188,7 @@ describe.skipIf(skip)('system: nanoshare run on a real TAP in a namespace of its
       const stats = JSON.parse(ns.exec([process.execPath, BIN, 'stats', '--json', '--control', ctl])) as {
         domains: Array<{ name: string; port: { rxFrames: number; txFrames: number } }>;
       };
-      for (const g of GUESTS) {
+      for (const g of guests) {
         const d = stats.domains.find((x) => x.name === g.name);
         expect(d, `stats has no domain ${g.name}`).toBeDefined();
         expect(d!.port.rxFrames).toBeGreaterThan(0);
@@ -202,7 +207,7 @@ describe.skipIf(skip)('system: nanoshare run on a real TAP in a namespace of its
       const c = await readCapture(cap);
       expect(c.linkType).toBe(1);
       expect(c.records).toBe(acct.records);
-      for (const g of GUESTS) {
+      for (const g of guests) {
         expect(c.frames.filter((f) => isIcmpEchoReplyFrom(f, g)).length, `ICMP echo replies from ${g.mac}`).toBeGreaterThanOrEqual(3);
         expect(c.frames.some((f) => isUdpEchoReplyFrom(f, g, payloads.get(g.name)!)), `UDP echo reply from ${g.mac}`).toBe(true);
         expect(c.frames.some((f) => isArpReplyFrom(f, g)), `ARP reply from ${g.mac}`).toBe(true);
@@ -224,8 +229,9 @@ describe.skipIf(skip)('system: nanoshare run on a real TAP in a namespace of its
     let floodAll: ChildProcess[] = [];
     try {
       m = await startMachine(ns, ['--capture', cap, '--control', join(tmp, 'ctl.sock')]);
+      const guests = guestsOf(m);
       // Two pings every 10 ms (one per guest) keep frames crossing the NIC when SIGTERM lands.
-      const floods = GUESTS.map((g) => probeInBackground(ns, g.ip, 10));
+      const floods = guests.map((g) => probeInBackground(ns, g.ip, 10));
       floodAll = floods;
       // Let the traffic run until the capture holds some 400 records (request + reply = 2 per ping).
       await waitFor('traffic in the capture', () => (statSync(cap, { throwIfNoEntry: false })?.size ?? 0) > 24 + 400 * (16 + 98), 15_000);
@@ -240,7 +246,7 @@ describe.skipIf(skip)('system: nanoshare run on a real TAP in a namespace of its
       const c = await readCapture(cap);
       expect(c.records).toBeGreaterThan(0);
       expect(c.records).toBe(acct.records);
-      for (const g of GUESTS) expect(c.frames.some((f) => isIcmpEchoReplyFrom(f, g)), `ICMP echo replies from ${g.mac}`).toBe(true);
+      for (const g of guests) expect(c.frames.some((f) => isIcmpEchoReplyFrom(f, g)), `ICMP echo replies from ${g.mac}`).toBe(true);
       // The "stopped" line reports how many records were written; the file holds all of them.
       const stopped = m.stderr().split('\n').find((l) => l.includes('"msg":"stopped"'));
       expect(stopped, m.stderr()).toBeDefined();
@@ -264,6 +270,7 @@ describe.skipIf(skip)('system: nanoshare run on a real TAP in a namespace of its
       ns.exec(['ip', 'addr', 'add', '10.77.0.1/24', 'dev', 'nsbr0']);
       ns.exec(['ip', 'link', 'set', 'nsbr0', 'up']);
       m = await startMachine(ns, ['--bridge', 'nsbr0', '--control', join(tmp, 'ctl.sock')]);
+      const guests = guestsOf(m);
       expect(m.ready.bridge).toBe('nsbr0');
       expect(m.ready.hostIp).toBeUndefined();
 
@@ -272,13 +279,13 @@ describe.skipIf(skip)('system: nanoshare run on a real TAP in a namespace of its
       expect(tapInfo[0]!.master).toBe('nsbr0');
       expect(tapInfo[0]!.addr_info.filter((a) => a.family === 'inet')).toEqual([]);
 
-      for (const g of GUESTS) {
+      for (const g of guests) {
         const p = ping(ns, g.ip);
         console.log(`via bridge: ping ${g.name} ${g.ip}: rtt min/avg/max = ${p.rtt.min.toFixed(3)}/${p.rtt.avg.toFixed(3)}/${p.rtt.max.toFixed(3)} ms`);
         expect(p.received).toBe(p.sent);
       }
       const neigh = ns.exec(['ip', 'neigh', 'show', 'dev', 'nsbr0']);
-      for (const g of GUESTS) expect(neigh, neigh).toContain(`${g.ip} lladdr ${g.mac}`);
+      for (const g of guests) expect(neigh, neigh).toContain(`${g.ip} lladdr ${g.mac}`);
 
       const { code, signal } = await terminate(m);
       expect({ code, signal }, m.stderr()).toEqual({ code: 0, signal: null });
