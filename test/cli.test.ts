@@ -97,7 +97,7 @@ describe('nanoshare run: bad flags exit 2 with one line naming the flag', () => 
     ['malformed --rtos-mac', ['--rtos-mac', 'zz'], ['--rtos-mac', 'malformed MAC']],
     ['malformed --host-ip', ['--host-ip', '10.77.0.1/99'], ['--host-ip']],
     ['malformed --gpos-ip', ['--gpos-ip', '10.77.0'], ['--gpos-ip']],
-    ['duplicate MAC by flags', ['--gpos-mac', '02:4e:53:00:00:0a'], ['guests[1].mac', /duplicate MAC/i]],
+    ['duplicate MAC by flags', ['--rtos-mac', '02:4e:53:00:00:0a', '--gpos-mac', '02:4e:53:00:00:0a'], ['guests[1].mac', /duplicate MAC/i]],
   ];
   for (const [what, args, mentions] of cases) {
     it(what, () => {

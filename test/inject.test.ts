@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Netns, probe, skipLab, stopChild } from './lab.js';
-import { BIN, GUESTS, startMachine, terminate, type Running } from './machine-process.js';
+import { BIN, FIXED_GUESTS as GUESTS, FIXED_MACS, startMachine, terminate, type Running } from './machine-process.js';
 import { arp, BROADCAST, Injector, udp4, type SeenFrame } from './injector.js';
 
 const skip = skipLab();
@@ -70,7 +70,7 @@ describe.skipIf(skip)('system: the three single-frame failures of issue 7, injec
     ns.exec(['ip', 'link', 'add', 'nsbr0', 'type', 'bridge']);
     ns.exec(['ip', 'addr', 'add', `${HOST}/24`, 'dev', 'nsbr0']);
     ns.exec(['ip', 'link', 'set', 'nsbr0', 'up']);
-    m = await startMachine(ns, ['--bridge', 'nsbr0', '--control', ctl, '--telemetry', `${GPOS.ip}:9`, '--control-period', String(CONTROL_PERIOD_US)]);
+    m = await startMachine(ns, [...FIXED_MACS, '--bridge', 'nsbr0', '--control', ctl, '--telemetry', `${GPOS.ip}:9`, '--control-period', String(CONTROL_PERIOD_US)]);
     inj = await Injector.start(ns, 'nsinj0', 'nsbr0');
     // The host has talked to both guests (so each has the host in its ARP cache, and the gpos the
     // rtos, from the telemetry) before the attacks begin.

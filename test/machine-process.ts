@@ -15,6 +15,16 @@ export const GUESTS = [
   { name: 'gpos', ip: '10.77.0.11' },
 ] as const;
 
+/**
+ * The default guests with the configured MACs a test names with FIXED_MACS: for tests about
+ * something else (captures, injection, IPv6 addresses from the MAC) that want MACs known ahead.
+ */
+export const FIXED_GUESTS = [
+  { name: 'rtos', mac: '02:4e:53:00:00:0a', ip: '10.77.0.10' },
+  { name: 'gpos', mac: '02:4e:53:00:00:0b', ip: '10.77.0.11' },
+] as const;
+export const FIXED_MACS = ['--rtos-mac', FIXED_GUESTS[0].mac, '--gpos-mac', FIXED_GUESTS[1].mac] as const;
+
 export interface GuestId {
   name: string;
   ip: string;
@@ -73,7 +83,8 @@ export interface ReadyLine {
  * `stdout: 'pipe'` keeps its stdout (for `--capture -`).
  */
 export function spawnMachine(ns: Netns, args: readonly string[], before: readonly string[] = [], opts: { stdout?: 'pipe' | 'ignore' } = {}): Spawned {
-  const probe = args.includes('--address-probe') ? [] : QUICK_PROBE;
+  // Replay (pcap:) takes its addresses at once by default; a probe there would be the test's choice.
+  const probe = args.includes('--address-probe') || args.some((a) => a.startsWith('pcap:')) ? [] : QUICK_PROBE;
   const child = ns.spawn([...before, process.execPath, BIN, 'run', '--stats-interval', '0', ...probe, ...args], { cwd: ROOT, stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8');

@@ -9,7 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Netns, probe, probeInBackground, skipLab, stopChild, waitFor, withTmpDir } from './lab.js';
-import { startMachine, terminate, type Running } from './machine-process.js';
+import { FIXED_MACS, startMachine, terminate, type Running } from './machine-process.js';
 import { tsharkFrames, tsharkInterfaces, type TsharkFrame } from './tshark.js';
 import { readCapture, directionOf } from '../src/capture/reader.js';
 import { parsePrometheus } from './prometheus.js';
@@ -57,7 +57,7 @@ describe.skipIf(skip)('system: pcapng capture of a real run, per view', () => {
       const cap = join(tmp, 'cap.pcapng');
       let m: Running | undefined;
       try {
-        m = await startMachine(ns, ['--capture', cap, '--control', join(tmp, 'ctl.sock')]);
+        m = await startMachine(ns, [...FIXED_MACS, '--capture', cap, '--control', join(tmp, 'ctl.sock')]);
         for (const g of GUESTS) expect(probe(ns, g.ip, { count: 3, intervalMs: 100 }).received).toBe(3);
         // An address nobody has: the host's ARP request is a broadcast both guests get.
         probe(ns, '10.77.0.99', { count: 1, timeoutMs: 300 });
@@ -112,7 +112,7 @@ describe.skipIf(skip)('system: pcapng capture of a real run, per view', () => {
       const cap = join(tmp, 'kill.pcapng');
       let m: Running | undefined;
       try {
-        m = await startMachine(ns, ['--capture', cap, '--control', join(tmp, 'ctl.sock')]);
+        m = await startMachine(ns, [...FIXED_MACS, '--capture', cap, '--control', join(tmp, 'ctl.sock')]);
         const floods = GUESTS.map((g) => probeInBackground(ns, g.ip, 5));
         await waitFor('traffic in the capture', () => (statSync(cap, { throwIfNoEntry: false })?.size ?? 0) > 200_000, 20_000);
         m.child.kill('SIGKILL');
@@ -143,7 +143,7 @@ describe.skipIf(skip)('system: pcapng capture of a real run, per view', () => {
       const ns = Netns.create('obslive');
       let m: Running | undefined;
       try {
-        m = await startMachine(ns, ['--capture', '-', '--control', join(tmp, 'ctl.sock')], { stdout: 'pipe' });
+        m = await startMachine(ns, [...FIXED_MACS, '--capture', '-', '--control', join(tmp, 'ctl.sock')], { stdout: 'pipe' });
         const tshark = ns.spawn(['tshark', '-l', '-n', '-i', '-', '-T', 'fields', '-E', 'separator=|', '-e', 'frame.interface_name', '-e', 'frame.comment'], { stdio: ['pipe', 'pipe', 'pipe'] });
         m.child.stdout!.pipe(tshark.stdin!);
         let seen = '';
@@ -170,7 +170,7 @@ describe.skipIf(skip)('system: pcapng capture of a real run, per view', () => {
       const ns = Netns.create('obsmet');
       let m: Running | undefined;
       try {
-        m = await startMachine(ns, ['--metrics', '127.0.0.1:9464', '--control', join(tmp, 'ctl.sock')]);
+        m = await startMachine(ns, [...FIXED_MACS, '--metrics', '127.0.0.1:9464', '--control', join(tmp, 'ctl.sock')]);
         expect((m.ready as unknown as { metrics: string }).metrics).toBe('http://127.0.0.1:9464/metrics');
         for (const g of GUESTS) expect(probe(ns, g.ip, { count: 5, intervalMs: 50 }).received).toBe(5);
         const scrape = (): ReturnType<typeof parsePrometheus> =>

@@ -74,6 +74,9 @@ describe.skipIf(skip)('system: many machines on one LAN (RFC 5227, derived MACs)
       // `stats --json` says so too.
       const stats = JSON.parse(ns.exec([process.execPath, BIN, 'stats', '--json', '--control', join(tmp, 'ctl.sock')])) as { guests: Array<{ name: string; ipv4State: string; ipv4Conflict?: { mac: string } }> };
       expect(stats.guests.find((g) => g.name === 'rtos')).toEqual(expect.objectContaining({ ipv4State: 'conflict', ipv4Conflict: expect.objectContaining({ mac: bridgeMac }) }));
+      const text = ns.exec([process.execPath, BIN, 'stats', '--control', join(tmp, 'ctl.sock')]);
+      expect(text).toMatch(new RegExp(`^rtos: .*ipv4 NOT TAKEN: in use by ${bridgeMac}`, 'm'));
+      expect(text).toMatch(/^gpos: .*ipv4 taken/m);
       // The rtos never announced 10.77.0.10: the bridge's neighbour table has no rtos MAC for it.
       const rtosMac = m.ready.guests.find((g) => g.name === 'rtos')!.mac;
       expect(ns.exec(['ip', 'neigh', 'show', 'dev', 'nsbr0'])).not.toContain(rtosMac);

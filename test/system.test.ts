@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Netns, probe, probeInBackground, skipLab, stopChild, waitFor, type ProbeResult } from './lab.js';
-import { BIN, guestsOf, pcapByteAccounting, startMachine, terminate, type GuestId, type Running } from './machine-process.js';
+import { BIN, FIXED_MACS, guestsOf, pcapByteAccounting, startMachine, terminate, type GuestId, type Running } from './machine-process.js';
 
 const require = createRequire(import.meta.url);
 
@@ -315,7 +315,7 @@ describe.skipIf(skipTcp)('system: TCP, HTTP and TCP echo on the gpos, from real 
     const ctl = join(tmp, 'ctl.sock');
     let m: Running | undefined;
     try {
-      m = await startMachine(ns, ['--control', ctl]);
+      m = await startMachine(ns, [...FIXED_MACS, '--control', ctl]);
       const byName = new Map(m.ready.guests.map((g) => [g.name, g as { protocols?: string[] }]));
       expect(byName.get('gpos')!.protocols).toContain('tcp');
       expect(byName.get('rtos')!.protocols).toEqual(['arp', 'ipv4', 'icmp', 'udp']);
@@ -420,7 +420,7 @@ describe.skipIf(skip6)('system: IPv6 on the gpos (link-local, DAD, NDP, SLAAC fr
     const ctl = join(tmp, 'ctl.sock');
     let m: Running | undefined;
     try {
-      m = await startMachine(ns, ['--control', ctl]);
+      m = await startMachine(ns, [...FIXED_MACS, '--control', ctl]);
       // The gpos's DAD takes 1 s and the host side's own link-local address needs its DAD too.
       await waitFor(`ping -6 ${GPOS_LL}%nstap0`, () => ping6(ns, `${GPOS_LL}%nstap0`, 1).status === 0, 15_000, 300);
       const ll = ping6(ns, `${GPOS_LL}%nstap0`, 3);

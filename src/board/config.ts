@@ -302,7 +302,7 @@ export function configFromJson(json: unknown): MachineConfig {
     scheduler: d(f.scheduler, 'scheduler') as MachineConfig['scheduler'],
     statsInterval: d(f.statsInterval, 'statsInterval'),
     // Replay takes its addresses at once unless the document asks for a probe.
-    addressProbe: probeTiming(link.kind === 'pcap' && !(typeof json === 'object' && json !== null && 'addressProbe' in json) ? 'off' : d(f.addressProbe, 'addressProbe')),
+    addressProbe: probeTiming(f.addressProbe ?? (link.kind === 'pcap' ? 'off' : 'rfc')),
     guests: [],
   };
   const identity = macIdentity(f.machineId, link);

@@ -160,10 +160,10 @@ export const ConfigSchema = Type.Object(
     ),
     addressProbe: O(
       Type.Union([Type.Literal('rfc'), Type.Literal('off'), Type.Integer({ minimum: 1, maximum: 10_000 })], {
-        default: 'rfc',
         description:
           'RFC 5227 probe of each guest\'s IPv4 address at boot, before the guest takes it: "rfc" (the RFC\'s timing: 4 to 7 s), ' +
-          '"off" (take it at once), or N: every wait N milliseconds (a quick probe for labs and tests). A guest whose address is in use does not take it.',
+          '"off" (take it at once), or N: every wait N milliseconds (a quick probe for labs and tests). A guest whose address is in use does not take it. ' +
+          'Default: "rfc"; "off" for a pcap: replay.',
       }),
     ),
     guests: O(

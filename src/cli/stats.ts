@@ -34,6 +34,8 @@ export interface StatsSummary {
     latenessUs?: { p50: number; p99: number; max: number; count: number };
     /** The protocols the guest's OS runs. */
     protocols?: readonly string[];
+    /** The IPv4 address (RFC 5227 boot probe): tentative, taken, or in use by `conflictMac`; and claims defended since. */
+    ipv4?: { state: string; conflictMac?: string; conflicts: number; defences: number };
     /** TCP connections open now and HTTP requests served (gpos). */
     tcp?: { connections: number; established: number; resetsTx: number; retransmits: number; httpRequests: number };
   }>;
@@ -68,6 +70,7 @@ export function summarize(s: MachineStats): StatsSummary {
         state: d.state ?? 'running',
         latenessUs: late && { p50: round(late.p50Us), p99: round(late.p99Us), max: round(late.maxUs), count: late.count },
         protocols: g?.protocols,
+        ipv4: g && { state: g.ipv4State, conflictMac: g.ipv4Conflict?.mac, conflicts: g.net.arpConflicts, defences: g.net.arpDefences },
         tcp: g?.tcp && {
           connections: g.tcp.connections,
           established: g.tcp.established,
@@ -101,7 +104,9 @@ export function formatSummary(s: StatsSummary): string {
     ...s.domains.map((d) => {
       const t = d.tcp;
       const tcp = t ? `; tcp ${t.connections} open, ${t.established} established, ${t.retransmits} retransmits, ${t.resetsTx} resets sent; http ${t.httpRequests} requests` : '';
-      return `${d.name}: ${(d.protocols ?? []).join(' ')}${tcp}`;
+      const a = d.ipv4;
+      const addr = !a ? '' : a.state === 'conflict' ? `; ipv4 NOT TAKEN: in use by ${a.conflictMac ?? '?'}` : `; ipv4 ${a.state}${a.conflicts > 0 ? `, ${a.conflicts} conflicts, ${a.defences} defences` : ''}`;
+      return `${d.name}: ${(d.protocols ?? []).join(' ')}${addr}${tcp}`;
     }),
   ].join('\n');
 }
