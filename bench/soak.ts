@@ -121,7 +121,9 @@ export async function soak(seconds: number): Promise<number> {
     ns.exec(['ip', 'link', 'add', 'nsbr0', 'type', 'bridge']);
     ns.exec(['ip', 'addr', 'add', `${HOST}/24`, 'dev', 'nsbr0']);
     ns.exec(['ip', 'link', 'set', 'nsbr0', 'up']);
-    const machine = ns.spawn([process.execPath, '--single-threaded-gc', '--expose-gc', BIN, 'run', '--bridge', 'nsbr0', '--control', ctl, '--stats-interval', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const machine = ns.spawn([process.execPath, '--single-threaded-gc', '--expose-gc', BIN, 'run', '--bridge', 'nsbr0', '--control', ctl, '--stats-interval', '0',
+      // The injected frames name the guests by MAC: configure the ones they use (unset, MACs are derived per machine).
+      '--rtos-mac', RTOS.mac, '--gpos-mac', GPOS.mac], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     machine.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     const ready = await waitFor('the machine\'s "ready" line', () => {
