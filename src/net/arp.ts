@@ -68,7 +68,8 @@ export function processArp(inner: InterfaceInner, payload: Uint8Array, rx: RxMet
     learn(inner, spa, sha, now);
     merged = true;
   }
-  if (tpa !== inner.addr) {
+  // Without an address (a DHCP client before its lease) a request for 0.0.0.0 is not for us.
+  if (tpa !== inner.addr || tpa === 0) {
     if (merged) inner.handled();
     else inner.dropRx('not-for-us');
     return;

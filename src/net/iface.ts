@@ -110,14 +110,24 @@ function resolveConfig(c: NetConfig): ResolvedConfig {
 export type MartianSrc = Extract<RxDropReason, `src-${string}`>;
 
 /** Something the stack saw that the OS may log (each also counted). */
-export type NetEvent = {
-  /** Another host claims our address (RFC 5227); `defended`: we answered with a gratuitous ARP. */
-  readonly kind: 'arp-conflict';
-  readonly ip: Ipv4;
-  readonly mac: Mac;
-  readonly defended: boolean;
-  readonly at: number;
-};
+export type NetEvent =
+  | {
+      /** Another host claims our address (RFC 5227); `defended`: we answered with a gratuitous ARP. */
+      readonly kind: 'arp-conflict';
+      readonly ip: Ipv4;
+      readonly mac: Mac;
+      readonly defended: boolean;
+      readonly at: number;
+    }
+  | {
+      /** The DHCP client changed state (bound, renewing, rebinding, init after expiry or NAK), or declined `addr` (`reason`). */
+      readonly kind: 'dhcp';
+      readonly state: string;
+      readonly addr: Ipv4;
+      readonly server: Ipv4;
+      readonly reason?: string;
+      readonly at: number;
+    };
 
 /** Packets waiting for one next hop's MAC. */
 export interface PendingResolution {
@@ -144,9 +154,16 @@ export class InterfaceInner {
   eventHandler: ((e: NetEvent) => void) | undefined;
   /** Protocols that give the interface addresses (IPv6, DHCP) list them here, for publishAddresses(). */
   readonly addressSources: Array<() => readonly IpAddr[]> = [];
+  /**
+   * While set, a unicast UDP datagram to this port is taken whatever its destination address:
+   * a DHCP client before its lease (servers unicast OFFER and ACK to the offered address and
+   * our MAC, RFC 2131 4.1). The DHCP client checks xid and chaddr.
+   */
+  anyDstUdpPort: number | undefined;
   private ident = 0;
   /** The IPv4 address is still being probed (RFC 5227): `addr` is 0.0.0.0 until it is taken. */
   tentative: boolean;
+  private seed: number;
 
   constructor(
     cfg: NetConfig,
@@ -155,6 +172,9 @@ export class InterfaceInner {
   ) {
     this.cfg = resolveConfig(cfg);
     this.tentative = cfg.tentative === true;
+    // Not a cryptographic source: it spreads probe and retransmission times and picks DHCP
+    // xids, so two guests (different MACs) booted at once do not move in step.
+    this.seed = (Math.floor(cfg.mac / 0x1_0000) ^ (cfg.mac & 0xffff) * 0x9e37 ^ Math.floor(now())) >>> 0 || 0x9e3779b9;
     this.arp = new ArpCache(this.cfg.arpTtlUs, this.cfg.arpCacheMax);
     this.reassembly = new Ipv4Reassembler({
       maxDatagrams: this.cfg.fragMaxDatagrams,
@@ -209,6 +229,16 @@ export class InterfaceInner {
   inSubnet(ip: Ipv4): boolean {
     const m = prefixMask(this.cfg.ipv4.prefixLen);
     return ((this.addr & m) >>> 0) === ((ip & m) >>> 0);
+  }
+
+  /** A number in [0, 1) (xorshift32). */
+  random(): number {
+    let x = this.seed;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.seed = x >>> 0;
+    return this.seed / 0x1_0000_0000;
   }
 
   nextIdent(): number {

@@ -32,7 +32,9 @@
 // - IPv6 when the OS installs ipv6Protocol (ipv6.ts, ndp.ts): link-local from the MAC, DAD,
 //   NS/NA with a bounded neighbour cache, SLAAC from router advertisements, ICMPv6 echo; groups
 //   joined and addresses published through the NetDevice (subscribe, setAddresses).
-// - Not here yet: IP options, DHCP, IPv6 extension headers and MLD, a loopback device. Received payloads are views of the received frame: copy to keep.
+// - DHCP client (dhcp.ts, RFC 2131) when the OS installs dhcpProtocol(): the address comes from
+//   a lease, ARP-probed first (arp-probe.ts's RFC 5227 probe, startProbe).
+// - Not here yet: IP options, IPv6 extension headers and MLD, a loopback device. Received payloads are views of the received frame: copy to keep.
 //
 // Adding a protocol (how tcp.ts, ipv6.ts, dhcp.ts plug in; see udp.ts and icmp.ts as examples):
 // 1. State: a class implementing ProtocolState (pollAt()/poll(now): its timers; a state without
@@ -89,6 +91,8 @@ export { IPV6_SOCKETS, Ipv6Sockets } from './ipv6-iface.js';
 export type { Ipv6AddrInfo, Ipv6AddrState } from './ipv6-iface.js';
 export { ipv6Protocol } from './ipv6.js';
 export { UDP_SOCKETS, UdpSockets } from './udp.js';
+export { DHCP_CLIENT, DHCP_DROP_REASONS, DhcpClient, dhcpProtocol } from './dhcp.js';
+export type { DhcpConfig, DhcpCounters, DhcpDropReason, DhcpLease, DhcpState } from './dhcp.js';
 export type { UdpDatagram, UdpHandler, UdpSocket } from './udp.js';
 export { TCP_DROP_REASONS, TCP_SOCKETS, TcpConnection, TcpLayer, processTcp, tcpProtocol } from './tcp.js';
 export type { TcpCloseReason, TcpConfig, TcpCounters, TcpDropReason, TcpHandler, TcpIpLayer, TcpListenOptions, TcpListener, TcpState } from './tcp.js';

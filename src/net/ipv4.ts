@@ -11,6 +11,7 @@ import {
   EthernetRepr,
   IPV4_HEADER_LEN,
   Icmpv4DstUnreachable,
+  IpProtocol,
   Ipv4Packet,
   Ipv4Repr,
   MAC_BROADCAST,
@@ -48,7 +49,8 @@ export function route(inner: InterfaceInner, dst: Ipv4): Route | undefined {
   if (isMulticastIp(dst)) return { mac: multicastMac(dst) };
   // No loopback device: ourselves, 0.0.0.0, 127/8 and class E are unroutable from here.
   const top = dst >>> 24;
-  if (dst === inner.addr || top === 0 || top === 127 || top >= 240) return undefined;
+  // Without an address (DHCP before its lease) only broadcast goes out.
+  if (dst === inner.addr || inner.addr === 0 || top === 0 || top === 127 || top >= 240) return undefined;
   if (inner.inSubnet(dst)) return { nextHop: dst };
   const gw = inner.cfg.gateway;
   return gw === undefined ? undefined : { nextHop: gw };
@@ -135,12 +137,13 @@ export function checkIpv4(inner: InterfaceInner, payload: Uint8Array, l2Group: b
   inner.counters.ipv4Rx++;
   const dst = p.dstAddr();
   const toBroadcast = inner.isBroadcast(dst);
+  const toUs = (dst === inner.addr && dst !== 0) || (!toBroadcast && toAnyDstPort(inner, p));
   // RFC 1122 3.3.6: a unicast datagram that arrived as a link-layer broadcast is discarded.
   if (inner.tentative && dst === inner.cfg.ipv4.addr) {
     inner.dropRx('tentative');
     return undefined;
   }
-  if ((dst !== inner.addr && !toBroadcast) || (l2Group && !toBroadcast)) {
+  if ((!toUs && !toBroadcast) || (l2Group && !toBroadcast)) {
     inner.dropRx('not-for-us');
     return undefined;
   }
@@ -158,6 +161,14 @@ export function checkIpv4(inner: InterfaceInner, payload: Uint8Array, l2Group: b
   if (r.kind === 'held') inner.handled();
   else inner.dropRx(r.reason);
   return undefined;
+}
+
+/** A whole UDP datagram to inner.anyDstUdpPort (a DHCP client's reply before it has an address). */
+function toAnyDstPort(inner: InterfaceInner, p: Ipv4Packet): boolean {
+  const port = inner.anyDstUdpPort;
+  if (port === undefined || p.protocol() !== IpProtocol.Udp || p.isFragment()) return false;
+  const udp = p.payload();
+  return udp.length >= 4 && udp[2]! * 256 + udp[3]! === port;
 }
 
 /** Ingress: an IPv4 packet (EtherType 0x0800), checked, then handed to its protocol's handler. */

@@ -146,7 +146,7 @@ export class NetStack {
 
   /** One gratuitous ARP announcement of our address (at boot, after an address change). */
   announce(): void {
-    dispatchAnnouncement(this.inner);
+    if (this.inner.addr !== 0) dispatchAnnouncement(this.inner);
   }
 
   /**

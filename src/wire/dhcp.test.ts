@@ -73,4 +73,27 @@ describe('DHCP messages', () => {
     if (isWireError(p2)) throw new Error(p2.message);
     expect((parseDhcpRepr(p2) as WireError).message).toMatch(/message type 9/);
   });
+
+  it('writes the client identifier (type 1 + MAC) and host name as a client sends them, and reads them back', () => {
+    const r: DhcpRepr = { ...OFFER, op: DhcpOp.Request, messageType: DhcpMessageType.Discover, clientId: Uint8Array.of(1, 2, 0x4e, 0x53, 0, 0, 0x0b), hostName: 'gpos' };
+    const b = emit(r);
+    const text = Array.from(b.subarray(240));
+    const at = (code: number): number[] => {
+      for (let i = 0; i < text.length; ) {
+        if (text[i] === code) return text.slice(i + 2, i + 2 + text[i + 1]!);
+        i += text[i] === 0 ? 1 : 2 + text[i + 1]!;
+      }
+      return [];
+    };
+    expect(at(61)).toEqual([1, 2, 0x4e, 0x53, 0, 0, 0x0b]);
+    expect(at(12)).toEqual([0x67, 0x70, 0x6f, 0x73]); // "gpos"
+    const p = DhcpPacket.checked(b);
+    if (isWireError(p)) throw new Error(p.message);
+    const back = parseDhcpRepr(p) as DhcpRepr;
+    expect(Array.from(back.clientId!)).toEqual([1, 2, 0x4e, 0x53, 0, 0, 0x0b]);
+    expect(back.hostName).toBe('gpos');
+    const q = DhcpPacket.checked(emit({ ...r, clientId: Uint8Array.of(1) })); // a type byte and no identifier
+    if (isWireError(q)) throw new Error(q.message);
+    expect((parseDhcpRepr(q) as WireError).reason).toBe('bad-length');
+  });
 });

@@ -1,7 +1,7 @@
 // DHCP messages (RFC 2131) with the options a client needs (RFC 2132): the BOOTP header, the
 // magic cookie, message type, requested address, server identifier, lease/T1/T2 times, subnet
-// mask, router, parameter request list. Other options are kept raw. A DHCP client is the
-// consumer (net/, not yet written); this file only reads and writes the bytes.
+// mask, router, parameter request list. Other options are kept raw. Client identifier and host
+// name are read and written too. The client is net/dhcp.ts; this file only reads and writes the bytes.
 
 import { readIpv4, readMac, writeIpv4, writeMac, type Ipv4, type Mac } from './address.js';
 import { readU16, writeU16 } from './bytes.js';
@@ -57,6 +57,7 @@ export const DhcpMessageType = {
 export const DhcpOption = {
   SubnetMask: 1,
   Router: 3,
+  HostName: 12,
   RequestedIp: 50,
   LeaseTime: 51,
   MessageType: 53,
@@ -183,6 +184,10 @@ export interface DhcpRepr {
   router?: Ipv4;
   paramRequestList?: number[];
   maxMessageSize?: number;
+  /** Option 61 (RFC 2132 9.14): type byte then identifier; a client sends 1 and its MAC. */
+  clientId?: Uint8Array;
+  /** Option 12 (RFC 2132 3.14), 1 to 255 bytes of text. */
+  hostName?: string;
 }
 
 /**
@@ -223,6 +228,12 @@ export function parseDhcpRepr(p: DhcpPacket): DhcpRepr | WireError {
     } else if (code === DhcpOption.MaxMessageSize) {
       if (data.length !== 2) return bad();
       r.maxMessageSize = readU16(data, 0);
+    } else if (code === DhcpOption.ClientId) {
+      if (data.length < 2) return bad();
+      r.clientId = data;
+    } else if (code === DhcpOption.HostName) {
+      if (data.length < 1) return bad();
+      r.hostName = String.fromCharCode(...data);
     }
     // Unknown options are passed over, as RFC 2131 asks of a client.
   }
@@ -259,6 +270,8 @@ function optionsOf(r: DhcpRepr): Array<[number, Uint8Array]> {
     writeU16(b, 0, r.maxMessageSize);
     o.push([DhcpOption.MaxMessageSize, b]);
   }
+  if (r.clientId !== undefined) o.push([DhcpOption.ClientId, r.clientId.subarray(0, 255)]);
+  if (r.hostName !== undefined) o.push([DhcpOption.HostName, Uint8Array.from(r.hostName.slice(0, 255), (c) => c.charCodeAt(0) & 0xff)]);
   return o;
 }
 
