@@ -36,7 +36,10 @@ export interface GuestSettings {
   mac: Mac;
   /** The MAC was not configured: derived from the machine's identity (or the fixed default without one). */
   macDerived: boolean;
+  /** 0.0.0.0/0 when `dhcp`. */
   ipv4: Ipv4Cidr;
+  /** The address comes from a DHCP lease ("ipv4": "dhcp"). */
+  dhcp: boolean;
   gateway?: Ipv4;
   weight: number;
   /** Transmit limit in bits/s. */
@@ -217,7 +220,8 @@ function guestSettings(g: GuestFile, field: string, derived: () => Mac): GuestSe
     primary: g.primary ?? false,
     mac: g.mac === undefined ? derived() : mac(g.mac, `${field}.mac`),
     macDerived: g.mac === undefined,
-    ipv4: parseIpv4Cidr(g.ipv4)!,
+    ipv4: g.ipv4 === 'dhcp' ? { addr: 0, prefixLen: 0 } : parseIpv4Cidr(g.ipv4)!,
+    dhcp: g.ipv4 === 'dhcp',
     weight: d(g.weight, `${field}.weight`),
     echo: d(g.echo, `${field}.echo`),
     onFault: d(g.onFault, `${field}.onFault`) as FaultPolicy,
@@ -388,6 +392,7 @@ function validate(cfg: MachineConfig): void {
     const m = seen.mac.get(g.mac);
     if (m !== undefined) failAcross(`guests[${i}].mac`, `duplicate MAC ${formatMac(g.mac)} (also guests[${m}])`);
     seen.mac.set(g.mac, i);
+    if (g.dhcp) return; // its address is the DHCP server's to choose, checked by the probe and the nanokernel
     const a = seen.ip.get(g.ipv4.addr);
     if (a !== undefined) failAcross(`guests[${i}].ipv4`, `duplicate address ${formatIpv4Cidr(g.ipv4)} (also guests[${a}])`);
     seen.ip.set(g.ipv4.addr, i);

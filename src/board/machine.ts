@@ -54,13 +54,14 @@ export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock, hooks
       mac: g.mac,
       // A probed address joins the port's address set only once taken (the guest publishes it):
       // until then the wire's answers for it must reach the guest, not be dropped as spoofs.
-      ipv4: cfg.addressProbe === false ? g.ipv4.addr : undefined,
+      // A DHCP guest's joins it when its lease is bound.
+      ipv4: !g.dhcp && cfg.addressProbe === false ? g.ipv4.addr : undefined,
       weight: g.weight,
       rateBps: g.rateBps,
       onFault: g.onFault,
       guest: (hw) => {
         const guest = new Guest(hw, {
-          name: g.name, kind: g.os, mac: g.mac, ipv4: g.ipv4, gateway: g.gateway, echo: g.echo, echoRate: g.echoRate, ipv6: g.ipv6,
+          name: g.name, kind: g.os, mac: g.mac, ipv4: g.ipv4, dhcp: g.dhcp, gateway: g.gateway, echo: g.echo, echoRate: g.echoRate, ipv6: g.ipv6,
           mtu, control: g.control, load: g.load && { ...g.load, priority: 10 },
           probe: cfg.addressProbe, onAddress: hooks.onAddress && ((o) => hooks.onAddress!(g.name, o)),
         });
@@ -84,16 +85,21 @@ export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock, hooks
   };
 }
 
-/** The guests as the `ready` log line names them; with the machine, also the protocols each OS runs. */
+/**
+ * The guests as the `ready` log line names them; with the machine, also the protocols each OS
+ * runs and, for a DHCP guest, its client's state and the leased address once it has one.
+ */
 export function describeGuests(
   cfg: MachineConfig,
   machine?: Machine,
-): Array<{ name: string; os: string; mac: string; macDerived?: true; ipv4: string; ipv4State?: string; protocols?: readonly string[] }> {
+): Array<{ name: string; os: string; mac: string; macDerived?: true; ipv4: string; ipv4State?: string; protocols?: readonly string[]; dhcp?: { state: string; address: string | null } }> {
   return cfg.guests.map((g) => {
     const guest = machine?.guests.get(g.name);
+    const lease = g.dhcp ? guest?.dhcpInfo() : undefined;
     return {
-      name: g.name, os: g.os, mac: formatMac(g.mac), ...(g.macDerived ? { macDerived: true as const } : {}), ipv4: formatIpv4Cidr(g.ipv4),
-      ...(guest ? { ipv4State: guest.ipv4State } : {}), protocols: guest?.net.protocols,
+      name: g.name, os: g.os, mac: formatMac(g.mac), ...(g.macDerived ? { macDerived: true as const } : {}), ipv4: g.dhcp ? 'dhcp' : formatIpv4Cidr(g.ipv4),
+      ...(guest && !g.dhcp ? { ipv4State: guest.ipv4State } : {}), protocols: guest?.net.protocols,
+      ...(lease ? { dhcp: { state: lease.state, address: lease.address } } : {}),
     };
   });
 }

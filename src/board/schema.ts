@@ -34,6 +34,7 @@ function format(pat: string, what: string, hint: string, example: string) {
 const MacText = format(`${HEX2}([:-])${HEX2}(\\1${HEX2}){4}`, 'MAC', 'expected six hex pairs like 02:4e:53:00:00:0a', '02:4e:53:00:00:0a');
 const Ipv4Text = format(IPV4, 'IPv4 address', 'expected like 10.77.0.1', '10.77.0.1');
 const CidrText = format(`${IPV4}/(3[0-2]|[12]?[0-9])`, 'IPv4 address/prefix', 'expected like 10.77.0.10/24', '10.77.0.10/24');
+const GuestIpv4Text = format(`(${IPV4}/(3[0-2]|[12]?[0-9])|dhcp)`, 'IPv4 address/prefix', 'expected like 10.77.0.10/24, or "dhcp"', '10.77.0.10/24');
 const EndpointText = format(`${IPV4}:${PORT}`, 'endpoint', 'expected ADDRESS:PORT like 10.77.0.1:9000', '10.77.0.1:9000');
 const IfNameText = format('[A-Za-z0-9_.-]{1,15}', 'interface name', '1 to 15 of letters, digits, _ . -', 'nstap0');
 const GuestNameText = format('[a-z][a-z0-9-]{0,15}', 'guest name', '1 to 16 of a-z, 0-9, - starting with a letter', 'rtos');
@@ -69,7 +70,9 @@ export const GuestSchema = Type.Object(
           'When absent: derived from the machine\'s identity (machineId, the link) and the guest\'s name, a stable locally administered unicast MAC (see the README).',
       ),
     ),
-    ipv4: CidrText('IPv4 address and prefix of this guest, unique among the guests.'),
+    ipv4: GuestIpv4Text(
+      'IPv4 address and prefix of this guest, unique among the guests; or "dhcp": the guest takes a lease from the LAN\'s DHCP server (RFC 2131), ARP-probes it before use, renews it, and releases it when the machine stops.',
+    ),
     gateway: O(nullable(Ipv4Text('Default gateway (in the guest\'s subnet); none by default.'))),
     weight: O(Type.Number({ minimum: 0.01, maximum: 1000, default: 1, description: 'Share of the NIC among the secondaries under the weighted transmit policy.' })),
     rate: O(Type.Union([...rateMembers(), Type.Null()], { description: 'Transmit limit of this guest in bits/s like 100M (default: none).' })),

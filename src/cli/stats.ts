@@ -36,6 +36,8 @@ export interface StatsSummary {
     protocols?: readonly string[];
     /** The IPv4 address (RFC 5227 boot probe): tentative, taken, or in use by `conflictMac`; and claims defended since. */
     ipv4?: { state: string; conflictMac?: string; conflicts: number; defences: number };
+    /** The DHCP lease of a guest configured "ipv4": "dhcp". */
+    dhcp?: { state: string; address: string | null; server: string | null; leaseTimeS: number | null; t1RemainingS: number | null; t2RemainingS: number | null; expiresInS: number | null };
     /** TCP connections open now and HTTP requests served (gpos). */
     tcp?: { connections: number; established: number; resetsTx: number; retransmits: number; httpRequests: number };
   }>;
@@ -70,7 +72,16 @@ export function summarize(s: MachineStats): StatsSummary {
         state: d.state ?? 'running',
         latenessUs: late && { p50: round(late.p50Us), p99: round(late.p99Us), max: round(late.maxUs), count: late.count },
         protocols: g?.protocols,
-        ipv4: g && { state: g.ipv4State, conflictMac: g.ipv4Conflict?.mac, conflicts: g.net.arpConflicts, defences: g.net.arpDefences },
+        ipv4: g && !g.dhcp ? { state: g.ipv4State, conflictMac: g.ipv4Conflict?.mac, conflicts: g.net.arpConflicts, defences: g.net.arpDefences } : undefined,
+        dhcp: g?.dhcp && {
+          state: g.dhcp.state,
+          address: g.dhcp.address,
+          server: g.dhcp.server,
+          leaseTimeS: g.dhcp.leaseTimeS,
+          t1RemainingS: g.dhcp.t1RemainingS,
+          t2RemainingS: g.dhcp.t2RemainingS,
+          expiresInS: g.dhcp.expiresInS,
+        },
         tcp: g?.tcp && {
           connections: g.tcp.connections,
           established: g.tcp.established,
@@ -106,9 +117,17 @@ export function formatSummary(s: StatsSummary): string {
       const tcp = t ? `; tcp ${t.connections} open, ${t.established} established, ${t.retransmits} retransmits, ${t.resetsTx} resets sent; http ${t.httpRequests} requests` : '';
       const a = d.ipv4;
       const addr = !a ? '' : a.state === 'conflict' ? `; ipv4 NOT TAKEN: in use by ${a.conflictMac ?? '?'}` : `; ipv4 ${a.state}${a.conflicts > 0 ? `, ${a.conflicts} conflicts, ${a.defences} defences` : ''}`;
-      return `${d.name}: ${(d.protocols ?? []).join(' ')}${addr}${tcp}`;
+      return `${d.name}: ${(d.protocols ?? []).join(' ')}${addr}${tcp}${dhcpText(d.dhcp)}`;
     }),
   ].join('\n');
+}
+
+/** "; dhcp bound 10.77.0.150/24 from 10.77.0.1, lease 3600 s, T1 in 1790 s, T2 in 3140 s" */
+function dhcpText(d: StatsSummary['domains'][number]['dhcp']): string {
+  if (d === undefined) return '';
+  if (d.address === null) return `; dhcp ${d.state}, no lease`;
+  const s = (x: number | null): string => (x === null ? 'never' : `in ${Math.round(x)} s`);
+  return `; dhcp ${d.state} ${d.address} from ${d.server}, lease ${d.leaseTimeS === null ? 'infinite' : `${d.leaseTimeS} s`}, T1 ${s(d.t1RemainingS)}, T2 ${s(d.t2RemainingS)}, expires ${s(d.expiresInS)}`;
 }
 
 export const STATS_USAGE = `Usage: nanoshare stats [--json] [--tap NAME | --control PATH]

@@ -67,6 +67,8 @@ export interface DomainServices {
 export interface GuestOs {
   /** Start: called once, primary first. May transmit and program the timer. */
   boot(): void;
+  /** Last words before the machine stops or an operator reboots it (a DHCP RELEASE): one unit; what it transmits is sent before the stop. */
+  shutdown?(): void;
   /** Virtual interrupt entry with the pending lines (bits of Irq). */
   interrupt(lines: number): void;
   /** True when the guest's own scheduler has a task ready to run. */

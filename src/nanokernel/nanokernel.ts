@@ -139,6 +139,7 @@ export class Nanokernel {
   reboot(name: string): boolean {
     const d = this.domains.find((x) => x.name === name);
     if (!d) return false;
+    this.scheduler.farewell(d);
     this.scheduler.reboot(d);
     return true;
   }
@@ -176,8 +177,9 @@ export class Nanokernel {
     };
   }
 
-  /** Stop dispatching (no unit runs after this), then the timers, then the NIC (and its link). */
+  /** Each guest's last words (GuestOs.shutdown) sent, then stop dispatching (no unit runs after this), the timers, the NIC (and its link). */
   shutdown(): void {
+    for (const d of this.domains) this.scheduler.farewell(d);
     this.scheduler.stop();
     this.virtTx.stop();
     this.nic.close();

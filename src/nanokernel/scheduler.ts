@@ -434,6 +434,17 @@ export class Scheduler {
     d.lifecycle?.reset();
   }
 
+  /**
+   * Let `d`'s guest say goodbye (GuestOs.shutdown, one unit inside the fault boundary), then move
+   * what it queued to the NIC at once, before a stop or a reboot flushes its port.
+   */
+  farewell(d: Domain): void {
+    if (!this.started || d.halted || d.guest.shutdown === undefined) return;
+    const guest = d.guest;
+    this.account(d, () => guest.shutdown!());
+    for (let i = 0; i < 4 && this.io.txPending(); i++) this.io.transmit();
+  }
+
   /** Stop dispatching and cancel every virtual timer: no unit runs after this. */
   stop(): void {
     this.started = false;

@@ -2,7 +2,7 @@
 // whichever header (Ethernet, ARP sender, IPv4 or IPv6 source) carries the claim.
 import { describe, expect, it } from 'vitest';
 import { ArpOperation, ArpRepr, EtherType, EthernetRepr, IpProtocol, MAC_BROADCAST, parseIpv4, parseIpv6, parseMac, writeIpv6, type IpAddr, type Ipv6 } from '../wire/index.js';
-import { arpFrame, ipv4Frame } from '../net/testing.js';
+import { arpFrame, ipv4Frame, udpBytes } from '../net/testing.js';
 import { checkSource, claimedSource, IPV6_UNSPECIFIED } from './source-guard.js';
 
 const MAC = parseMac('02:4e:53:00:00:0b')!;
@@ -29,11 +29,23 @@ const ip4 = (ethSrc: number, src: number): Uint8Array => ipv4Frame(MAC_BROADCAST
 describe('checkSource (transmit)', () => {
   it('accepts the port\'s own MAC and addresses, and the unspecified sources', () => {
     expect(checkSource(port, ip4(MAC, IP))).toBe('ok');
-    expect(checkSource(port, ip4(MAC, 0))).toBe('ok');
     expect(checkSource(port, arp(MAC, MAC, IP))).toBe('ok');
     expect(checkSource(port, arp(MAC, MAC, 0))).toBe('ok');
     expect(checkSource(port, ipv6Frame(MAC, V6))).toBe('ok');
     expect(checkSource(port, ipv6Frame(MAC, IPV6_UNSPECIFIED))).toBe('ok');
+  });
+
+  it('lets IPv4 from 0.0.0.0 out only as a DHCP client\'s broadcast, 0.0.0.0:68 to 255.255.255.255:67', () => {
+    const dhcp = (o: { ethDst?: number; dst?: number; sport?: number; dport?: number; protocol?: number } = {}): Uint8Array =>
+      ipv4Frame(o.ethDst ?? MAC_BROADCAST, MAC, 0, o.dst ?? 0xffff_ffff, o.protocol ?? IpProtocol.Udp, udpBytes(0, o.dst ?? 0xffff_ffff, o.sport ?? 68, o.dport ?? 67, new Uint8Array(300)));
+    expect(checkSource(port, dhcp())).toBe('ok');
+    expect(checkSource(port, dhcp({ ethDst: OTHER_MAC }))).toBe('spoofed-ip'); // not to the broadcast MAC
+    expect(checkSource(port, dhcp({ dst: OTHER_IP }))).toBe('spoofed-ip'); // unicast from 0.0.0.0
+    expect(checkSource(port, dhcp({ sport: 69 }))).toBe('spoofed-ip');
+    expect(checkSource(port, dhcp({ dport: 68 }))).toBe('spoofed-ip');
+    expect(checkSource(port, dhcp({ protocol: IpProtocol.Tcp }))).toBe('spoofed-ip');
+    expect(checkSource(port, ip4(MAC, 0))).toBe('spoofed-ip'); // UDP to a unicast address
+    expect(checkSource(port, ipv4Frame(MAC_BROADCAST, MAC, 0, 0xffff_ffff, IpProtocol.Udp, new Uint8Array(4)))).toBe('spoofed-ip'); // no whole UDP header
   });
 
   it('refuses another Ethernet source, and an ARP sender MAC that is not the port\'s', () => {

@@ -10,7 +10,7 @@
 // host can have, a server other than the one chosen: each dropped and counted by name.
 
 import { DHCP_CLIENT_PORT, DHCP_SERVER_PORT, DhcpMessageType, DhcpOp, DhcpPacket, dhcpReprLen, emitDhcp, isWireError, parseDhcpRepr, prefixMask } from '../wire/index.js';
-import type { DhcpRepr, Ipv4 } from '../wire/index.js';
+import type { DhcpRepr, Ipv4, Mac } from '../wire/index.js';
 import { dispatchAnnouncement, startProbe } from './arp.js';
 import type { AddressProbe, ProbeOutcome, ProbeTiming } from './arp-probe.js';
 import type { NetProtocol } from './dispatch.js';
@@ -77,6 +77,8 @@ export interface DhcpLease {
   addr: Ipv4;
   prefixLen: number;
   server: Ipv4;
+  /** The Ethernet source of the server's last ACK (the server, or its relay): where RELEASE goes. */
+  serverMac: Mac;
   router: Ipv4 | undefined;
   leaseTimeS: number;
   /** Monotonic µs, undefined for an infinite lease. */
@@ -129,16 +131,23 @@ export class DhcpClient implements ProtocolState {
     if (this.state === 'stopped') this.discover();
   }
 
-  /** RELEASE a held lease (unicast to its server) and stop; nothing more is sent. */
+  /**
+   * RELEASE a held lease and stop; nothing more is sent. The RELEASE goes unicast to the MAC the
+   * server's ACK came from (no ARP round trip at shutdown). The interface drops the address, but
+   * the nanokernel's address set is left as it is: the RELEASE just queued still has to pass its
+   * source check, and a machine stop or a guest reboot resets the set anyway.
+   */
   stop(): void {
     const l = this.lease;
     if (l !== undefined && (this.state === 'bound' || this.state === 'renewing' || this.state === 'rebinding')) {
       this.xid = this.newXid();
-      if (this.send(l.server, { messageType: DhcpMessageType.Release, ciaddr: l.addr, serverId: l.server })) this.counters.releasesTx++;
+      this.exchangeStart = this.inner.now();
+      if (this.send(l.server, { messageType: DhcpMessageType.Release, ciaddr: l.addr, serverId: l.server }, l.serverMac)) this.counters.releasesTx++;
     }
     this.probe?.cancel();
     this.probe = undefined;
-    this.dropAddress();
+    if (l !== undefined && this.inner.addr === l.addr) this.inner.cfg.ipv4 = { addr: 0, prefixLen: 0 };
+    this.lease = undefined;
     this.offer = undefined;
     this.state = 'stopped';
     this.timerAt = undefined;
@@ -230,11 +239,11 @@ export class DhcpClient implements ProtocolState {
   }
 
   /** REQUESTING: the ACK. Probe the address before using it (RFC 2131 4.4.1, RFC 5227). */
-  private takeAck(r: DhcpRepr, server: Ipv4): void {
+  private takeAck(r: DhcpRepr, server: Ipv4, serverMac: Mac): void {
     const o = this.offer!;
     if (r.yiaddr !== o.addr || !this.usableAddress(r.yiaddr, r.subnetMask)) return this.drop('bad-address');
     this.counters.acksRx++;
-    const lease = this.leaseOf(r, server);
+    const lease = this.leaseOf(r, server, serverMac);
     this.state = 'probing';
     this.timerAt = undefined;
     this.inner.anyDstUdpPort = undefined;
@@ -300,11 +309,11 @@ export class DhcpClient implements ProtocolState {
   }
 
   /** RENEWING/REBINDING: an ACK extends the lease (of the same address only). */
-  private takeRenewAck(r: DhcpRepr, server: Ipv4): void {
+  private takeRenewAck(r: DhcpRepr, server: Ipv4, serverMac: Mac): void {
     const l = this.lease!;
     if (r.yiaddr !== l.addr) return this.drop('bad-address');
     this.counters.acksRx++;
-    const lease = this.leaseOf(r, server);
+    const lease = this.leaseOf(r, server, serverMac);
     // The mask and router stay as bound: changing them under a live address is not a renewal.
     this.bind({ ...lease, prefixLen: l.prefixLen, router: l.router });
   }
@@ -318,7 +327,7 @@ export class DhcpClient implements ProtocolState {
   }
 
   /** The lease of an ACK, its times from now; T1 and T2 from the server when they make sense. */
-  private leaseOf(r: DhcpRepr, server: Ipv4): DhcpLease {
+  private leaseOf(r: DhcpRepr, server: Ipv4, serverMac: Mac): DhcpLease {
     const now = this.inner.now();
     const raw = r.leaseTime ?? INFINITE_LEASE;
     const infinite = raw === INFINITE_LEASE;
@@ -333,6 +342,7 @@ export class DhcpClient implements ProtocolState {
       addr: r.yiaddr,
       prefixLen: r.subnetMask === undefined ? classfulPrefix(r.yiaddr) : maskLength(r.subnetMask)!,
       server,
+      serverMac,
       router: r.router,
       leaseTimeS: leaseS,
       t1At: infinite ? undefined : now + t1 * SECOND,
@@ -374,7 +384,7 @@ export class DhcpClient implements ProtocolState {
         // Only the server we asked speaks for this transaction (RFC 2131 4.4.1).
         const server = r.serverId ?? d.src;
         if (server !== this.offer!.server) return this.drop('wrong-server');
-        return t === DhcpMessageType.Ack ? this.takeAck(r, server) : this.takeNak();
+        return t === DhcpMessageType.Ack ? this.takeAck(r, server, d.srcMac) : this.takeNak();
       }
       case 'renewing':
       case 'rebinding': {
@@ -382,7 +392,7 @@ export class DhcpClient implements ProtocolState {
         const server = r.serverId ?? d.src;
         // RENEWING talks to its server; REBINDING takes any server's answer.
         if (this.state === 'renewing' && server !== this.lease!.server) return this.drop('wrong-server');
-        return t === DhcpMessageType.Ack ? this.takeRenewAck(r, server) : this.takeNak();
+        return t === DhcpMessageType.Ack ? this.takeRenewAck(r, server, d.srcMac) : this.takeNak();
       }
       default:
         break;
@@ -416,7 +426,7 @@ export class DhcpClient implements ProtocolState {
   }
 
   /** One client message (RFC 2131 table 5's fields) to `dst`:67 from :68. */
-  private send(dst: Ipv4, m: Pick<DhcpRepr, 'messageType'> & Partial<DhcpRepr>): boolean {
+  private send(dst: Ipv4, m: Pick<DhcpRepr, 'messageType'> & Partial<DhcpRepr>, via?: Mac): boolean {
     const t = m.messageType;
     const r: DhcpRepr = {
       op: DhcpOp.Request,
@@ -436,7 +446,7 @@ export class DhcpClient implements ProtocolState {
     if (r.requestedIp === undefined) delete r.requestedIp;
     const b = new Uint8Array(dhcpReprLen(r));
     emitDhcp(r, b);
-    return dispatchUdp(this.inner, DHCP_CLIENT_PORT, dst, DHCP_SERVER_PORT, b);
+    return dispatchUdp(this.inner, DHCP_CLIENT_PORT, dst, DHCP_SERVER_PORT, b, via);
   }
 }
 

@@ -69,12 +69,13 @@ export interface L4Header {
 /**
  * Egress: `pb` holds the layer-4 payload (or whole message); push the L4 header, the IPv4 header
  * and the Ethernet header in front of it, then send the frame or queue it behind ARP. A
- * datagram larger than the MTU is sent as fragments. False (counted) when there is no route,
+ * datagram larger than the MTU is sent as fragments. `via`: the next hop's MAC, known already
+ * (no routing, no ARP). False (counted) when there is no route,
  * it exceeds 65535 bytes, or a frame cannot be sent or queued.
  */
-export function dispatchIpv4(inner: InterfaceInner, dst: Ipv4, protocol: number, pb: PacketBuffer, l4?: L4Header): boolean {
+export function dispatchIpv4(inner: InterfaceInner, dst: Ipv4, protocol: number, pb: PacketBuffer, l4?: L4Header, via?: Mac): boolean {
   if (inner.tentative) return inner.dropTx('tentative');
-  const r = route(inner, dst);
+  const r = via === undefined ? route(inner, dst) : inner.addr === 0 ? undefined : { mac: via };
   if (r === undefined) return inner.dropTx('no-route');
   const l4Len = pb.length + (l4 === undefined ? 0 : l4.len);
   const ipLen = IPV4_HEADER_LEN + l4Len;

@@ -4,7 +4,7 @@
 // pushed in front of it).
 
 import { Icmpv4DstUnreachable, IpProtocol, UDP_HEADER_LEN, UdpPacket, UdpRepr, isWireError } from '../wire/index.js';
-import type { Ipv4, Ipv4Packet } from '../wire/index.js';
+import type { Ipv4, Ipv4Packet, Mac } from '../wire/index.js';
 import type { NetProtocol, RxMeta } from './dispatch.js';
 import { dispatchIcmpUnreachable } from './icmp.js';
 import type { InterfaceInner } from './iface.js';
@@ -22,6 +22,8 @@ export interface UdpDatagram {
   srcPort: number;
   dst: Ipv4;
   dstPort: number;
+  /** Ethernet source of the frame (the sender, or the router or relay it came through). */
+  srcMac: Mac;
   /** A view of the received frame: copy it if you keep it beyond the callback. */
   payload: Uint8Array;
 }
@@ -125,19 +127,20 @@ export function processUdp(inner: InterfaceInner, ip: Ipv4Packet, rx: RxMeta): v
   }
   inner.counters.udpRx++;
   inner.handled();
-  handler({ src, srcPort, dst, dstPort, payload: u.payload() });
+  handler({ src, srcPort, dst, dstPort, srcMac: rx.srcMac, payload: u.payload() });
 }
 
 /**
- * Egress: one datagram from `srcPort` (1..65535) to `dstPort` (1..65535). Never throws: a port
+ * Egress: one datagram from `srcPort` (1..65535) to `dstPort` (1..65535), to the next hop's MAC
+ * `via` when given (no ARP: a DHCP RELEASE at shutdown). Never throws: a port
  * out of range (0 included) is a counted 'bad-port', everything else a counted false too.
  */
-export function dispatchUdp(inner: InterfaceInner, srcPort: number, dst: Ipv4, dstPort: number, payload: Uint8Array): boolean {
+export function dispatchUdp(inner: InterfaceInner, srcPort: number, dst: Ipv4, dstPort: number, payload: Uint8Array, via?: Mac): boolean {
   if (!validPort(srcPort) || !validPort(dstPort)) return inner.dropTx('bad-port');
   const pb = PacketBuffer.alloc(payload.length);
   pb.view().set(payload);
   const repr = new UdpRepr(srcPort, dstPort);
-  const ok = dispatchIpv4(inner, dst, IpProtocol.Udp, pb, { len: UDP_HEADER_LEN, emit: (b, s, d) => repr.emit(b.push(UDP_HEADER_LEN), s, d) });
+  const ok = dispatchIpv4(inner, dst, IpProtocol.Udp, pb, { len: UDP_HEADER_LEN, emit: (b, s, d) => repr.emit(b.push(UDP_HEADER_LEN), s, d) }, via);
   if (ok) inner.counters.udpTx++;
   return ok;
 }

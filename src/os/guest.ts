@@ -2,9 +2,9 @@
 // rtos, time sharing in the gpos), the virtual NIC driver, the network stack, and services.
 import type { Ipv4, Ipv4Cidr, Mac } from '../wire/address.js';
 import type { DomainServices, GuestOs } from '../nanokernel/guest-interface.js';
-import { IPV6_SOCKETS, NetStack, TCP_SOCKETS, ipv6Protocol, tcpProtocol, type NetEvent } from '../net/index.js';
-import type { Ipv6AddrInfo, ProbeOutcome, ProbeTiming, TcpCounters, TcpLayer } from '../net/index.js';
-import { formatIpv4Cidr, formatIpv6, formatMac } from '../wire/address.js';
+import { DHCP_CLIENT, IPV6_SOCKETS, NetStack, TCP_SOCKETS, dhcpProtocol, ipv6Protocol, tcpProtocol, type NetEvent } from '../net/index.js';
+import type { DhcpClient, DhcpCounters, DhcpState, Ipv6AddrInfo, ProbeOutcome, ProbeTiming, TcpCounters, TcpLayer } from '../net/index.js';
+import { formatIpv4, formatIpv4Cidr, formatIpv6, formatMac } from '../wire/address.js';
 import { HttpService, type HttpCounters } from './services/http.js';
 import { TcpEchoService, type TcpEchoCounters } from './services/tcp-echo.js';
 import { ChargenService, DiscardService, type BulkCounters } from './services/tcp-bulk.js';
@@ -21,7 +21,10 @@ export interface GuestConfig {
   name: string;
   kind: OsKind;
   mac: Mac;
+  /** Ignored when `dhcp` is set: the address then comes from a lease. */
   ipv4: Ipv4Cidr;
+  /** Take the IPv4 address from a DHCP server (RFC 2131), both personalities. */
+  dhcp?: boolean;
   gateway?: Ipv4;
   /** UDP echo on port 7 (default on). */
   echo?: boolean;
@@ -57,6 +60,10 @@ export interface GuestStats {
   protocols: readonly string[];
   /** IPv6 addresses with their state, when IPv6 runs. */
   ipv6?: Ipv6AddrInfo[];
+  /** The IPv4 address in use now ("a.b.c.d/n"), or undefined while a DHCP guest has none. */
+  ipv4?: string;
+  /** The DHCP client, when the address comes from a lease. */
+  dhcp?: DhcpInfo;
   echo?: EchoCounters;
   tcp?: TcpCounters & { connections: number };
   tcpEcho?: TcpEchoCounters;
@@ -74,6 +81,17 @@ export interface GuestStats {
 }
 
 export type Ipv4State = 'tentative' | 'taken' | 'conflict';
+/** The lease as stats and /status show it: remaining times in seconds (null: infinite lease). */
+export interface DhcpInfo {
+  state: DhcpState;
+  address: string | null;
+  server: string | null;
+  leaseTimeS: number | null;
+  t1RemainingS: number | null;
+  t2RemainingS: number | null;
+  expiresInS: number | null;
+  counters: DhcpCounters;
+}
 
 /** Events of the stack a guest keeps for stats and logs. */
 export const NET_EVENTS_KEPT = 16;
@@ -90,6 +108,7 @@ export class Guest {
   readonly tcpEcho: TcpEchoService | undefined;
   readonly discard: DiscardService | undefined;
   readonly chargen: ChargenService | undefined;
+  readonly dhcp: DhcpClient | undefined;
   private bootAt = 0;
   private readonly netEvents: NetEvent[] = [];
   private addrState: Ipv4State;
@@ -99,9 +118,10 @@ export class Guest {
     this.kernel = new GuestKernel(hw, cfg.kind === 'rtos' ? 'fixed-priority' : 'time-sharing');
     this.driver = new VirtualNicDriver(this.kernel);
     const now = (): number => hw.now();
-    const probe = cfg.probe ?? false;
+    // A DHCP guest has no configured address to probe: its client probes each lease it is offered.
+    const probe = cfg.dhcp ? false : (cfg.probe ?? false);
     this.addrState = probe === false ? 'taken' : 'tentative';
-    this.net = new NetStack({ mac: cfg.mac, ipv4: cfg.ipv4, gateway: cfg.gateway, mtu: cfg.mtu, tentative: probe !== false }, this.driver, now);
+    this.net = new NetStack({ mac: cfg.mac, ipv4: cfg.dhcp ? { addr: 0, prefixLen: 0 } : cfg.ipv4, gateway: cfg.gateway, mtu: cfg.mtu, tentative: probe !== false }, this.driver, now);
     this.driver.bind(this.net);
     this.net.onEvent((e) => {
       if (this.netEvents.push(e) > NET_EVENTS_KEPT) this.netEvents.shift();
@@ -120,11 +140,18 @@ export class Guest {
     if (cfg.kind === 'rtos' && cfg.control) this.control = new ControlTask(this.kernel, this.net, cfg.control);
     if (cfg.load) this.load = new LoadGenerator(this.kernel, this.net, cfg.load);
     if (cfg.kind === 'gpos' && cfg.ipv6 !== false) this.net.install(ipv6Protocol);
+    if (cfg.dhcp) {
+      this.net.install(dhcpProtocol({ hostName: cfg.name }));
+      this.dhcp = this.net.sockets.require(DHCP_CLIENT);
+      // The machine's ordered stop and an operator's reboot give the lease back.
+      this.kernel.onShutdown(() => this.dhcp?.stop());
+    }
     this.kernel.onBoot(() => {
       // RFC 5227: probe first, then take and announce; with no probe, announce at once.
       if (probe === false) this.net.announce();
       else this.net.probeAddress(cfg.ipv4.addr, { timing: probe, onDone: (o) => this.probed(o) });
       this.net.sockets.get(IPV6_SOCKETS)?.start();
+      this.dhcp?.start();
     });
   }
 
@@ -153,7 +180,8 @@ export class Guest {
       name: this.cfg.name,
       os: this.cfg.kind,
       mac: formatMac(this.cfg.mac),
-      ipv4: formatIpv4Cidr(this.cfg.ipv4),
+      ipv4: this.ipv4Text() ?? null,
+      dhcp: this.dhcpInfo(),
       ipv6: this.net.sockets.get(IPV6_SOCKETS)?.usableAddresses().map(formatIpv6) ?? [],
       uptimeS: Math.round((this.kernel.now() - this.bootAt) / 1000) / 1000,
       protocols: this.net.protocols,
@@ -169,6 +197,30 @@ export class Guest {
         discard: this.discard?.counters,
         chargen: this.chargen?.counters,
       },
+    };
+  }
+
+  /** The IPv4 address in use ("a.b.c.d/n"), undefined while a DHCP guest has none. */
+  ipv4Text(): string | undefined {
+    return this.net.ipv4.addr === 0 ? undefined : formatIpv4Cidr(this.net.ipv4);
+  }
+
+  /** The DHCP client's state and lease, with times left in seconds. */
+  dhcpInfo(): DhcpInfo | undefined {
+    const d = this.dhcp;
+    if (d === undefined) return undefined;
+    const { state, lease } = d.info();
+    const now = this.kernel.now();
+    const left = (at: number | undefined): number | null => (lease === undefined || at === undefined ? null : Math.max(0, Math.round((at - now) / 1000) / 1000));
+    return {
+      state,
+      address: lease ? formatIpv4Cidr({ addr: lease.addr, prefixLen: lease.prefixLen }) : null,
+      server: lease ? formatIpv4(lease.server) : null,
+      leaseTimeS: lease ? (lease.expiresAt === undefined ? null : lease.leaseTimeS) : null,
+      t1RemainingS: left(lease?.t1At),
+      t2RemainingS: left(lease?.t2At),
+      expiresInS: left(lease?.expiresAt),
+      counters: { ...d.counters, drops: { ...d.counters.drops } },
     };
   }
 
@@ -193,6 +245,8 @@ export class Guest {
       chargen: this.chargen && { ...this.chargen.counters },
       http: this.http && { ...this.http.counters, responses: { ...this.http.counters.responses } },
       ipv6: this.net.sockets.get(IPV6_SOCKETS)?.info(),
+      ipv4: this.ipv4Text(),
+      dhcp: this.dhcpInfo(),
       echo: this.echo?.counters,
       control: c && {
         periodUs: this.cfg.control!.periodUs,

@@ -47,6 +47,7 @@ export class GuestKernel implements GuestOs {
   private programmed: number | undefined;
   private readonly irqHandlers = new Map<number, () => void>();
   private readonly bootHooks: Array<() => void> = [];
+  private readonly shutdownHooks: Array<() => void> = [];
   private readonly afterUnitHooks: Array<() => void> = [];
   private timersFired = 0;
   private interrupts = 0;
@@ -65,6 +66,11 @@ export class GuestKernel implements GuestOs {
   /** Run at boot, in order. */
   onBoot(hook: () => void): void {
     this.bootHooks.push(hook);
+  }
+
+  /** Run when the machine stops or an operator reboots this guest (DHCP RELEASE), in order. */
+  onShutdown(hook: () => void): void {
+    this.shutdownHooks.push(hook);
   }
 
   /** Run at the end of every unit (a driver re-arms its protocol timers here). */
@@ -139,6 +145,11 @@ export class GuestKernel implements GuestOs {
 
   boot(): void {
     for (const hook of this.bootHooks) hook();
+    this.endUnit();
+  }
+
+  shutdown(): void {
+    for (const hook of this.shutdownHooks) hook();
     this.endUnit();
   }
 
