@@ -8,6 +8,7 @@ import { Nic } from '../machine/nic.js';
 import { Processor } from '../machine/processor.js';
 import { Nanokernel, type FaultReport, type NanokernelSnapshot } from '../nanokernel/nanokernel.js';
 import { Guest, type GuestStats } from '../os/guest.js';
+import type { NetEvent } from '../net/index.js';
 import type { MachineConfig } from './config.js';
 import type { Capture } from '../capture/capture.js';
 import { captureObserver } from './capture.js';
@@ -35,6 +36,8 @@ export interface MachineHooks {
   capture?: Capture;
   /** A guest's boot-time RFC 5227 probe ended (after every boot of it): its address taken, or in use by `outcome.mac`. */
   onAddress?: (guest: string, outcome: ProbeOutcome) => void;
+  /** A guest's stack saw something to log (a DHCP lease taken or lost, an ARP conflict). */
+  onNetEvent?: (guest: string, e: NetEvent) => void;
 }
 
 export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock, hooks: MachineHooks = {}): Machine {
@@ -64,6 +67,7 @@ export function buildMachine(cfg: MachineConfig, link: Link, clock: Clock, hooks
           name: g.name, kind: g.os, mac: g.mac, ipv4: g.ipv4, dhcp: g.dhcp, gateway: g.gateway, echo: g.echo, echoRate: g.echoRate, ipv6: g.ipv6,
           mtu, control: g.control, load: g.load && { ...g.load, priority: 10 },
           probe: cfg.addressProbe, onAddress: hooks.onAddress && ((o) => hooks.onAddress!(g.name, o)),
+          onNetEvent: hooks.onNetEvent && ((e) => hooks.onNetEvent!(g.name, e)),
         });
         guests.set(g.name, guest);
         return guest.os;

@@ -151,7 +151,9 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
     const probed = new Map<string, ProbeOutcome>();
     let allProbed: () => void = () => {};
     const probesDone = new Promise<void>((resolve) => (allProbed = resolve));
-    if (cfg.addressProbe === false) allProbed();
+    // A DHCP guest has no boot probe (its client probes each lease): `ready` does not wait for it.
+    const probing = cfg.guests.filter((g) => !g.dhcp).length;
+    if (cfg.addressProbe === false || probing === 0) allProbed();
     machine = buildMachine(cfg, link, clock, {
       capture,
       onAddress: (guest, o) => {
@@ -161,7 +163,10 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
           log.warn({ guest, ipv4, mac, by: o.by }, `address conflict: ${guest}'s ${ipv4} is in use by ${mac}; ${guest} does not take it (RFC 5227)`);
         }
         probed.set(guest, o);
-        if (probed.size === cfg.guests.length) allProbed();
+        if (probed.size === probing) allProbed();
+      },
+      onNetEvent: (guest, e) => {
+        if (e.kind === 'dhcp') log.info({ guest, state: e.state, address: e.addr === 0 ? undefined : formatIpv4(e.addr), server: e.server === 0 ? undefined : formatIpv4(e.server), reason: e.reason }, 'dhcp');
       },
       onFault: (f) => log.error({ guest: f.guest, action: f.action, during: f.during, faults: f.faults, suppressed: f.suppressed, err: f.message, stack: f.stack }, 'guest fault'),
     });
@@ -170,7 +175,7 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
 
     await Promise.race([probesDone, life.stopRequested]);
     if (life.stopping) return stoppedEarly();
-    if ([...probed.values()].length > 0 && [...probed.values()].every((o) => o.kind === 'conflict')) {
+    if (probing === cfg.guests.length && [...probed.values()].length > 0 && [...probed.values()].every((o) => o.kind === 'conflict')) {
       const which = cfg.guests.map((g) => `${g.name} ${formatIpv4(g.ipv4.addr)}`).join(', ');
       return fail(`every guest's address is in use on the LAN (${which}): no guest took its address (RFC 5227); choose free addresses`, 2);
     }

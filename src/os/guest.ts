@@ -45,6 +45,8 @@ export interface GuestConfig {
   probe?: Partial<ProbeTiming> | false;
   /** Told when the boot-time probe ends (after every boot: a rebooted guest probes again). */
   onAddress?: (outcome: ProbeOutcome) => void;
+  /** Told of each event of the stack (a DHCP lease taken or lost, an ARP conflict), as it is kept for stats. */
+  onNetEvent?: (e: NetEvent) => void;
   /** TCP with the HTTP status page on port 80 and TCP echo on 7 (default: on for the gpos; the rtos never runs TCP). */
   tcp?: boolean;
 }
@@ -125,6 +127,7 @@ export class Guest {
     this.driver.bind(this.net);
     this.net.onEvent((e) => {
       if (this.netEvents.push(e) > NET_EVENTS_KEPT) this.netEvents.shift();
+      cfg.onNetEvent?.(e);
     });
     this.echo = cfg.echo === false ? undefined : new EchoService(this.net, now, { limits: cfg.echoRate === undefined ? {} : { perSecond: cfg.echoRate } });
     // TCP is a general-purpose OS's: the rtos stays ARP/IPv4/ICMP/UDP by design.
