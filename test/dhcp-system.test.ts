@@ -76,9 +76,11 @@ describe.skipIf(skip)('system: DHCP from a real dnsmasq, both guests "ipv4": "dh
         const p = probe(ns, addr.get(g.name)!.ip, { count: 3 });
         expect(p.received, `${g.name} on its lease ${addr.get(g.name)!.ip}`).toBe(3);
       }
-      // One log line per guest when it took its lease.
-      const bound = m.stderr().split('\n').filter((l) => l.includes('"msg":"dhcp"') && l.includes('"state":"bound"')).map((l) => JSON.parse(l) as { guest: string; address: string; server: string });
-      expect(bound.map((b) => [b.guest, b.address, b.server]).sort()).toEqual(GUESTS.map((g) => [g.name, addr.get(g.name)!.ip, '10.77.0.1']).sort());
+      // One log line per guest when it took its lease (read from the pipe once the loop turns).
+      const boundLines = (): Array<{ guest: string; address: string; server: string }> =>
+        m!.stderr().split('\n').filter((l) => l.includes('"msg":"dhcp"') && l.includes('"state":"bound"')).map((l) => JSON.parse(l) as { guest: string; address: string; server: string });
+      await waitFor('a "dhcp" bound log line per guest', () => boundLines().length >= 2, 5_000).catch(() => undefined);
+      expect(boundLines().map((b) => [b.guest, b.address, b.server]).sort(), m.stderr()).toEqual(GUESTS.map((g) => [g.name, addr.get(g.name)!.ip, '10.77.0.1']).sort());
       const text = ns.exec([process.execPath, BIN, 'stats', '--control', ctl]);
       expect(text).toMatch(/gpos: .*dhcp bound 10\.77\.0\.10[0-3]\/24 from 10\.77\.0\.1, lease 120 s/);
       console.log(`DHCP: rtos ${addr.get('rtos')!.ip}, gpos ${addr.get('gpos')!.ip} leased from dnsmasq and answering ping`);
