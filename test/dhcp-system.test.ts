@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Netns, probe, skipLab, stopChild, waitFor } from './lab.js';
-import { BIN, GUESTS, startMachine, terminate, type Running } from './machine-process.js';
+import { BIN, FIXED_GUESTS, startMachine, terminate, type Running } from './machine-process.js';
 
 const skip = skipLab(['dnsmasq']);
 const RANGE = ['10.77.0.100', '10.77.0.103'];
@@ -29,7 +29,7 @@ describe.skipIf(skip)('system: DHCP from a real dnsmasq, both guests "ipv4": "dh
     const ctl = join(tmp, 'ctl.sock');
     const leaseFile = join(tmp, 'dnsmasq.leases');
     const config = join(tmp, 'machine.json');
-    writeFileSync(config, JSON.stringify({ guests: GUESTS.map((g) => ({ name: g.name, mac: g.mac, ipv4: 'dhcp' })) }));
+    writeFileSync(config, JSON.stringify({ guests: FIXED_GUESTS.map((g) => ({ name: g.name, mac: g.mac, ipv4: 'dhcp' })) }));
     let m: Running | undefined;
     try {
       ns.exec(['ip', 'link', 'add', 'nsbrd0', 'type', 'bridge']);
@@ -53,20 +53,20 @@ describe.skipIf(skip)('system: DHCP from a real dnsmasq, both guests "ipv4": "dh
       // to 7 s (RFC 5227) before use: allow for both.
       const held = await waitFor('a lease for each guest in dnsmasq\'s lease file', () => {
         const l = leases(leaseFile);
-        return GUESTS.every((g) => l.some((x) => x.mac === g.mac)) ? l : undefined;
+        return FIXED_GUESTS.every((g) => l.some((x) => x.mac === g.mac)) ? l : undefined;
       }, 30_000, 200).catch((e: Error) => {
         throw new Error(`${e.message}\ndnsmasq:\n${dnsmasqLog}\nmachine:\n${m!.stderr()}`);
       });
-      const addr = new Map(GUESTS.map((g) => [g.name, held.find((x) => x.mac === g.mac)!]));
+      const addr = new Map(FIXED_GUESTS.map((g) => [g.name, held.find((x) => x.mac === g.mac)!]));
       expect(addr.get('rtos')!.ip).not.toBe(addr.get('gpos')!.ip);
-      for (const g of GUESTS) expect(addr.get(g.name)!.host).toBe(g.name); // our hostname option reached the server
+      for (const g of FIXED_GUESTS) expect(addr.get(g.name)!.host).toBe(g.name); // our hostname option reached the server
 
       type Stats = { guests: Array<{ name: string; ipv4?: string; dhcp?: { state: string; address: string; server: string; leaseTimeS: number; t1RemainingS: number } }> };
       const stats = await waitFor('both guests bound in stats', () => {
         const s = JSON.parse(ns.exec([process.execPath, BIN, 'stats', '--json', '--control', ctl])) as Stats;
         return s.guests.every((g) => g.dhcp?.state === 'bound') ? s : undefined;
       }, 15_000, 300);
-      for (const g of GUESTS) {
+      for (const g of FIXED_GUESTS) {
         const s = stats.guests.find((x) => x.name === g.name)!;
         expect(s.dhcp!.address).toBe(`${addr.get(g.name)!.ip}/24`);
         expect(s.ipv4).toBe(`${addr.get(g.name)!.ip}/24`);
@@ -80,7 +80,7 @@ describe.skipIf(skip)('system: DHCP from a real dnsmasq, both guests "ipv4": "dh
       const boundLines = (): Array<{ guest: string; address: string; server: string }> =>
         m!.stderr().split('\n').filter((l) => l.includes('"msg":"dhcp"') && l.includes('"state":"bound"')).map((l) => JSON.parse(l) as { guest: string; address: string; server: string });
       await waitFor('a "dhcp" bound log line per guest', () => boundLines().length >= 2, 5_000).catch(() => undefined);
-      expect(boundLines().map((b) => [b.guest, b.address, b.server]).sort(), m.stderr()).toEqual(GUESTS.map((g) => [g.name, addr.get(g.name)!.ip, '10.77.0.1']).sort());
+      expect(boundLines().map((b) => [b.guest, b.address, b.server]).sort(), m.stderr()).toEqual(FIXED_GUESTS.map((g) => [g.name, addr.get(g.name)!.ip, '10.77.0.1']).sort());
       const text = ns.exec([process.execPath, BIN, 'stats', '--control', ctl]);
       expect(text).toMatch(/gpos: .*dhcp bound 10\.77\.0\.10[0-3]\/24 from 10\.77\.0\.1, lease 120 s/);
       console.log(`DHCP: rtos ${addr.get('rtos')!.ip}, gpos ${addr.get('gpos')!.ip} leased from dnsmasq and answering ping`);
