@@ -499,15 +499,21 @@ describe('Nanokernel scheduler: the corners', () => {
     expect(nk.snapshot().processor.runs).toBe(nk.runs);
   });
 
-  it('shares the processor among several secondaries in turn, a quantum each', () => {
+  /** Three secondaries and no primary, 50 µs units. */
+  function threeSecondaries(quantumUs: number) {
     const clock = new ManualClock();
-    const nk = new Nanokernel(new Processor(clock), new Nic(new MemoryLink(), clock), { quantumUs: 100 });
+    const nk = new Nanokernel(new Processor(clock), new Nic(new MemoryLink(), clock), { quantumUs });
     const log: string[] = [];
     const guests = ['s1', 's2', 's3'].map((name, i) => {
       let g!: ScriptedGuest;
       nk.addDomain({ name, role: 'secondary', mac: 0x024e53000010 + i, guest: (hw) => (g = new ScriptedGuest(hw, clock, log, 50)) });
       return g;
     });
+    return { clock, nk, log, guests };
+  }
+
+  it('shares the processor among several secondaries in turn, a quantum each', () => {
+    const { clock, nk, log, guests } = threeSecondaries(100);
     guests[0]!.work = 4;
     guests[1]!.work = 4;
     guests[2]!.work = 2;
@@ -519,14 +525,7 @@ describe('Nanokernel scheduler: the corners', () => {
   });
 
   it('skips a secondary without work and comes back to the first one after the last', () => {
-    const clock = new ManualClock();
-    const nk = new Nanokernel(new Processor(clock), new Nic(new MemoryLink(), clock), { quantumUs: 50 });
-    const log: string[] = [];
-    const guests = ['s1', 's2', 's3'].map((name, i) => {
-      let g!: ScriptedGuest;
-      nk.addDomain({ name, role: 'secondary', mac: 0x024e53000010 + i, guest: (hw) => (g = new ScriptedGuest(hw, clock, log, 50)) });
-      return g;
-    });
+    const { clock, nk, log, guests } = threeSecondaries(50);
     guests[0]!.work = 2;
     guests[2]!.work = 2;
     nk.start();
