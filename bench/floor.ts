@@ -153,7 +153,9 @@ class Nanoshare {
     // boot probe: RFC 5227's 4 to 7 s of waiting is the protocol's, not the machine's cost, and
     // exec-to-first-reply measures the machine.
     this.child = ns.spawn([process.execPath, '--single-threaded-gc', '--trace-gc', BIN, 'run', '--tap', NS_TAP, '--bridge', BRIDGE,
-      '--control', this.control, '--stats-interval', '0', '--log-level', 'warn', '--address-probe', 'off', ...extra]);
+      '--control', this.control, '--stats-interval', '0', '--log-level', 'warn', '--address-probe', 'off',
+      // The MACs the probing side's static neighbours name (unset, they would be derived).
+      '--rtos-mac', RTOS.mac, '--gpos-mac', GPOS.mac, ...extra]);
     this.child.stdout!.setEncoding('utf8');
     this.child.stdout!.on('data', (d: string) => {
       this.out += d;

@@ -105,7 +105,9 @@ const hrNs = (): number => Number(process.hrtime.bigint());
 async function boot(lab: Lab, ns: Netns, rtosIp: string, args: string[]): Promise<{ child: ChildProcess; bootMs: number }> {
   const first = lab.probe.first(rtosIp);
   const t0 = hrNs();
-  const child = ns.spawn([process.execPath, '--single-threaded-gc', BIN, 'run', '--stats-interval', '0', '--log-level', 'warn', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // No boot probe (exec-to-first-reply measures the machine, as in bench floor); MACs as the
+  // static neighbours name them.
+  const child = ns.spawn([process.execPath, '--single-threaded-gc', BIN, 'run', '--stats-interval', '0', '--log-level', 'warn', '--address-probe', 'off', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
   const r = await first;
   if (r.atNs === null) {
     await stopChild(child);
@@ -140,7 +142,7 @@ async function roundMachine(lab: Lab, ns: Netns, ips: { rtos: string; gpos: stri
 
 async function round(lab: Lab): Promise<Record<RowName, Row>> {
   const rows = Object.fromEntries(ROWS.map((n) => [n, nanRow()])) as Record<RowName, Row>;
-  await roundMachine(lab, lab.a, TAP_MACHINE, ['--tap', 'nsvxtap0', '--bridge', 'br0', '--control', join(lab.dir, 'tap.sock')], rows.tapRtos, rows.tapGpos);
+  await roundMachine(lab, lab.a, TAP_MACHINE, ['--tap', 'nsvxtap0', '--bridge', 'br0', '--control', join(lab.dir, 'tap.sock'), '--rtos-mac', '02:4e:53:00:00:0a', '--gpos-mac', '02:4e:53:00:00:0b'], rows.tapRtos, rows.tapGpos);
   await roundMachine(lab, lab.b, VXLAN_MACHINE, [
     '--link', `vxlan://${UNDERLAY.a}?vni=${VNI}&local=${UNDERLAY.b}:4789`, '--control', join(lab.dir, 'vxlan.sock'),
     '--rtos-ip', `${VXLAN_MACHINE.rtos}/24`, '--gpos-ip', `${VXLAN_MACHINE.gpos}/24`, '--rtos-mac', VXLAN_MACHINE.macs[0]!, '--gpos-mac', VXLAN_MACHINE.macs[1]!,
