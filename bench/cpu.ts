@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { Netns, stopChild, waitFor, labUnavailableReason } from '../test/lab.js';
+import { table } from './table.js';
 
 const BIN = join(process.cwd(), 'bin', 'nanoshare');
 const RTOS = '10.77.0.10';
@@ -125,11 +126,6 @@ async function phase(ns: Netns, peerNs: Netns, m: Machine, name: string, load?: 
   };
 }
 
-function table(rows: string[][]): string {
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]): string => '| ' + r.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
-  return [line(rows[0]!), '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|', ...rows.slice(1).map(line)].join('\n');
-}
 
 const f = (x: number, d = 3): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
 

@@ -14,6 +14,7 @@ import { VirtTx } from '../src/nanokernel/virt-tx.js';
 import type { TxPolicyName } from '../src/nanokernel/arbiter.js';
 import { IpProtocol, parseIpv4, parseMac } from '../src/wire/index.js';
 import { ipv4Frame } from '../src/net/testing.js';
+import { table } from './table.js';
 
 const FRAMES = Number(process.env.BENCH_DEMUX_FRAMES ?? 1_000_000);
 const ROUNDS = 10;
@@ -105,8 +106,6 @@ export async function benchDemux(): Promise<number> {
       rows.push([n === 2 ? 'peer: the same switch with 2 guests' : `nanoshare: ${n} guests`, String(n), policy, String(FRAMES), Math.round(best.get(n)!).toString(), `${(ratio * 100).toFixed(1)} %`]);
     }
   }
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]): string => '| ' + r.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
-  process.stdout.write(['nanoshare bench demux', line(rows[0]!), '|' + w.map((x) => '-'.repeat(x + 2)).join('|') + '|', ...rows.slice(1).map(line), ''].join('\n') + '\n');
+  process.stdout.write(['nanoshare bench demux', table(rows), ''].join('\n') + '\n');
   return ok ? 0 : 1;
 }

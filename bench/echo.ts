@@ -9,6 +9,7 @@ import { buildMachine } from '../src/board/machine.js';
 import { defaultConfig } from '../src/board/config.js';
 import { parseIpv4, parseMac, ArpOperation, ArpRepr, MAC_BROADCAST } from '../src/wire/index.js';
 import { arpFrame, udpFrame } from '../src/net/testing.js';
+import { table } from './table.js';
 
 const FRAMES = Number(process.env.BENCH_ECHO_FRAMES ?? 200_000);
 const BATCH = 32;
@@ -89,8 +90,6 @@ export async function benchEcho(): Promise<number> {
     ['nanoshare: NIC -> nanokernel -> gpos -> back (in-memory link)', String(mine.frames), String(mine.replies), (mine.ns / mine.frames / 1000).toFixed(2), Math.round((mine.frames * 1e9) / mine.ns).toString(), mine.heapMb.toFixed(1)],
     ['peer: Node dgram echo over the kernel loopback', String(peer.frames), String(peer.replies), (peer.ns / peer.frames / 1000).toFixed(2), Math.round((peer.frames * 1e9) / peer.ns).toString(), '-'],
   ];
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]): string => '| ' + r.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
-  process.stdout.write(['nanoshare bench echo', line(rows[0]!), '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|', ...rows.slice(1).map(line), ''].join('\n') + '\n');
+  process.stdout.write(['nanoshare bench echo', table(rows), ''].join('\n') + '\n');
   return mine.replies === mine.frames ? 0 : 1;
 }

@@ -19,6 +19,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Netns, labUnavailableReason, stopChild, waitFor, which } from '../test/lab.js';
+import { table } from './table.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'nanoshare');
@@ -424,11 +425,7 @@ function setUpLab(ns: Netns, peer: Netns): void {
 // ---------------------------------------------------------------------------------------------
 // Report.
 
-export function table(rows: string[][]): string {
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]): string => '| ' + r.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
-  return [line(rows[0]!), '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|', ...rows.slice(1).map(line)].join('\n');
-}
+export { table };
 
 const f = (x: number, d = 3): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const k = (x: number): string => (Number.isFinite(x) ? `${(x / 1000).toFixed(1)} k/s` : '-');

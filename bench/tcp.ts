@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { Netns, labUnavailableReason, stopChild, waitFor } from '../test/lab.js';
+import { table } from './table.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'nanoshare');
@@ -192,14 +193,10 @@ export async function benchTcp(argv: readonly string[] = []): Promise<number> {
       ['bulk TCP to the target (discard), Mbit/s', f(gpos.uploadMbps, 1), f(kernel.uploadMbps, 1), ratio(gpos.uploadMbps, kernel.uploadMbps)],
       ['bulk TCP from the target (chargen), Mbit/s', f(gpos.downloadMbps, 1), f(kernel.downloadMbps, 1), ratio(gpos.downloadMbps, kernel.downloadMbps)],
     ];
-    const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    const line = (r: string[]): string => '| ' + r.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
     process.stdout.write(
       [
         `nanoshare bench tcp (${o.seconds} s per measure, ${cpus().length} CPUs, load ${load0.map((x) => x.toFixed(2)).join(' ')} before)`,
-        line(rows[0]!),
-        '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|',
-        ...rows.slice(1).map(line),
+        table(rows),
         `HTTP errors: gpos ${gpos.httpErrors}, kernel ${kernel.httpErrors}`,
         '',
       ].join('\n'),
