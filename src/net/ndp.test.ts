@@ -2,25 +2,13 @@
 // sending neighbour solicitations, the bounded cache and queues, SLAAC from a router
 // advertisement with its lifetimes, echo, and the drops an attacker would aim for.
 import { describe, expect, it } from 'vitest';
-import {
-  EthernetFrame,
-  IPV6_ALL_NODES,
-  Icmpv6Packet,
-  Ipv6Packet,
-  formatIpv6,
-  isWireError,
-  linkLocalFromMac,
-  multicastMacIpv6,
-  parseIcmpv6Repr,
-  parseIpv6,
-  solicitedNode,
-} from '../wire/index.js';
+import { IPV6_ALL_NODES, formatIpv6, linkLocalFromMac, multicastMacIpv6, parseIpv6, solicitedNode } from '../wire/index.js';
 import type { Icmpv6Repr, Ipv6, Mac } from '../wire/index.js';
 import { IPV6_SOCKETS } from './ipv6-iface.js';
 import { ipv6Protocol } from './ipv6.js';
 import type { NetConfig } from './iface.js';
 import type { NetStack } from './stack.js';
-import { OUR_MAC, PEER_MAC, icmpv6Frame, newStack } from './testing.js';
+import { OUR_MAC, PEER_MAC, decodeIcmpv6 as decode, icmpv6Frame, newStack } from './testing.js';
 
 const v6 = (s: string): Ipv6 => parseIpv6(s)!;
 const OUR_LL = linkLocalFromMac(OUR_MAC); // fe80::4e:53ff:fe00:a
@@ -28,28 +16,6 @@ const PEER_LL = linkLocalFromMac(PEER_MAC);
 const UNSPEC = v6('::');
 const PREFIX = v6('2001:db8:77::');
 const OUR_GLOBAL = v6('2001:db8:77::4e:53ff:fe00:a');
-
-interface Sent {
-  ethDst: Mac;
-  src: Ipv6;
-  dst: Ipv6;
-  hopLimit: number;
-  msg: Icmpv6Repr;
-}
-
-function decode(frames: Uint8Array[]): Sent[] {
-  return frames.map((f) => {
-    const eth = EthernetFrame.checked(f);
-    if (isWireError(eth)) throw new Error(eth.message);
-    const ip = Ipv6Packet.checked(eth.payload());
-    if (isWireError(ip)) throw new Error(ip.message);
-    const m = Icmpv6Packet.checked(ip.payload(), ip.srcAddr(), ip.dstAddr());
-    if (isWireError(m)) throw new Error(m.message);
-    const msg = parseIcmpv6Repr(m);
-    if (isWireError(msg)) throw new Error(msg.message);
-    return { ethDst: eth.dstAddr(), src: ip.srcAddr(), dst: ip.dstAddr(), hopLimit: ip.hopLimit(), msg };
-  });
-}
 
 function ipv6Stack(extra: Partial<NetConfig> = {}) {
   const s = newStack(extra);

@@ -23,6 +23,11 @@ import {
   Ipv6Repr,
   emitIcmpv6,
   icmpv6ReprLen,
+  EthernetFrame,
+  Icmpv6Packet,
+  Ipv6Packet,
+  isWireError,
+  parseIcmpv6Repr,
 } from '../wire/index.js';
 import type { Icmpv4Repr, Icmpv6Repr, IpAddr, Ipv4, Ipv6, Mac } from '../wire/index.js';
 import type { NetConfig, NetDevice } from './iface.js';
@@ -159,6 +164,29 @@ export function icmpv6Frame(ethDst: Mac, ethSrc: Mac, src: Ipv6, dst: Ipv6, r: I
   new Ipv6Repr(src, dst, Ipv6NextHeader.Icmpv6, l4Len, hopLimit).emit(body);
   emitIcmpv6(r, body.subarray(IPV6_HEADER_LEN), src, dst);
   return frame;
+}
+
+/** What a test sees of one sent IPv6 frame carrying ICMPv6: throws if any layer is malformed. */
+export interface SentIcmpv6 {
+  ethDst: Mac;
+  src: Ipv6;
+  dst: Ipv6;
+  hopLimit: number;
+  msg: Icmpv6Repr;
+}
+
+export function decodeIcmpv6(frames: Uint8Array[]): SentIcmpv6[] {
+  return frames.map((f) => {
+    const eth = EthernetFrame.checked(f);
+    if (isWireError(eth)) throw new Error(eth.message);
+    const ip = Ipv6Packet.checked(eth.payload());
+    if (isWireError(ip)) throw new Error(ip.message);
+    const m = Icmpv6Packet.checked(ip.payload(), ip.srcAddr(), ip.dstAddr());
+    if (isWireError(m)) throw new Error(m.message);
+    const msg = parseIcmpv6Repr(m);
+    if (isWireError(msg)) throw new Error(msg.message);
+    return { ethDst: eth.dstAddr(), src: ip.srcAddr(), dst: ip.dstAddr(), hopLimit: ip.hopLimit(), msg };
+  });
 }
 
 export function icmpBytes(r: Icmpv4Repr): Uint8Array {
