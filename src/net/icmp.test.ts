@@ -13,7 +13,8 @@ import {
 } from '../wire/index.js';
 import type { Ipv4 } from '../wire/index.js';
 import { NetStack } from './index.js';
-import { ManualNow, RecordingDevice, arpFrame, icmpBytes, ipv4Frame, ip, OUR_MAC, OUR_IP, PEER_MAC, PEER_IP, stackKnowingPeer } from './testing.js';
+import { IcmpSockets } from './icmp.js';
+import { ManualNow, RecordingDevice, arpFrame, icmpBytes, ipv4Frame, ip, udpFrame, OUR_MAC, OUR_IP, PEER_MAC, PEER_IP, stackKnowingPeer } from './testing.js';
 
 
 const setup = stackKnowingPeer;
@@ -110,5 +111,70 @@ describe('ICMP echo', () => {
     const out = dev.take();
     expect(out).toHaveLength(1);
     expect(parseIcmpFrame(out[0]!).eth.dstAddr()).toBe(PEER_MAC);
+  });
+});
+
+describe('ICMP error token bucket', () => {
+  it('allows a burst, then one token per interval, counted from the last refill', () => {
+    const b = new IcmpSockets(3, 100, 0);
+    expect([b.takeToken(0), b.takeToken(0), b.takeToken(0), b.takeToken(0)]).toEqual([true, true, true, false]);
+    expect(b.takeToken(99)).toBe(false);
+    expect(b.takeToken(100)).toBe(true);
+    expect(b.takeToken(100)).toBe(false);
+    // 250: one interval since 100 has passed; the next is due at 300, not 350.
+    expect(b.takeToken(250)).toBe(true);
+    expect(b.takeToken(299)).toBe(false);
+    expect(b.takeToken(300)).toBe(true);
+    // A long quiet time fills the bucket, never beyond the burst.
+    expect([10_000, 10_000, 10_000, 10_000].map((t) => b.takeToken(t))).toEqual([true, true, true, false]);
+    expect(b.pollAt()).toBeUndefined();
+  });
+
+  it('counts the next interval from the moment the bucket was last full', () => {
+    const b = new IcmpSockets(1, 100, 0);
+    expect(b.takeToken(1000)).toBe(true);
+    expect(b.takeToken(1001)).toBe(false);
+    expect(b.takeToken(1099)).toBe(false);
+    expect(b.takeToken(1100)).toBe(true);
+    // Refilled to full at 1250 (not at the 1200 the interval grid would say): next token at 1350.
+    expect(b.takeToken(1250)).toBe(true);
+    expect(b.takeToken(1320)).toBe(false);
+    expect(b.takeToken(1350)).toBe(true);
+  });
+});
+
+describe('ICMP errors: policy and size', () => {
+  const closedPort = (payload: number, ethDst = OUR_MAC, dst = OUR_IP) => udpFrame(ethDst, PEER_MAC, PEER_IP, dst, 4000, 9, new Uint8Array(payload));
+
+  it('quotes at most 548 bytes of the datagram, so the error fits in 576', () => {
+    const { dev, stack } = setup();
+    stack.processFrame(closedPort(1000));
+    const { ip: ipp, icmp } = parseIcmpFrame(dev.take()[0]!);
+    expect(ipp.totalLen()).toBe(576);
+    const r = parseIcmpv4Repr(icmp);
+    expect(r.kind === 'dst-unreachable' && r.original.length).toBe(548);
+    stack.processFrame(closedPort(100));
+    const small = parseIcmpv4Repr(parseIcmpFrame(dev.take()[0]!).icmp);
+    expect(small.kind === 'dst-unreachable' && small.original.length).toBe(20 + 8 + 100);
+    expect(stack.counters.icmpDstUnreachableTx).toBe(2);
+  });
+
+  it('sends none about a datagram to a broadcast address, even in a unicast frame', () => {
+    const { dev, stack } = setup();
+    stack.processFrame(closedPort(4, OUR_MAC, ip('10.77.0.255')));
+    stack.processFrame(closedPort(4, MAC_BROADCAST, ip('255.255.255.255')));
+    expect(stack.counters.rxDropped['udp-no-port']).toBe(2);
+    expect(dev.take()).toHaveLength(0);
+    expect(stack.counters.icmpDstUnreachableTx).toBe(0);
+  });
+
+  it('acts on no received ICMP error', () => {
+    const { dev, stack } = setup();
+    const handled = stack.counters.rxHandled;
+    stack.processFrame(ipv4Frame(OUR_MAC, PEER_MAC, PEER_IP, OUR_IP, IpProtocol.Icmp, icmpBytes({ kind: 'dst-unreachable', code: 3, original: new Uint8Array(28) })));
+    expect(stack.counters.rxDropped.unsupported).toBe(1);
+    expect(stack.counters.rxHandled).toBe(handled);
+    expect(dev.take()).toHaveLength(0);
+    expect(stack.protocols).toContain('icmp');
   });
 });
