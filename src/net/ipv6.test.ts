@@ -9,7 +9,8 @@ import { InterfaceInner } from './iface.js';
 import type { NetConfig } from './iface.js';
 import { IPV6_SOCKETS } from './ipv6-iface.js';
 import { dispatchIcmpv6, ipv6Protocol, processIpv6, selectSource } from './ipv6.js';
-import { ManualNow, OUR_IP, OUR_MAC, PEER_MAC, RecordingDevice, decodeIcmpv6, icmpv6Frame, newStack } from './testing.js';
+import { ManualNow, OUR_IP, OUR_MAC, PEER_MAC, RecordingDevice, decodeIcmpv6, icmpv6Frame, newStack, routerAdvert } from './testing.js';
+import type { PrefixOpt } from './testing.js';
 
 const v6 = (s: string): Ipv6 => parseIpv6(s)!;
 const OUR_LL = linkLocalFromMac(OUR_MAC);
@@ -21,34 +22,7 @@ const SECOND = 1_000_000;
 
 const echo = (data = new Uint8Array(4), kind: 'echo-request' | 'echo-reply' = 'echo-request'): Icmpv6Repr => ({ kind, ident: 7, seqNo: 1, data });
 
-interface PrefixOpt {
-  prefix: Ipv6;
-  valid: number;
-  preferred: number;
-  onLink?: boolean;
-  autonomous?: boolean;
-}
-const ra = (prefixes: PrefixOpt[], routerLifetime: number): Icmpv6Repr => ({
-  kind: 'router-advert',
-  curHopLimit: 64,
-  managed: false,
-  other: false,
-  routerLifetime,
-  reachableTime: 0,
-  retransTimer: 0,
-  options: [
-    { kind: 'source-lladdr', mac: PEER_MAC },
-    ...prefixes.map((p) => ({
-      kind: 'prefix-info' as const,
-      prefixLen: 64,
-      onLink: p.onLink ?? true,
-      autonomous: p.autonomous ?? true,
-      validLifetime: p.valid,
-      preferredLifetime: p.preferred,
-      prefix: p.prefix,
-    })),
-  ],
-});
+const ra = routerAdvert;
 
 /** An interface with IPv6 installed whose link-local address has passed DAD; nothing left on the device. */
 function ready(extra: Partial<NetConfig> = {}) {

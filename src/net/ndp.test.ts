@@ -8,7 +8,7 @@ import { IPV6_SOCKETS } from './ipv6-iface.js';
 import { dispatchIcmpv6, ipv6Protocol } from './ipv6.js';
 import type { NetConfig } from './iface.js';
 import type { NetStack } from './stack.js';
-import { OUR_MAC, PEER_MAC, decodeIcmpv6 as decode, icmpv6Frame, newStack } from './testing.js';
+import { OUR_MAC, PEER_MAC, decodeIcmpv6 as decode, icmpv6Frame, newStack, routerAdvert } from './testing.js';
 
 const v6 = (s: string): Ipv6 => parseIpv6(s)!;
 const OUR_LL = linkLocalFromMac(OUR_MAC); // fe80::4e:53ff:fe00:a
@@ -40,28 +40,7 @@ function readyStack(extra: Partial<NetConfig> = {}) {
 
 const ns = (target: Ipv6, mac?: Mac): Icmpv6Repr => ({ kind: 'neighbor-solicit', target, options: mac === undefined ? [] : [{ kind: 'source-lladdr', mac }] });
 const na = (target: Ipv6, mac: Mac, solicited = false): Icmpv6Repr => ({ kind: 'neighbor-advert', router: false, solicited, override: true, target, options: [{ kind: 'target-lladdr', mac }] });
-type RouterAdvert = Extract<Icmpv6Repr, { kind: 'router-advert' }>;
-const ra = (prefixes: Array<{ prefix: Ipv6; valid: number; preferred: number; len?: number; autonomous?: boolean }>, routerLifetime = 1800): RouterAdvert => ({
-  kind: 'router-advert',
-  curHopLimit: 64,
-  managed: false,
-  other: false,
-  routerLifetime,
-  reachableTime: 0,
-  retransTimer: 0,
-  options: [
-    { kind: 'source-lladdr', mac: PEER_MAC },
-    ...prefixes.map((p) => ({
-      kind: 'prefix-info' as const,
-      prefixLen: p.len ?? 64,
-      onLink: true,
-      autonomous: p.autonomous ?? true,
-      validLifetime: p.valid,
-      preferredLifetime: p.preferred,
-      prefix: p.prefix,
-    })),
-  ],
-});
+const ra = routerAdvert;
 const ALL_NODES_MAC = multicastMacIpv6(IPV6_ALL_NODES);
 
 describe('IPv6 start and duplicate address detection', () => {

@@ -189,6 +189,41 @@ export function decodeIcmpv6(frames: Uint8Array[]): SentIcmpv6[] {
   });
 }
 
+/** One prefix information option of routerAdvert(): lifetimes in seconds, /64, on-link and autonomous unless said. */
+export interface PrefixOpt {
+  prefix: Ipv6;
+  valid: number;
+  preferred: number;
+  len?: number;
+  onLink?: boolean;
+  autonomous?: boolean;
+}
+
+/** A router advertisement from PEER_MAC (its source link-layer option) with these prefixes. */
+export function routerAdvert(prefixes: PrefixOpt[], routerLifetime = 1800): Extract<Icmpv6Repr, { kind: 'router-advert' }> {
+  return {
+    kind: 'router-advert',
+    curHopLimit: 64,
+    managed: false,
+    other: false,
+    routerLifetime,
+    reachableTime: 0,
+    retransTimer: 0,
+    options: [
+      { kind: 'source-lladdr', mac: PEER_MAC },
+      ...prefixes.map((p) => ({
+        kind: 'prefix-info' as const,
+        prefixLen: p.len ?? 64,
+        onLink: p.onLink ?? true,
+        autonomous: p.autonomous ?? true,
+        validLifetime: p.valid,
+        preferredLifetime: p.preferred,
+        prefix: p.prefix,
+      })),
+    ],
+  };
+}
+
 export function icmpBytes(r: Icmpv4Repr): Uint8Array {
   const b = new Uint8Array(icmpv4ReprLen(r));
   emitIcmpv4(r, b);
