@@ -42,6 +42,7 @@ export class Pair {
       {
         now: () => this.t,
         send: (dst: IpAddr, len, emit) => {
+          if (this.refuse[me]) return false;
           const bytes = new Uint8Array(len);
           emit(bytes, pseudoHeaderSum(addr, dst as number, IpProtocol.Tcp, len));
           const p = TcpPacket.checked(bytes, pseudoHeaderSum(addr, dst as number, IpProtocol.Tcp, len));
