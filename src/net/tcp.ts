@@ -666,7 +666,7 @@ export class TcpConnection {
         this.layer.markDirty(this);
         return 'rst-challenged';
       }
-      this.destroy(this.state === 'SYN_RECEIVED' ? 'aborted' : 'reset');
+      this.destroy('reset'); // a half-open passive connection has no handler yet; an active one hears 'refused'
       return undefined;
     }
     if (f & TcpFlag.Syn) {
@@ -1201,11 +1201,11 @@ export class TcpConnection {
   destroy(reason: TcpCloseReason): void {
     if (this.state === 'CLOSED') return;
     const wasTimeWait = this.state === 'TIME_WAIT';
-    const wasHalfOpen = this.state === 'SYN_RECEIVED';
     this.state = 'CLOSED';
     this.rtxAt = this.ackAt = this.stateAt = this.retryAt = undefined;
     this.layer.removed(this, wasTimeWait);
-    if (reason === 'timeout' || reason === 'reset' || !wasHalfOpen) this.handler.onClose?.(this, reason);
+    // Every connection with a handler hears its end, a simultaneous open's SYN_RECEIVED included.
+    this.handler.onClose?.(this, reason);
   }
 }
 
