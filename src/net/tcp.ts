@@ -725,7 +725,7 @@ export class TcpConnection {
     this.applySynOptions(seg.options);
     this.sndWl1 = seg.seqNum;
     if (f & TcpFlag.Ack) {
-      this.sndWnd = seg.window << this.sndWscale;
+      this.sndWnd = seg.window; // never scaled in a SYN-ACK either (RFC 7323 2.2)
       this.sndWl2 = seg.ackNum;
       this.newAck(seg.ackNum, this.layer.ip.now());
       this.setState('ESTABLISHED');
