@@ -5,14 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { TcpFlag } from '../wire/index.js';
 import type { TcpConnection } from './tcp.js';
-import { B_IP, Pair, bytes, established, recorder } from './tcp-testing.js';
-
-/** After established(): the client's port and the next sequence number of each side. */
-function seqs(p: Pair): { port: number; cli: number; srv: number } {
-  const syn = p.from('a')[0]!;
-  const synAck = p.from('b')[0]!;
-  return { port: syn.srcPort, cli: (syn.seqNum + 1) >>> 0, srv: (synAck.seqNum + 1) >>> 0 };
-}
+import { B_IP, Pair, bytes, established, recorder, seqs } from './tcp-testing.js';
 
 describe('TCP segments to a listener with no connection', () => {
   it('SYN-ACK to a listener: RST at SEQ=SEG.ACK, bad-flags', () => {

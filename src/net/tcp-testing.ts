@@ -195,5 +195,12 @@ export function established(p: Pair, opts: { backlog?: number } = {}): { client:
   return { client, server: server!, cr, sr };
 }
 
+/** After established(): the client's port and the next sequence number of each side. */
+export function seqs(p: Pair): { port: number; cli: number; srv: number } {
+  const syn = p.from('a')[0]!;
+  const synAck = p.from('b')[0]!;
+  return { port: syn.srcPort, cli: (syn.seqNum + 1) >>> 0, srv: (synAck.seqNum + 1) >>> 0 };
+}
+
 export const bytes = (n: number, seed = 1): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
 

@@ -270,6 +270,8 @@ describe('TCP loss and reordering', () => {
     p.run(5000);
     expect(p.a.counters.fastRetransmits).toBe(1);
     expect(sr.data.length).toBe(1460 * 8);
+    // Only the lost segment went twice (SND.NXT did not move back).
+    expect(p.from('a').reduce((k, x) => k + x.payload.length, 0)).toBe(1460 * 9);
     expect(Uint8Array.from(sr.data)).toEqual(bytes(1460 * 8));
     expect(p.b.counters.outOfOrder).toBeGreaterThanOrEqual(3);
   });
