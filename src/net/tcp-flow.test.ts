@@ -61,20 +61,30 @@ describe('TCP congestion window', () => {
   });
 });
 
+type Forged = Parameters<Pair['forge']>[1];
+
+/**
+ * The server's window set to `window` (a field value, shifted by 3) by a forged ACK, then `n`
+ * bytes sent by the client and taken off the wire (their lengths returned). `ack` forges more
+ * ACKs from the server with that window.
+ */
+function sending(window: number, n: number): { p: Pair; client: ReturnType<typeof established>['client']; s: ReturnType<typeof seqs>; sent: number[]; ack: (ack?: number, extra?: Partial<Forged>) => ReturnType<Pair['forge']> } {
+  const p = new Pair();
+  const { client } = established(p);
+  const s = seqs(p);
+  const ack = (a = s.cli, extra: Partial<Forged> = {}): ReturnType<Pair['forge']> => p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: a, flags: TcpFlag.Ack, window, ...extra });
+  ack();
+  expect(client.timing.sndWnd).toBe(window << 3);
+  client.send(bytes(n));
+  p.a.poll();
+  return { p, client, s, sent: p.take('b').map((x) => x.payload.length), ack };
+}
+
 describe('TCP fast retransmit and recovery', () => {
-  function eightInFlight(): { p: Pair; client: ReturnType<typeof established>['client']; s: ReturnType<typeof seqs>; dup: (ack?: number, extra?: Partial<Parameters<Pair['forge']>[1]>) => void } {
-    const p = new Pair();
-    const { client } = established(p);
-    const s = seqs(p);
-    // A window update first, so every later ACK carries the same window.
-    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: s.cli, flags: TcpFlag.Ack, window: 8192 });
-    expect(client.timing.sndWnd).toBe(65536);
-    client.send(bytes(1460 * 8));
-    p.a.poll();
-    expect(p.take('b').map((x) => x.payload.length)).toEqual(Array(8).fill(1460));
-    const dup = (ack = s.cli, extra: Partial<Parameters<Pair['forge']>[1]> = {}): void =>
-      void p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack, flags: TcpFlag.Ack, window: 8192, ...extra });
-    return { p, client, s, dup };
+  function eightInFlight(): { p: Pair; client: ReturnType<typeof established>['client']; s: ReturnType<typeof seqs>; dup: (ack?: number, extra?: Partial<Forged>) => void } {
+    const { p, client, s, sent, ack } = sending(8192, 1460 * 8);
+    expect(sent).toEqual(Array(8).fill(1460));
+    return { p, client, s, dup: (a, extra) => void ack(a, extra) };
   }
 
   it('the third duplicate ACK resends the first segment; ssthresh half the flight, cwnd ssthresh + 3', () => {
@@ -110,14 +120,8 @@ describe('TCP fast retransmit and recovery', () => {
   });
 
   it('a small flight still gets ssthresh of two segments', () => {
-    const p = new Pair();
-    const { client } = established(p);
-    const s = seqs(p);
-    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: s.cli, flags: TcpFlag.Ack, window: 8192 });
-    client.send(bytes(300));
-    p.a.poll();
-    p.take('b');
-    for (let i = 0; i < 3; i++) p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: s.cli, flags: TcpFlag.Ack, window: 8192 });
+    const { p, client, ack } = sending(8192, 300);
+    for (let i = 0; i < 3; i++) ack();
     expect(p.take('b').map((x) => x.payload.length)).toEqual([300]);
     expect(client.timing).toMatchObject({ ssthresh: 2920, cwnd: 2920 + 3 * 1460 });
   });
@@ -190,13 +194,8 @@ describe('TCP RTO estimator (RFC 6298)', () => {
 
 describe('TCP zero window and silly-window avoidance', () => {
   it('a closed window: probes of one byte with back-off, counted; an opening window sends at once', () => {
-    const p = new Pair();
-    const { client } = established(p);
-    const s = seqs(p);
-    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: s.cli, flags: TcpFlag.Ack, window: 0 });
-    client.send(bytes(100));
-    p.a.poll();
-    expect(p.take('b')).toEqual([]);
+    const { p, s, sent, ack } = sending(0, 100);
+    expect(sent).toEqual([]);
     expect(p.a.pollAt()).toBe(p.t + 1_000_000);
     p.t += 1_000_000;
     p.a.poll();
@@ -209,26 +208,18 @@ describe('TCP zero window and silly-window avoidance', () => {
     expect(p.a.counters.windowProbes).toBe(2);
     expect(p.a.counters.retransmits).toBe(0);
     // The peer opens its window (not acking the probe byte, still in flight): the rest goes at once.
-    expect(p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: s.cli, flags: TcpFlag.Ack, window: 100 })).toBeUndefined();
+    expect(ack(s.cli, { window: 100 })).toBeUndefined();
     expect(p.take('b').map((x) => [x.seqNum, x.payload.length])).toEqual([[s.cli + 1, 99]]);
   });
 
   it('no runt while data is in flight; a runt is fine when nothing is', () => {
     const p = new Pair({}, { rxBuffer: 2000 });
     const { client } = established(p);
-    const s = seqs(p);
     client.send(bytes(3000));
     p.a.poll();
     // The SYN-ACK offered 2000 bytes: one full segment, not the 540-byte rest of the window.
     expect(p.take('b').map((x) => x.payload.length)).toEqual([1460]);
-    const q = new Pair();
-    const c2 = established(q).client;
-    const s2 = seqs(q);
-    q.forge('a', { srcPort: 80, dstPort: s2.port, seq: s2.srv, ack: s2.cli, flags: TcpFlag.Ack, window: 62 }); // 62 << 3 = 496
-    c2.send(bytes(3000));
-    q.a.poll();
-    expect(q.take('b').map((x) => x.payload.length)).toEqual([496]);
-    void s;
+    expect(sending(62, 3000).sent).toEqual([62 << 3]); // nothing in flight: 496 bytes go
   });
 
   it('the SYN-ACK window is not scaled: a peer offering 1000 bytes gets 1000, whatever its shift', () => {
