@@ -501,3 +501,115 @@ describe('TCP on a NetStack (tcpProtocol, processTcp)', () => {
     expect(p.queue).toEqual([]);
   });
 });
+
+describe('TCP delivery to the application', () => {
+  it('while paused nothing is delivered, not even the end; resume() gives the data, then onEnd, once', () => {
+    const p = new Pair();
+    const { client, server, sr } = established(p);
+    const events: string[] = [];
+    server.handler = { onData: (_c, d) => void events.push(`data ${d.length}`), onEnd: () => void events.push('end') };
+    server.pause();
+    client.send(bytes(300));
+    client.close();
+    p.deliver();
+    expect(server.state).toBe('CLOSE_WAIT');
+    expect(events).toEqual([]);
+    server.resume();
+    expect(events).toEqual(['data 300', 'end']);
+    server.pause();
+    server.resume();
+    expect(events).toEqual(['data 300', 'end']);
+    void sr;
+  });
+
+  it('bytes that arrive before the application sets onData are kept for it', () => {
+    const p = new Pair();
+    const { client, server } = established(p);
+    server.handler = {};
+    client.send(bytes(200));
+    p.deliver();
+    const got: number[] = [];
+    server.handler = { onData: (_c, d) => void got.push(...d) };
+    server.pause();
+    server.resume();
+    expect(got).toEqual([...bytes(200)]);
+  });
+
+  it('a half-closed connection still receives: data after our FIN reaches us in FIN_WAIT_1 and FIN_WAIT_2', () => {
+    const p = new Pair();
+    const { client, server, cr } = established(p);
+    client.close();
+    p.filter = (f) => (f.to === 'a' && f.seg.payload.length === 0 ? 'drop' : 'pass'); // our FIN stays unacked
+    p.a.poll();
+    server.send(bytes(50));
+    p.deliver();
+    expect(client.state).toBe('FIN_WAIT_1');
+    expect(cr.data).toEqual([...bytes(50)]);
+    p.filter = undefined;
+    p.run(2_000_000);
+    expect(client.state).toBe('FIN_WAIT_2');
+    server.send(bytes(70, 3));
+    p.deliver();
+    expect(cr.data).toEqual([...bytes(50), ...bytes(70, 3)]);
+  });
+
+  it('send() after the connection is gone takes nothing', () => {
+    const p = new Pair();
+    const { client, server } = established(p);
+    server.abort();
+    p.deliver();
+    expect(client.state).toBe('CLOSED');
+    expect(client.send(bytes(10))).toBe(0);
+    expect(client.sendSpace).toBe(0);
+  });
+
+  it('destroy() twice tells the application once and frees one slot', () => {
+    const p = new Pair();
+    const { client, cr } = established(p);
+    const closes: string[] = [];
+    client.handler = { onClose: (_c, why) => void closes.push(why) };
+    client.destroy('aborted');
+    client.destroy('aborted');
+    expect(closes).toEqual(['aborted']);
+    expect(p.a.activeCount).toBe(0);
+    expect(p.a.size).toBe(0);
+    void cr;
+  });
+
+  it('a short send() with a handler that has no onWritable is fine', () => {
+    const p = new Pair({ txBuffer: 100 });
+    const { client, sr } = established(p);
+    client.handler = {};
+    expect(client.send(bytes(150))).toBe(100);
+    p.run(10_000);
+    expect(sr.data.length).toBe(100);
+    expect(client.sendSpace).toBe(100);
+  });
+
+  it('a buffer filled before the handshake: onWritable only once data is acked, not for the SYN', () => {
+    const p = new Pair({ txBuffer: 100 });
+    p.b.listen(80, { onAccept: (c) => (c.handler = recorder()) });
+    let writable = 0;
+    const c = p.a.connect(B_IP, 80, { onWritable: () => writable++ });
+    expect(c.send(bytes(150))).toBe(100);
+    p.filter = (f) => (f.to === 'b' && f.seg.payload.length > 0 ? 'drop' : 'pass');
+    p.deliver();
+    expect(c.state).toBe('ESTABLISHED');
+    expect(writable).toBe(0);
+    p.filter = undefined;
+    p.run(2_000_000);
+    expect(writable).toBe(1);
+  });
+
+  it('no onWritable after close(), even when acked', () => {
+    const p = new Pair({ txBuffer: 100 });
+    const { client } = established(p);
+    let writable = 0;
+    client.handler = { onWritable: () => writable++ };
+    client.send(bytes(150));
+    client.close();
+    p.run(10_000);
+    expect(client.state).toBe('FIN_WAIT_2');
+    expect(writable).toBe(0);
+  });
+});

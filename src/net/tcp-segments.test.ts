@@ -111,9 +111,13 @@ describe('TCP SYN_SENT', () => {
     expect(c.state).toBe('SYN_RECEIVED');
     expect(p.take('b')).toMatchObject([{ flags: TcpFlag.Syn | TcpFlag.Ack, seqNum: iss, ackNum: 7001 }]);
     expect(c.timing.sndWnd).toBe(5000);
+    expect(c.send(bytes(10))).toBe(10); // queued until the handshake completes
+    p.a.poll();
+    expect(p.take('b')).toEqual([]);
     expect(p.forge('a', { srcPort: 80, dstPort: port, seq: 7001, ack: iss + 1, flags: TcpFlag.Ack, window: 100 })).toBeUndefined();
     expect(c.state).toBe('ESTABLISHED');
     expect(c.timing.sndWnd).toBe(400);
+    expect(p.take('b').map((x) => [x.seqNum, x.payload.length])).toEqual([[iss + 1, 10]]);
     expect(cr.closed).toBeUndefined();
     expect(p.a.counters.established).toBe(1);
   });
