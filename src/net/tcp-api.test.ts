@@ -62,6 +62,26 @@ describe('TCP configuration', () => {
     }
   });
 
+  it('the shift is capped at 14 (RFC 7323 2.3) for a buffer beyond 1 GiB', () => {
+    const raw: Uint8Array[] = [];
+    const layer = new TcpLayer(
+      {
+        now: () => 1_000_000,
+        send: (_dst, len, emit) => {
+          const buf = new Uint8Array(len);
+          emit(buf, 0);
+          raw.push(buf);
+          return true;
+        },
+      },
+      () => A_IP,
+      { mss: 1460, rxBuffer: 2 ** 31, random: () => 1 },
+    );
+    layer.connect(B_IP, 80, {});
+    // Options: MSS (kind 2, 4 bytes), then NOP, window scale (kind 3, length 3, shift).
+    expect([...raw[0]!.subarray(24, 28)]).toEqual([1, 3, 3, 14]);
+  });
+
   it('by default TIME_WAIT lasts 2 x 30 s and FIN_WAIT_2 60 s', () => {
     const p = new Pair({ random: undefined }, {});
     const { client } = established(p);

@@ -396,6 +396,19 @@ describe('TCP out-of-order segments', () => {
     expect(calls).toBe(1);
   });
 
+  it('an out-of-order segment running past the window keeps only what fits', () => {
+    const p = new Pair({ rxBuffer: 1000 });
+    const { cr } = established(p);
+    const s = seqs(p);
+    const src = bytes(1200, 6);
+    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 600, ack: s.cli, flags: TcpFlag.Ack, payload: src.subarray(600, 1200) });
+    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: s.cli, flags: TcpFlag.Ack, payload: src.subarray(0, 600) });
+    expect(cr.data).toEqual([...src.subarray(0, 1000)]);
+    p.t += 1000;
+    p.a.poll();
+    expect(p.take('b').at(-1)).toMatchObject({ ackNum: s.srv + 1000 });
+  });
+
   it('the same out-of-order segment twice takes one slot', () => {
     const p = new Pair({ oooMax: 1 });
     established(p);
