@@ -133,26 +133,23 @@ describe('TCP listen and connect arguments', () => {
     expect(() => layer.connect(B_IP, 80, {})).toThrow(new Error('tcp: too many connections'));
   });
 
-  it('ephemeral ports count up from 49152, skip listeners and used 4-tuples, wrap after 65535, and run out', () => {
-    const { layer, sent } = lone({ maxConnections: 20_000, rxBuffer: 1024, txBuffer: 1024 });
+  it('ephemeral ports count up from 49152 and skip listeners and used 4-tuples', () => {
+    const { layer } = lone();
     layer.listen(49153, { onAccept: () => {} });
     layer.connect(B_IP, 80, {}, 49155);
-    const a = layer.connect(B_IP, 80, {});
-    const b = layer.connect(B_IP, 80, {});
-    const c = layer.connect(B_IP, 80, {});
-    expect([a.localPort, b.localPort, c.localPort]).toEqual([49152, 49154, 49156]);
+    const ports = [0, 1, 2].map(() => layer.connect(B_IP, 80, {}).localPort);
+    expect(ports).toEqual([49152, 49154, 49156]);
     // The same local port may serve another destination.
     expect(layer.connect(B_IP, 81, {}, 49152).localPort).toBe(49152);
-    for (const x of [a, b, c]) x.abort();
-    // Walk to the end of the range: every port but the listener's and 49155 (to B:80) is free again.
-    const ports: number[] = [];
-    for (let i = 0; i < 16384 - 2; i++) ports.push(layer.connect(B_IP, 80, {}).localPort);
-    expect(ports[0]).toBe(49157);
-    expect(ports.slice(-3)).toEqual([49152, 49154, 49156]); // wrapped after 65535, skipping the listener and B:80's 49155
-    expect(Math.max(...ports)).toBe(65535);
-    expect(new Set(ports).size).toBe(ports.length);
+  });
+
+  it('ephemeral ports wrap after 65535 and run out', () => {
+    const { layer } = lone();
+    for (let port = 49153; port < 65535; port++) layer.listen(port, { onAccept: () => {} });
+    expect(layer.connect(B_IP, 80, {}).localPort).toBe(49152);
+    expect(layer.connect(B_IP, 80, {}).localPort).toBe(65535);
     expect(() => layer.connect(B_IP, 80, {})).toThrow(new Error('tcp: no free ephemeral port'));
-    expect(sent.length).toBeGreaterThan(16384);
+    expect(layer.connect(B_IP, 81, {}).localPort).toBe(49152); // wrapped
   });
 
   it('a closed listener stops taking SYNs, aborts its half-open connections, and leaves a newer listener alone', () => {
