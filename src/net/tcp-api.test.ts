@@ -390,6 +390,23 @@ describe('TCP counters and timers', () => {
     expect(p.a.counters.txFailed).toBe(1);
   });
 
+  it('after a refusal nothing is sent before the 200 µs are up, even when more data is queued', () => {
+    const p = new Pair();
+    const { client, sr } = established(p);
+    p.refuse.a = true;
+    client.send(bytes(100));
+    p.a.poll();
+    p.refuse.a = false;
+    p.t += 100;
+    client.send(bytes(100, 2));
+    p.a.poll();
+    expect(p.queue).toEqual([]);
+    p.t += 100;
+    p.a.poll();
+    p.deliver();
+    expect(sr.data).toEqual([...bytes(100), ...bytes(100, 2)]);
+  });
+
   it('a refused SYN is retried 200 µs later, not after the RTO', () => {
     const p = new Pair();
     p.b.listen(80, { onAccept: () => {} });
@@ -453,6 +470,13 @@ describe('TCP on a NetStack (tcpProtocol, processTcp)', () => {
     expect(synAck.ackNum).toBe(1001);
     expect(synAck.options.mss).toBe(1500 - 20 - 20);
     expect(tcp.connections()[0]).toMatchObject({ state: 'SYN_RECEIVED', remote: String(PEER_IP), remotePort: 40000 });
+  });
+
+  it('is installed under the name tcp', () => {
+    const { stack } = stackKnowingPeer();
+    stack.install(tcpProtocol());
+    expect(stack.protocols).toContain('tcp');
+    expect(stack.sockets.names()).toContain('tcp');
   });
 
   it('takes its configuration over the defaults', () => {
