@@ -182,6 +182,9 @@ describe('TCP SYN_RECEIVED', () => {
     expect(p.take('a')).toMatchObject([{ flags: TcpFlag.Ack, seqNum: iss + 1, ackNum: 1001 }]);
     expect(p.forge('b', { srcPort: 4000, dstPort: 80, seq: 1001, ack: iss + 1, flags: TcpFlag.Syn | TcpFlag.Ack })).toBe('syn-challenged');
     expect(p.take('a')).toMatchObject([{ flags: TcpFlag.Ack }]);
+    // Their SYN-ACK at the first SYN's sequence number: below RCV.NXT, answered with an ACK, not our SYN-ACK.
+    expect(p.forge('b', { srcPort: 4000, dstPort: 80, seq: 1000, ack: iss + 1, flags: TcpFlag.Syn | TcpFlag.Ack })).toBe('out-of-window');
+    expect(p.take('a')).toMatchObject([{ flags: TcpFlag.Ack, ackNum: 1001 }]);
     expect(p.b.connections()[0]!.state).toBe('SYN_RECEIVED');
   });
 
@@ -344,6 +347,64 @@ describe('TCP acceptability and trimming (ESTABLISHED)', () => {
     // Same SEQ, same ACK: a window update.
     p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 10, ack: s.cli, flags: TcpFlag.Ack, window: 7000 });
     expect(client.timing.sndWnd).toBe(7000 << 3);
+  });
+});
+
+describe('TCP against forged segments on an established connection', () => {
+  it('their first SYN again (below RCV.NXT) is out-of-window: a plain ACK, never a SYN-ACK', () => {
+    const p = new Pair();
+    const { client } = established(p);
+    const s = seqs(p);
+    expect(p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv - 1, ack: s.cli, flags: TcpFlag.Syn | TcpFlag.Ack })).toBe('out-of-window');
+    expect(p.take('b')).toMatchObject([{ flags: TcpFlag.Ack, seqNum: s.cli, ackNum: s.srv }]);
+    expect(client.state).toBe('ESTABLISHED');
+    // The same for the passive side and the client's first SYN.
+    expect(p.forge('b', { srcPort: s.port, dstPort: 80, seq: s.cli - 1, flags: TcpFlag.Syn })).toBe('out-of-window');
+    expect(p.take('a')).toMatchObject([{ flags: TcpFlag.Ack, seqNum: s.srv, ackNum: s.cli }]);
+  });
+
+  it('a SYN or a segment without ACK inside the window neither resets nor reopens the connection', () => {
+    const p = new Pair();
+    const { client, cr } = established(p);
+    const s = seqs(p);
+    expect(p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 100, flags: TcpFlag.Syn })).toBe('syn-challenged');
+    expect(p.take('b')).toMatchObject([{ flags: TcpFlag.Ack, ackNum: s.srv }]);
+    expect(p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 100, flags: TcpFlag.Psh, payload: bytes(4) })).toBe('no-ack');
+    expect(client.state).toBe('ESTABLISHED');
+    expect(cr.closed).toBeUndefined();
+    expect(p.a.size).toBe(1);
+  });
+
+  it('a RST inside the window but not at RCV.NXT gets a challenge ACK', () => {
+    const p = new Pair();
+    const { client } = established(p);
+    const s = seqs(p);
+    expect(p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 100, flags: TcpFlag.Rst })).toBe('rst-challenged');
+    expect(p.take('b')).toMatchObject([{ flags: TcpFlag.Ack, seqNum: s.cli, ackNum: s.srv }]);
+    expect(client.state).toBe('ESTABLISHED');
+  });
+
+  it('an ACK of data never sent is answered with an ACK of where we are', () => {
+    const p = new Pair();
+    const { client } = established(p);
+    const s = seqs(p);
+    expect(p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: s.cli + 10, flags: TcpFlag.Ack })).toBe('ack-unsent');
+    expect(p.take('b')).toMatchObject([{ flags: TcpFlag.Ack, seqNum: s.cli, ackNum: s.srv }]);
+    expect(client.state).toBe('ESTABLISHED');
+  });
+
+  it('data within the window we can offer is taken even before our window update went out', () => {
+    const p = new Pair({ rxBuffer: 2000 });
+    const { client, cr } = established(p);
+    const s = seqs(p);
+    client.pause();
+    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: s.cli, flags: TcpFlag.Ack, payload: bytes(2000) });
+    p.t += 1000;
+    p.a.poll();
+    expect(p.take('b').at(-1)).toMatchObject({ ackNum: s.srv + 2000, window: 0 });
+    client.resume(); // the update is due at the next poll
+    expect(p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 2000, ack: s.cli, flags: TcpFlag.Ack, payload: bytes(500, 2) })).toBeUndefined();
+    expect(cr.data).toEqual([...bytes(2000), ...bytes(500, 2)]);
   });
 });
 
