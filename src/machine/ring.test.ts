@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { fc, test } from '@fast-check/vitest';
 import { Ring } from './ring.js';
 
 describe('Ring', () => {
@@ -16,5 +17,20 @@ describe('Ring', () => {
   it('refuses a capacity that is not a positive integer', () => {
     expect(() => new Ring(0)).toThrow(RangeError);
     expect(() => new Ring(1.5)).toThrow(RangeError);
+  });
+});
+
+describe('Ring against an array', () => {
+  test.prop([fc.integer({ min: 1, max: 9 }), fc.array(fc.oneof(fc.integer(), fc.constant(null)), { maxLength: 200 })])('push, shift and peek as a bounded FIFO, across wrap-arounds and emptyings', (capacity, ops) => {
+    const r = new Ring<number>(capacity);
+    const model: number[] = [];
+    for (const o of ops) {
+      if (o === null) expect(r.shift()).toBe(model.shift());
+      else expect(r.push(o)).toBe(model.length < capacity && model.push(o) > 0);
+      expect(r.length).toBe(model.length);
+      expect(r.peek()).toBe(model[0]);
+      expect(r.isEmpty()).toBe(model.length === 0);
+      expect(r.isFull()).toBe(model.length === capacity);
+    }
   });
 });

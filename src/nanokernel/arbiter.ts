@@ -103,6 +103,7 @@ export class DeficitRoundRobin {
 
   pending(now: number): boolean {
     if (this.unlimited > 0) return true;
+    if (this.limited.size === 0) return false;
     for (const p of this.limited) {
       const head = p.tx.peek();
       if (head !== undefined && p.bucket!.allows(head.length, now)) return true;
@@ -112,6 +113,7 @@ export class DeficitRoundRobin {
 
   nextReadyAt(now: number): number {
     let at = Infinity;
+    if (this.limited.size === 0) return at;
     for (const p of this.limited) {
       const head = p.tx.peek();
       if (head !== undefined) at = Math.min(at, p.bucket!.readyAt(head.length, now));

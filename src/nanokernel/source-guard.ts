@@ -6,8 +6,8 @@
 // wire can never speak as a local guest: a frame claiming a guest's MAC or address is refused.
 // Frames that do not parse are refused on transmit (a guest's bug) and passed on receive (the
 // guest's own parser drops and counts them).
-import { EtherType, EthernetFrame, IpProtocol, Ipv4Packet, ArpPacket, MAC_BROADCAST, isWireError } from '../wire/index.js';
-import { readIpv6, type IpAddr, type Ipv6, type Mac } from '../wire/address.js';
+import { ArpProblem, EtherType, IpProtocol, Ipv4Problem, MAC_BROADCAST, arpProblem, ethernetHeaderLen, ipv4Problem, payloadEtherType, readU16 } from '../wire/index.js';
+import { readIpv4, readIpv6, readMac, type IpAddr, type Ipv6, type Mac } from '../wire/address.js';
 
 export type SourceVerdict = 'ok' | 'spoofed-mac' | 'spoofed-ip' | 'malformed';
 
@@ -16,62 +16,67 @@ export const IPV6_UNSPECIFIED = '0'.repeat(32) as Ipv6;
 const IPV6_HEADER_LEN = 40;
 const IPV6_SRC_OFFSET = 8;
 
-/** Who a frame claims to be: its Ethernet source, an ARP sender's MAC and IP, an IP source. */
-export interface ClaimedSource {
-  mac: Mac;
-  arpMac?: Mac;
-  ip?: IpAddr;
-  /** An IPv4 source 0.0.0.0 on a DHCP client's broadcast to servers, the one use it may have. */
-  dhcpClient?: boolean;
-}
-
 const DHCP_CLIENT_PORT = 68;
 const DHCP_SERVER_PORT = 67;
+const ETHERNET_SRC = 6;
+const ARP_SENDER_MAC = 8;
+const ARP_SENDER_IP = 14;
+const IPV4_SRC = 12;
+const IPV4_DST = 16;
+const IPV4_PROTOCOL = 9;
+const IPV4_TOTAL_LEN = 2;
+const IPV4_FLAGS_FRAG = 6;
+const IPV4_MF_AND_OFFSET = 0x3fff;
+const UDP_HEADER_LEN = 8;
 
-/** A whole UDP datagram 0.0.0.0:68 -> 255.255.255.255:67 in a broadcast frame. */
-function isDhcpClientBroadcast(dstMac: Mac, ip: Ipv4Packet): boolean {
-  if (dstMac !== MAC_BROADCAST || ip.dstAddr() !== 0xffff_ffff || ip.protocol() !== IpProtocol.Udp || ip.isFragment()) return false;
-  const u = ip.payload();
-  return u.length >= 8 && u[0]! * 256 + u[1]! === DHCP_CLIENT_PORT && u[2]! * 256 + u[3]! === DHCP_SERVER_PORT;
-}
-
-/** The sources a frame claims, or 'malformed' when its Ethernet, IPv4, ARP or IPv6 header does not parse. */
-export function claimedSource(frame: Uint8Array): ClaimedSource | 'malformed' {
-  const eth = EthernetFrame.checked(frame);
-  if (isWireError(eth)) return 'malformed';
-  const mac = eth.srcAddr();
-  switch (eth.etherType()) {
-    case EtherType.Ipv4: {
-      const ip = Ipv4Packet.checked(eth.payload());
-      if (isWireError(ip)) return 'malformed';
-      const src = ip.srcAddr();
-      return src === 0 ? { mac, ip: src, dhcpClient: isDhcpClientBroadcast(eth.dstAddr(), ip) } : { mac, ip: src };
-    }
-    case EtherType.Arp: {
-      const arp = ArpPacket.checked(eth.payload());
-      if (isWireError(arp)) return 'malformed';
-      return { mac, arpMac: arp.senderHwAddr(), ip: arp.senderProtoAddr() };
-    }
-    case EtherType.Ipv6: {
-      const p = eth.payload();
-      if (p.length < IPV6_HEADER_LEN || p[0]! >>> 4 !== 6) return 'malformed';
-      return { mac, ip: readIpv6(p, IPV6_SRC_OFFSET) };
-    }
-    default:
-      return { mac };
-  }
+/**
+ * A whole UDP datagram 0.0.0.0:68 -> 255.255.255.255:67 in a broadcast frame (the IPv4 header at
+ * `ip` has been checked): the one use an IPv4 source 0.0.0.0 may have (RFC 2131 4.1).
+ */
+function isDhcpClientBroadcast(frame: Uint8Array, ip: number): boolean {
+  if (readMac(frame, 0) !== MAC_BROADCAST || readIpv4(frame, ip + IPV4_DST) !== 0xffff_ffff) return false;
+  if (frame[ip + IPV4_PROTOCOL] !== IpProtocol.Udp || (readU16(frame, ip + IPV4_FLAGS_FRAG) & IPV4_MF_AND_OFFSET) !== 0) return false;
+  const u = ip + (frame[ip]! & 0x0f) * 4;
+  const end = ip + readU16(frame, ip + IPV4_TOTAL_LEN);
+  return end - u >= UDP_HEADER_LEN && readU16(frame, u) === DHCP_CLIENT_PORT && readU16(frame, u + 2) === DHCP_SERVER_PORT;
 }
 
 export function isUnspecified(ip: IpAddr): boolean {
   return ip === 0 || ip === IPV6_UNSPECIFIED;
 }
 
-/** A guest's frame on transmit, against its port's identity. */
+/**
+ * A guest's frame on transmit, against its port's identity: its Ethernet source (and an ARP
+ * sender's MAC) must be the port's MAC, its IPv4, ARP or IPv6 source one of the port's addresses
+ * or unspecified where that is allowed; a frame whose Ethernet, IPv4, ARP or IPv6 header does not
+ * parse is 'malformed'. Every field is read in place: this runs on every frame a guest sends.
+ */
 export function checkSource(port: { mac: Mac; addresses: ReadonlySet<IpAddr> }, frame: Uint8Array): SourceVerdict {
-  const c = claimedSource(frame);
-  if (c === 'malformed') return c;
-  if (c.mac !== port.mac || (c.arpMac !== undefined && c.arpMac !== port.mac)) return 'spoofed-mac';
-  if (c.ip !== undefined && !isUnspecified(c.ip) && !port.addresses.has(c.ip)) return 'spoofed-ip';
-  if (c.dhcpClient === false) return 'spoofed-ip'; // IPv4 from 0.0.0.0 that is not a DHCP client's broadcast
-  return 'ok';
+  const l3 = ethernetHeaderLen(frame);
+  if (l3 === 0) return 'malformed';
+  const mac = port.mac;
+  const spoofedMac = readMac(frame, ETHERNET_SRC) !== mac;
+  let ip: IpAddr;
+  switch (payloadEtherType(frame, l3)) {
+    case EtherType.Ipv4: {
+      if (ipv4Problem(frame, l3, frame.length) !== Ipv4Problem.None) return 'malformed';
+      if (spoofedMac) return 'spoofed-mac';
+      ip = readIpv4(frame, l3 + IPV4_SRC);
+      if (ip === 0) return isDhcpClientBroadcast(frame, l3) ? 'ok' : 'spoofed-ip';
+      break;
+    }
+    case EtherType.Arp:
+      if (arpProblem(frame, l3, frame.length) !== ArpProblem.None) return 'malformed';
+      if (spoofedMac || readMac(frame, l3 + ARP_SENDER_MAC) !== mac) return 'spoofed-mac';
+      ip = readIpv4(frame, l3 + ARP_SENDER_IP);
+      break;
+    case EtherType.Ipv6:
+      if (frame.length - l3 < IPV6_HEADER_LEN || frame[l3]! >>> 4 !== 6) return 'malformed';
+      if (spoofedMac) return 'spoofed-mac';
+      ip = readIpv6(frame, l3 + IPV6_SRC_OFFSET);
+      break;
+    default:
+      return spoofedMac ? 'spoofed-mac' : 'ok';
+  }
+  return isUnspecified(ip) || port.addresses.has(ip) ? 'ok' : 'spoofed-ip';
 }

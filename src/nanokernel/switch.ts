@@ -1,7 +1,8 @@
 // The switch's shared state: the port table (by MAC, group and IP address), the counters, the
 // observer, and the one drop path. virt-rx, virt-tx and the services all drop through drop(),
 // so every drop is counted under a named reason and seen by capture, whichever side it is on.
-import { MAC_BROADCAST, isMulticastMac, readMac, type IpAddr, type Mac } from '../wire/address.js';
+import type { IpAddr, Mac } from '../wire/address.js';
+import { MacTable } from './mac-table.js';
 import { PORT_DROPS, type Port, type PortDropReason } from './port.js';
 import { isUnspecified } from './source-guard.js';
 
@@ -71,8 +72,8 @@ export class Switch {
     ...(Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>),
   };
   observer: SwitchObserver = {};
-  private readonly byMac = new Map<Mac, Port>();
-  private readonly byGroup = new Map<Mac, Port[]>();
+  private readonly byMac = new MacTable<Port>();
+  private readonly byGroup = new MacTable<Port[]>();
   private readonly byAddr = new Map<IpAddr, Port>();
   private all: Port[] = [];
 
@@ -101,6 +102,11 @@ export class Switch {
   /** The port that owns a unicast MAC. */
   owner(mac: Mac): Port | undefined {
     return this.byMac.get(mac);
+  }
+
+  /** The port that owns the unicast MAC in buf[off..off+6) (read in place: no number is made). */
+  ownerAt(buf: Uint8Array, off: number): Port | undefined {
+    return this.byMac.getAt(buf, off);
   }
 
   /** The port that holds an IP address. */
@@ -145,9 +151,9 @@ export class Switch {
 
   /** Where a frame goes, by its destination MAC. The caller guarantees >= 6 bytes. */
   route(frame: Uint8Array): Route {
-    const dst = readMac(frame, 0);
-    if (dst === MAC_BROADCAST) return this.all;
-    if (isMulticastMac(dst)) return this.byGroup.get(dst) ?? 'rxNoSubscriber';
-    return this.byMac.get(dst) ?? 'rxUnknownUnicast';
+    if ((frame[0]! & 1) === 0) return this.byMac.getAt(frame, 0) ?? 'rxUnknownUnicast';
+    // A group address (I/G bit): broadcast is all ones.
+    if ((frame[0]! & frame[1]! & frame[2]! & frame[3]! & frame[4]! & frame[5]!) === 0xff) return this.all;
+    return this.byGroup.getAt(frame, 0) ?? 'rxNoSubscriber';
   }
 }

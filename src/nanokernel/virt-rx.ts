@@ -8,8 +8,8 @@
 // any guest sees it: local delivery is the only way one guest's identity reaches another. An ARP
 // packet claiming a guest's address is a conflict that guest must defend (RFC 5227 2.4), so the
 // claimed port gets a small notice (address and sender MAC, Irq.AddrConflict), never the frame.
-import { ETHERNET_HEADER_LEN, EtherType, EthernetFrame, isWireError } from '../wire/index.js';
-import { readIpv4, readIpv6, readMac, type IpAddr, type Mac } from '../wire/address.js';
+import { ETHERNET_HEADER_LEN, EtherType, ethernetHeaderLen, payloadEtherType } from '../wire/index.js';
+import { readIpv4, readIpv6, readMac, type IpAddr } from '../wire/address.js';
 import type { AddressConflict } from './guest-interface.js';
 import type { Ring } from '../machine/ring.js';
 import { Port } from './port.js';
@@ -76,32 +76,32 @@ const IPV6_MIN_LEN = 40;
  */
 export function localClaim(sw: Switch, frame: Uint8Array): ['rxSpoofedMac' | 'rxSpoofedIp', Port, AddressConflict?] | undefined {
   // The Ethernet source first, read raw: even a frame whose 802.1Q tag is cut short may not
-  // carry a guest's MAC to the other guest.
-  let p = sw.owner(readMac(frame, ETHERNET_SRC));
+  // carry a guest's MAC to the other guest. Every read is in place: this runs on every frame.
+  let p = sw.ownerAt(frame, ETHERNET_SRC);
   if (p) return ['rxSpoofedMac', p];
-  const eth = EthernetFrame.checked(frame);
-  if (isWireError(eth)) return undefined;
-  const body = eth.payload();
+  const l3 = ethernetHeaderLen(frame);
+  if (l3 === 0) return undefined;
+  const bodyLen = frame.length - l3;
   let ip: IpAddr | undefined;
-  let arpSender: Mac | undefined;
-  switch (eth.etherType()) {
+  let arp = false;
+  switch (payloadEtherType(frame, l3)) {
     case EtherType.Arp:
-      if (body.length < ARP_MIN_LEN) return undefined;
-      p = sw.owner(readMac(body, ARP_SENDER_MAC));
+      if (bodyLen < ARP_MIN_LEN) return undefined;
+      p = sw.ownerAt(frame, l3 + ARP_SENDER_MAC);
       if (p) return ['rxSpoofedMac', p];
-      ip = readIpv4(body, ARP_SENDER_IP);
-      arpSender = readMac(body, ARP_SENDER_MAC);
+      ip = readIpv4(frame, l3 + ARP_SENDER_IP);
+      arp = true;
       break;
     case EtherType.Ipv4:
-      if (body.length >= IPV4_MIN_LEN) ip = readIpv4(body, IPV4_SRC);
+      if (bodyLen >= IPV4_MIN_LEN) ip = readIpv4(frame, l3 + IPV4_SRC);
       break;
     case EtherType.Ipv6:
-      if (body.length >= IPV6_MIN_LEN) ip = readIpv6(body, IPV6_SRC);
+      if (bodyLen >= IPV6_MIN_LEN) ip = readIpv6(frame, l3 + IPV6_SRC);
       break;
   }
   p = ip === undefined ? undefined : sw.ownerOfAddr(ip);
   if (!p) return undefined;
-  return arpSender === undefined || ip === undefined ? ['rxSpoofedIp', p] : ['rxSpoofedIp', p, { ip, mac: arpSender }];
+  return arp ? ['rxSpoofedIp', p, { ip: ip!, mac: readMac(frame, l3 + ARP_SENDER_MAC) }] : ['rxSpoofedIp', p];
 }
 
 /** Put a frame into a port's RX ring (raising its line), or drop it: halted port, full ring. */

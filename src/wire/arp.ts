@@ -32,24 +32,50 @@ const field = {
 /** Length of an Ethernet/IPv4 ARP packet. */
 export const ARP_PACKET_LEN: number = field.end;
 
+/** What is wrong with an ARP packet, in the order ArpPacket.checked looks. */
+export const ArpProblem = {
+  None: 0,
+  Truncated: 1,
+  Htype: 2,
+  Ptype: 3,
+  Hlen: 4,
+  Plen: 5,
+} as const;
+export type ArpProblem = (typeof ArpProblem)[keyof typeof ArpProblem];
+
+/**
+ * The checks of ArpPacket.checked on buf[off..end) without a view (the switch runs them on every
+ * frame it passes, so they allocate nothing): the first problem, or ArpProblem.None.
+ */
+export function arpProblem(buf: Uint8Array, off: number, end: number): ArpProblem {
+  if (end - off < ARP_PACKET_LEN) return ArpProblem.Truncated;
+  if (readU16(buf, off + field.htype) !== HW_ETHERNET) return ArpProblem.Htype;
+  if (readU16(buf, off + field.ptype) !== EtherType.Ipv4) return ArpProblem.Ptype;
+  if (buf[off + field.hlen] !== MAC_LEN) return ArpProblem.Hlen;
+  if (buf[off + field.plen] !== IPV4_LEN) return ArpProblem.Plen;
+  return ArpProblem.None;
+}
+
 /** A zero-copy view of an Ethernet/IPv4 ARP packet. */
 export class ArpPacket {
   private constructor(readonly buffer: Uint8Array) {}
 
   /** Check length and that this is Ethernet/IPv4 ARP, or return why not. Trailing bytes (padding) are ignored. */
   static checked(buf: Uint8Array): ArpPacket | WireError {
-    if (buf.length < ARP_PACKET_LEN) {
-      return new WireError('arp', 'truncated', buf.length, `truncated packet (${buf.length} of ${ARP_PACKET_LEN} bytes)`);
+    switch (arpProblem(buf, 0, buf.length)) {
+      case ArpProblem.None:
+        return new ArpPacket(buf);
+      case ArpProblem.Truncated:
+        return new WireError('arp', 'truncated', buf.length, `truncated packet (${buf.length} of ${ARP_PACKET_LEN} bytes)`);
+      case ArpProblem.Htype:
+        return new WireError('arp', 'unsupported', field.htype, `unsupported hardware type ${readU16(buf, field.htype)}`);
+      case ArpProblem.Ptype:
+        return new WireError('arp', 'unsupported', field.ptype, `unsupported protocol type 0x${readU16(buf, field.ptype).toString(16).padStart(4, '0')}`);
+      case ArpProblem.Hlen:
+        return new WireError('arp', 'unsupported', field.hlen, `unsupported hardware length ${buf[field.hlen]}`);
+      case ArpProblem.Plen:
+        return new WireError('arp', 'unsupported', field.plen, `unsupported protocol length ${buf[field.plen]}`);
     }
-    const htype = readU16(buf, field.htype);
-    if (htype !== HW_ETHERNET) return new WireError('arp', 'unsupported', field.htype, `unsupported hardware type ${htype}`);
-    const ptype = readU16(buf, field.ptype);
-    if (ptype !== EtherType.Ipv4) {
-      return new WireError('arp', 'unsupported', field.ptype, `unsupported protocol type 0x${ptype.toString(16).padStart(4, '0')}`);
-    }
-    if (buf[field.hlen] !== MAC_LEN) return new WireError('arp', 'unsupported', field.hlen, `unsupported hardware length ${buf[field.hlen]}`);
-    if (buf[field.plen] !== IPV4_LEN) return new WireError('arp', 'unsupported', field.plen, `unsupported protocol length ${buf[field.plen]}`);
-    return new ArpPacket(buf);
   }
 
   /** Opcode (1 request, 2 reply, or any other value as received). */

@@ -35,6 +35,21 @@ export const ETHERNET_HEADER_LEN: number = field.etherType + TYPE_LEN;
 export const VLAN_TAG_LEN: number = TCI_LEN + TYPE_LEN;
 const TAGGED_HEADER_LEN = ETHERNET_HEADER_LEN + VLAN_TAG_LEN;
 
+/**
+ * The header's length (14, or 18 with an 802.1Q tag), or 0 when the frame is too short for it.
+ * The checks of EthernetFrame.checked without a view: the switch runs them on every frame.
+ */
+export function ethernetHeaderLen(buf: Uint8Array): number {
+  if (buf.length < ETHERNET_HEADER_LEN) return 0;
+  if (readU16(buf, field.etherType) !== EtherType.Vlan) return ETHERNET_HEADER_LEN;
+  return buf.length < TAGGED_HEADER_LEN ? 0 : TAGGED_HEADER_LEN;
+}
+
+/** The EtherType of the payload (the inner one when tagged), given ethernetHeaderLen's non-zero result. */
+export function payloadEtherType(buf: Uint8Array, hdrLen: number): number {
+  return readU16(buf, hdrLen - TYPE_LEN);
+}
+
 /** A zero-copy view of an Ethernet frame (FCS not included). */
 export class EthernetFrame {
   private constructor(
@@ -44,14 +59,11 @@ export class EthernetFrame {
 
   /** Check lengths (14 bytes, 18 if 802.1Q-tagged) and wrap `buf`, or return why not. */
   static checked(buf: Uint8Array): EthernetFrame | WireError {
-    if (buf.length < ETHERNET_HEADER_LEN) {
-      return new WireError('ethernet', 'truncated', buf.length, `truncated header (${buf.length} of ${ETHERNET_HEADER_LEN} bytes)`);
-    }
-    if (readU16(buf, field.etherType) !== EtherType.Vlan) return new EthernetFrame(buf, ETHERNET_HEADER_LEN);
-    if (buf.length < TAGGED_HEADER_LEN) {
-      return new WireError('ethernet', 'truncated', buf.length, `truncated 802.1Q tag (${buf.length} of ${TAGGED_HEADER_LEN} bytes)`);
-    }
-    return new EthernetFrame(buf, TAGGED_HEADER_LEN);
+    const hdrLen = ethernetHeaderLen(buf);
+    if (hdrLen > 0) return new EthernetFrame(buf, hdrLen);
+    return buf.length < ETHERNET_HEADER_LEN
+      ? new WireError('ethernet', 'truncated', buf.length, `truncated header (${buf.length} of ${ETHERNET_HEADER_LEN} bytes)`)
+      : new WireError('ethernet', 'truncated', buf.length, `truncated 802.1Q tag (${buf.length} of ${TAGGED_HEADER_LEN} bytes)`);
   }
 
   /** Destination MAC. */

@@ -42,31 +42,61 @@ const FRAG_MASK = 0x1fff;
 const FRAG_UNIT = 8;
 const MAX_TOTAL_LEN = 0xffff;
 
+/** What is wrong with an IPv4 header, in the order Ipv4Packet.checked looks. */
+export const Ipv4Problem = {
+  None: 0,
+  Truncated: 1,
+  Version: 2,
+  HeaderLen: 3,
+  TotalLen: 4,
+  TruncatedPacket: 5,
+  Checksum: 6,
+} as const;
+export type Ipv4Problem = (typeof Ipv4Problem)[keyof typeof Ipv4Problem];
+
+/**
+ * The checks of Ipv4Packet.checked on buf[off..end) without a view (the switch runs them on every
+ * frame a guest sends, so they allocate nothing): the first problem, or Ipv4Problem.None.
+ */
+export function ipv4Problem(buf: Uint8Array, off: number, end: number): Ipv4Problem {
+  const len = end - off;
+  if (len < IPV4_HEADER_LEN) return Ipv4Problem.Truncated;
+  const verIhl = buf[off + field.verIhl]!;
+  if (verIhl >>> 4 !== VERSION) return Ipv4Problem.Version;
+  const hdrLen = (verIhl & IHL_MASK) * IHL_UNIT;
+  if (hdrLen < IPV4_HEADER_LEN) return Ipv4Problem.HeaderLen;
+  const totalLen = readU16(buf, off + field.totalLen);
+  if (totalLen < hdrLen) return Ipv4Problem.TotalLen;
+  // totalLen >= hdrLen, so this also guarantees the options are present.
+  if (totalLen > len) return Ipv4Problem.TruncatedPacket;
+  if (internetChecksum(buf, 0, off, off + hdrLen) !== 0) return Ipv4Problem.Checksum;
+  return Ipv4Problem.None;
+}
+
 /** A zero-copy view of an IPv4 packet whose lengths and header checksum have been checked. */
 export class Ipv4Packet {
   private constructor(readonly buffer: Uint8Array) {}
 
   /** Check header, lengths and header checksum; bytes past totalLen (Ethernet padding) are ignored. */
   static checked(buf: Uint8Array): Ipv4Packet | WireError {
-    if (buf.length < IPV4_HEADER_LEN) {
-      return new WireError('ipv4', 'truncated', buf.length, `truncated header (${buf.length} of ${IPV4_HEADER_LEN} bytes)`);
-    }
-    const version = buf[field.verIhl]! >>> 4;
-    if (version !== VERSION) return new WireError('ipv4', 'bad-version', field.verIhl, `bad version ${version}`);
     const hdrLen = (buf[field.verIhl]! & IHL_MASK) * IHL_UNIT;
-    if (hdrLen < IPV4_HEADER_LEN) return new WireError('ipv4', 'bad-header-len', field.verIhl, `bad header length ${hdrLen}`);
     const totalLen = readU16(buf, field.totalLen);
-    if (totalLen < hdrLen) {
-      return new WireError('ipv4', 'bad-total-len', field.totalLen, `bad total length ${totalLen} (header is ${hdrLen})`);
+    switch (ipv4Problem(buf, 0, buf.length)) {
+      case Ipv4Problem.None:
+        return new Ipv4Packet(buf);
+      case Ipv4Problem.Truncated:
+        return new WireError('ipv4', 'truncated', buf.length, `truncated header (${buf.length} of ${IPV4_HEADER_LEN} bytes)`);
+      case Ipv4Problem.Version:
+        return new WireError('ipv4', 'bad-version', field.verIhl, `bad version ${buf[field.verIhl]! >>> 4}`);
+      case Ipv4Problem.HeaderLen:
+        return new WireError('ipv4', 'bad-header-len', field.verIhl, `bad header length ${hdrLen}`);
+      case Ipv4Problem.TotalLen:
+        return new WireError('ipv4', 'bad-total-len', field.totalLen, `bad total length ${totalLen} (header is ${hdrLen})`);
+      case Ipv4Problem.TruncatedPacket:
+        return new WireError('ipv4', 'truncated', buf.length, `truncated packet (${buf.length} of total length ${totalLen})`);
+      case Ipv4Problem.Checksum:
+        return new WireError('ipv4', 'bad-checksum', field.checksum, 'bad header checksum');
     }
-    // totalLen >= hdrLen, so this also guarantees the options are present.
-    if (totalLen > buf.length) {
-      return new WireError('ipv4', 'truncated', buf.length, `truncated packet (${buf.length} of total length ${totalLen})`);
-    }
-    if (internetChecksum(buf, 0, 0, hdrLen) !== 0) {
-      return new WireError('ipv4', 'bad-checksum', field.checksum, 'bad header checksum');
-    }
-    return new Ipv4Packet(buf);
   }
 
   /** Version field (always 4 on a checked packet). */
