@@ -126,16 +126,20 @@ export class DeficitRoundRobin {
 export class StrictPriority implements TxPolicy {
   readonly name = 'strict' as const;
   private readonly primaries: readonly Port[];
+  /** The primaries with a rate limit (only these can have a time to wait for). */
+  private readonly limitedPrimaries: readonly Port[];
   private readonly rest: DeficitRoundRobin;
 
   constructor(ports: readonly Port[]) {
     this.primaries = ports.filter((p) => p.primary);
+    this.limitedPrimaries = this.primaries.filter((p) => p.bucket !== undefined);
     for (const p of this.primaries) p.onTxActive = undefined;
     this.rest = new DeficitRoundRobin(ports.filter((p) => !p.primary));
   }
 
   select(now: number): Port | undefined {
-    for (const p of this.primaries) if (eligible(p, now)) return p;
+    const primaries = this.primaries;
+    for (let i = 0; i < primaries.length; i++) if (eligible(primaries[i]!, now)) return primaries[i];
     return this.rest.select(now);
   }
 
@@ -149,9 +153,11 @@ export class StrictPriority implements TxPolicy {
 
   nextReadyAt(now: number): number {
     let at = this.rest.nextReadyAt(now);
-    for (const p of this.primaries) {
+    const limited = this.limitedPrimaries;
+    for (let i = 0; i < limited.length; i++) {
+      const p = limited[i]!;
       const head = p.tx.peek();
-      if (head !== undefined && p.bucket) at = Math.min(at, p.bucket.readyAt(head.length, now));
+      if (head !== undefined) at = Math.min(at, p.bucket!.readyAt(head.length, now));
     }
     return at;
   }
