@@ -7,7 +7,9 @@
 //   upload: one connection writing to discard (port 9) for S seconds, rate = bytes / time to close,
 //   download: one connection reading chargen (port 19) for S seconds.
 // Both targets run on the same 2-core machine as the clients; say so when quoting figures.
-import { mkdtempSync, rmSync } from 'node:fs';
+// Also printed: the CPU time nanoshare's process used over its measures. To see where it goes,
+// NANOSHARE_BENCH_CPU_PROF=DIR starts the machine with `node --cpu-prof --cpu-prof-dir=DIR`.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -130,6 +132,12 @@ function client(ns: Netns, mode: 'http' | 'upload' | 'download', ip: string, o: 
   return JSON.parse(out.trim()) as { requests?: number; errors?: number; bytes?: number; seconds: number };
 }
 
+/** User + system CPU seconds of a process so far (/proc/PID/stat fields 14 and 15, in clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 function measure(ns: Netns, ip: string, o: Options): Row {
   const h = client(ns, 'http', ip, o);
   const up = client(ns, 'upload', ip, o);
@@ -168,7 +176,7 @@ export async function benchTcp(argv: readonly string[] = []): Promise<number> {
     const server = peer.spawn([process.execPath, '-e', PEER_SERVER]);
     let serverOut = '';
     server.stdout!.on('data', (d: Buffer) => (serverOut += d.toString()));
-    const machine = ns.spawn([process.execPath, '--single-threaded-gc', BIN, 'run', '--tap', TAP, '--bridge', BRIDGE, '--control', join(dir, 'ctl.sock'), '--stats-interval', '0', '--log-level', 'warn']);
+    const machine = ns.spawn([process.execPath, '--single-threaded-gc', ...(process.env.NANOSHARE_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NANOSHARE_BENCH_CPU_PROF}`] : []), BIN, 'run', '--tap', TAP, '--bridge', BRIDGE, '--control', join(dir, 'ctl.sock'), '--stats-interval', '0', '--log-level', 'warn']);
     let machineErr = '';
     machine.stderr!.on('data', (d: Buffer) => (machineErr += d.toString()));
     await waitFor('the kernel peer', () => serverOut.includes('listening'), 10_000);
@@ -177,12 +185,15 @@ export async function benchTcp(argv: readonly string[] = []): Promise<number> {
       return ns.run(['nc', '-z', '-w', '1', GPOS, '9'], 3000).status === 0;
     }, 20_000, 200);
     const kernel = measure(ns, KERNEL, o);
+    const cpu0 = cpuSeconds(machine.pid!);
+    const t0 = Date.now();
     const gpos = measure(ns, GPOS, o);
+    const cpu = { seconds: cpuSeconds(machine.pid!) - cpu0, of: (Date.now() - t0) / 1000 };
     await stopChild(machine);
     await stopChild(server);
     const load = { before: load0, after: loadavg() };
     if (o.json) {
-      process.stdout.write(JSON.stringify({ options: o, cpus: cpus().length, load, gpos, kernel }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ options: o, cpus: cpus().length, load, gpos, kernel, nanoshareCpu: cpu }, null, 2) + '\n');
       return 0;
     }
     const f = (x: number, d = 0): string => x.toFixed(d);
@@ -198,6 +209,7 @@ export async function benchTcp(argv: readonly string[] = []): Promise<number> {
         `nanoshare bench tcp (${o.seconds} s per measure, ${cpus().length} CPUs, load ${load0.map((x) => x.toFixed(2)).join(' ')} before)`,
         table(rows),
         `HTTP errors: gpos ${gpos.httpErrors}, kernel ${kernel.httpErrors}`,
+        `nanoshare's CPU time over its three measures: ${cpu.seconds.toFixed(1)} s of ${cpu.of.toFixed(1)} s (the processor is one thread: near 100 % it is the limit)`,
         '',
       ].join('\n'),
     );

@@ -11,6 +11,12 @@ export interface ProtocolState {
   pollAt(): number | undefined;
   /** Run this protocol's due timers. */
   poll(now: number): void;
+  /**
+   * Optional: a batch of received frames begins (true) or ends (false). A protocol may hold
+   * back what it would answer to each frame until the batch ends (TCP sends one ACK for the
+   * segments of a batch, as a receiver behind GRO does) and must send it when the batch ends.
+   */
+  batch?(open: boolean): void;
 }
 
 /** A typed name for one protocol's state: `new SocketKey<UdpSockets>('udp')`. */
@@ -56,6 +62,11 @@ export class SocketSet {
       if (t !== undefined && (at === undefined || t < at)) at = t;
     }
     return at;
+  }
+
+  /** Tell every state that takes batches that a batch of received frames begins or ends. */
+  batch(open: boolean): void {
+    for (const s of this.states.values()) s.batch?.(open);
   }
 
   /** Run every state's due timers, in registration order. */

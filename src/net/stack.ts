@@ -90,6 +90,24 @@ export class NetStack {
     return this.inner.arp;
   }
 
+  /**
+   * Ingress: the frames of one receive (one interrupt's worth), in order. Answers that can wait
+   * for the batch's end do (TCP acknowledges the batch's segments once, not every second one).
+   */
+  processFrames(next: () => Uint8Array | undefined): number {
+    let n = 0;
+    this.inner.sockets.batch(true);
+    try {
+      for (let f = next(); f !== undefined; f = next()) {
+        n++;
+        this.processFrame(f);
+      }
+    } finally {
+      this.inner.sockets.batch(false);
+    }
+    return n;
+  }
+
   /** Ingress: one whole Ethernet frame (no FCS). Never throws on its bytes; every outcome is counted. */
   processFrame(frame: Uint8Array): void {
     const inner = this.inner;

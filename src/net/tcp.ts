@@ -247,6 +247,8 @@ export class TcpLayer implements ProtocolState {
   /** TIME_WAIT connections in the order they entered it. */
   private readonly timeWait = new Set<TcpConnection>();
   private readonly dirty = new Set<TcpConnection>();
+  /** Inside a receive batch (batch(true)): output waits for its end. */
+  private batching = false;
   private active = 0;
   private nextEphemeral = 49152;
 
@@ -338,7 +340,7 @@ export class TcpLayer implements ProtocolState {
     } else {
       verdict = this.processNew(src, seg);
     }
-    this.flushAll();
+    if (!this.batching) this.flushAll();
     return verdict === undefined ? undefined : this.drop(verdict);
   }
 
@@ -381,6 +383,17 @@ export class TcpLayer implements ProtocolState {
     const text = `${String(remote)}|${remotePort}|${localPort}`;
     for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
     return (Math.floor(this.ip.now() / 4) + (h >>> 0)) >>> 0;
+  }
+
+  /**
+   * A batch of received frames begins or ends (the socket set's batch()). Inside one, output
+   * waits for the end: the batch's segments are acknowledged by one ACK per connection, as a
+   * receiver behind GRO does, instead of one per second segment (RFC 9293 3.8.6.3 allows
+   * the wait; the ACK still goes out as the batch ends, before the processor does anything else).
+   */
+  batch(open: boolean): void {
+    this.batching = open;
+    if (!open) this.flushAll();
   }
 
   /** Run due timers and send what is queued (the clock is the IP layer's; `_now` is the socket set's). */

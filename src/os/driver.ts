@@ -61,10 +61,11 @@ export class VirtualNicDriver implements NetDevice {
   private receive(): void {
     const nic = this.kernel.hw.nic;
     const stack = this.stack;
-    for (let f = nic.receive(); f !== undefined; f = nic.receive()) {
-      this.counters.rxFrames++;
-      stack?.processFrame(f);
+    if (stack === undefined) {
+      for (let f = nic.receive(); f !== undefined; f = nic.receive()) this.counters.rxFrames++;
+      return;
     }
+    this.counters.rxFrames += stack.processFrames(() => nic.receive());
   }
 
   /** Keep one kernel timer at the stack's next deadline (ARP retries and expiry). */

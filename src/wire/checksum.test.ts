@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { fc, test } from '@fast-check/vitest';
 import { hex } from '../../test/fixtures/wire-frames.js';
 import { parseIpv4 } from './address.js';
 import { foldChecksum, internetChecksum, onesComplementSum, pseudoHeaderSum } from './checksum.js';
@@ -61,5 +62,33 @@ describe('checksum over a range', () => {
     expect(onesComplementSum(b, 0, -4, 2)).toBe(0xffff);
     expect(onesComplementSum(b, 0, 10, 50)).toBe(0xee00);
     expect(onesComplementSum(b, 5, 6, 6)).toBe(5);
+  });
+});
+
+describe('the wide path (16-bit loads for long, even-aligned ranges)', () => {
+  /** RFC 1071's definition, a byte pair at a time: the reference. */
+  function reference(buf: Uint8Array, initial: number, start: number, end: number): number {
+    let sum = initial;
+    for (let i = start; i < end; i += 2) sum += (buf[i]! << 8) | (i + 1 < end ? buf[i + 1]! : 0);
+    while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+    return ~sum & 0xffff;
+  }
+
+  test.prop([fc.uint8Array({ minLength: 0, maxLength: 3000, size: 'max' }), fc.nat(3), fc.nat(40), fc.nat(40), fc.nat(0xffff_ffff)], { numRuns: 500 })(
+    'gives the checksum RFC 1071 defines, for any range, alignment and initial sum',
+    (bytes, shift, cutStart, cutEnd, initial) => {
+      const backing = new Uint8Array(bytes.length + 4);
+      backing.set(bytes, shift);
+      const buf = backing.subarray(shift, shift + bytes.length); // byteOffset 0..3: odd and even
+      const start = Math.min(cutStart, buf.length);
+      const end = Math.max(start, buf.length - cutEnd);
+      expect(internetChecksum(buf, initial, start, end)).toBe(reference(buf, initial, start, end));
+    },
+  );
+
+  it('sums long runs of 0xff words without losing carries', () => {
+    const b = new Uint8Array(65536).fill(0xff);
+    expect(internetChecksum(b)).toBe(reference(b, 0, 0, b.length));
+    expect(internetChecksum(b, 0, 2, 65535)).toBe(reference(b, 0, 2, 65535));
   });
 });
