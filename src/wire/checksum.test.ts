@@ -65,7 +65,7 @@ describe('checksum over a range', () => {
   });
 });
 
-describe('the wide path (16-bit loads for long, even-aligned ranges)', () => {
+describe('the sum over any range', () => {
   /** RFC 1071's definition, a byte pair at a time: the reference. */
   function reference(buf: Uint8Array, initial: number, start: number, end: number): number {
     let sum = initial;

@@ -7,35 +7,30 @@ import type { Ipv4 } from './address.js';
 
 const WORD = 0x1_0000;
 const U32_MAX = 0xffff_ffff;
-/** Ranges at least this long are summed a 16-bit word per load (the view costs more below it). */
-const WIDE_MIN = 64;
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * Add buf[start, end) as big-endian 16-bit words (an odd tail padded with zero) to `initial`;
  * the result stays <= 2^32-1. The range defaults to the whole buffer and is clamped to it.
  */
 export function onesComplementSum(buf: Uint8Array, initial = 0, start = 0, end = buf.length): number {
-  let sum = initial;
-  let from = start < 0 ? 0 : start;
+  const from = start < 0 ? 0 : start;
   const to = end > buf.length ? buf.length : end;
-  if (to - from >= WIDE_MIN && ((buf.byteOffset + from) & 1) === 0) {
-    // A long, even-aligned range (a TCP or UDP payload): one 16-bit load per word in the
-    // machine's byte order, swapped once at the end. The ones' complement sum does not depend
-    // on byte order (RFC 1071 2(B)), so the folded sum of swapped words is the swapped sum.
-    const words = (to - from) >>> 1;
-    const u16 = new Uint16Array(buf.buffer, buf.byteOffset + from, words);
-    let w = 0;
-    let i = 0;
-    for (const n = words & ~3; i < n; i += 4) w += u16[i]! + u16[i + 1]! + u16[i + 2]! + u16[i + 3]!;
-    for (; i < words; i++) w += u16[i]!;
-    while (w > 0xffff) w = (w & 0xffff) + Math.floor(w / WORD);
-    sum += LITTLE_ENDIAN ? ((w & 0xff) << 8) | (w >>> 8) : w;
-    from += words * 2;
-  }
   const even = from + ((to - from) & ~1);
-  for (let i = from; i < even; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
-  if (even < to) sum += buf[even]! << 8;
+  // The words' high bytes and low bytes summed apart, four words a turn: no shift or OR per
+  // word and no view made; one multiply joins them (RFC 1071 2(C), deferred carries).
+  let hi = 0;
+  let lo = 0;
+  let i = from;
+  for (const n = even - 6; i < n; i += 8) {
+    hi += buf[i]! + buf[i + 2]! + buf[i + 4]! + buf[i + 6]!;
+    lo += buf[i + 1]! + buf[i + 3]! + buf[i + 5]! + buf[i + 7]!;
+  }
+  for (; i < even; i += 2) {
+    hi += buf[i]!;
+    lo += buf[i + 1]!;
+  }
+  if (even < to) hi += buf[even]!;
+  let sum = initial + hi * 256 + lo;
   // Plain doubles are exact far past 2^32; fold only so callers may use 32-bit ops on the result.
   while (sum > U32_MAX) sum = (sum % WORD) + Math.floor(sum / WORD);
   return sum;
