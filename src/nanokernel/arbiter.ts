@@ -25,7 +25,11 @@ export interface TxPolicy {
 
 function eligible(port: Port, now: number): boolean {
   const head = port.tx.peek();
-  if (head === undefined) return false;
+  return head !== undefined && headAllowed(port, head, now);
+}
+
+/** The port's rate limit lets its head frame go now (counted when it does not). */
+function headAllowed(port: Port, head: Uint8Array, now: number): boolean {
   if (port.bucket && !port.bucket.allows(head.length, now)) {
     port.counters.txRateLimited++;
     return false;
@@ -78,11 +82,11 @@ export class DeficitRoundRobin {
     let visits = (this.active.length + 1) * this.roundsPerFrame;
     while (visits-- > 0) {
       let p = this.current;
+      const fresh = p === undefined;
       if (p === undefined) {
         p = this.active.shift();
         if (p === undefined) return undefined;
         this.current = p;
-        if (!p.tx.isEmpty()) p.deficit += p.weight * DRR_QUANTUM_BYTES;
       }
       const head = p.tx.peek();
       if (head === undefined) {
@@ -90,7 +94,8 @@ export class DeficitRoundRobin {
         this.deactivate(p);
         continue;
       }
-      if (eligible(p, now) && head.length <= p.deficit) {
+      if (fresh) p.deficit += p.weight * DRR_QUANTUM_BYTES;
+      if (headAllowed(p, head, now) && head.length <= p.deficit) {
         p.deficit -= head.length;
         return p;
       }
