@@ -243,6 +243,9 @@ describe('TCP application API', () => {
     p.run(10_000);
     expect(writable).toBe(1);
     expect(client.sendSpace).toBe(1000);
+    client.send(bytes(10)); // taken whole: no onWritable for its ACK
+    p.run(10_000);
+    expect(writable).toBe(1);
     client.close();
     expect(client.sendSpace).toBe(0);
     expect(client.send(bytes(10))).toBe(0);
@@ -574,6 +577,48 @@ describe('TCP delivery to the application', () => {
     server.pause();
     server.resume();
     expect(got).toEqual([...bytes(200)]);
+  });
+
+  it('bytes kept for a handler without onData come first when one with onData is set', () => {
+    const p = new Pair();
+    const { client, server } = established(p);
+    server.handler = {};
+    client.send(bytes(200));
+    p.deliver();
+    const got: number[] = [];
+    server.handler = { onData: (_c, d) => void got.push(...d) };
+    client.send(bytes(50, 9));
+    p.deliver();
+    expect(got).toEqual([...bytes(200), ...bytes(50, 9)]);
+  });
+
+  it('a FIN alone while paused: onEnd only after resume()', () => {
+    const p = new Pair();
+    const { client, server, sr } = established(p);
+    server.pause();
+    client.close();
+    p.deliver();
+    expect(server.state).toBe('CLOSE_WAIT');
+    expect(sr.ended).toBe(false);
+    server.resume();
+    expect(sr.ended).toBe(true);
+  });
+
+  it('onEnd waits for the bytes before the FIN, even when no onData is there to take them', () => {
+    const p = new Pair();
+    const { client, server } = established(p);
+    let ended = 0;
+    server.handler = { onEnd: () => void ended++ };
+    client.send(bytes(20));
+    client.close();
+    p.deliver();
+    expect(ended).toBe(0);
+    const got: number[] = [];
+    server.handler = { onData: (_c, d) => void got.push(...d), onEnd: () => void ended++ };
+    server.pause();
+    server.resume();
+    expect(got.length).toBe(20);
+    expect(ended).toBe(1);
   });
 
   it('a half-closed connection still receives: data after our FIN reaches us in FIN_WAIT_1 and FIN_WAIT_2', () => {

@@ -43,12 +43,12 @@ describe('TCP congestion window', () => {
     expect(sr.data.length).toBe(100);
     expect(client.timing.srtt).toBeUndefined(); // Karn: no sample from a retransmission
     expect(client.timing.cwnd).toBe(1560);
+    client.send(bytes(1360));
+    p.run(10_000);
+    expect(client.timing.cwnd).toBe(2920); // below ssthresh: + what was acked; now at ssthresh
     client.send(bytes(1460));
     p.run(10_000);
-    expect(client.timing.cwnd).toBe(3020); // still below ssthresh: + one segment
-    client.send(bytes(1460));
-    p.run(10_000);
-    expect(client.timing.cwnd).toBe(3020 + Math.floor((1460 * 1460) / 3020)); // congestion avoidance
+    expect(client.timing.cwnd).toBe(2920 + Math.floor((1460 * 1460) / 2920)); // congestion avoidance from ssthresh on
   });
 
   it('a timeout with a large flight halves it for ssthresh', () => {
@@ -81,10 +81,10 @@ function sending(window: number, n: number): { p: Pair; client: ReturnType<typeo
 }
 
 describe('TCP fast retransmit and recovery', () => {
-  function eightInFlight(): { p: Pair; client: ReturnType<typeof established>['client']; s: ReturnType<typeof seqs>; dup: (ack?: number, extra?: Partial<Forged>) => void } {
-    const { p, client, s, sent, ack } = sending(8192, 1460 * 8);
-    expect(sent).toEqual(Array(8).fill(1460));
-    return { p, client, s, dup: (a, extra) => void ack(a, extra) };
+  function eightInFlight(): ReturnType<typeof sending> & { dup: (ack?: number, extra?: Partial<Forged>) => void } {
+    const f = sending(8192, 1460 * 8);
+    expect(f.sent).toEqual(Array(8).fill(1460));
+    return { ...f, dup: (a, extra) => void f.ack(a, extra) };
   }
 
   it('the third duplicate ACK resends the first segment; ssthresh half the flight, cwnd ssthresh + 3', () => {
@@ -107,11 +107,15 @@ describe('TCP fast retransmit and recovery', () => {
     expect(p.take('b').map((x) => [x.seqNum, x.payload.length])).toEqual([[s.cli + 2920, 1460]]);
     expect(client.timing.cwnd).toBe(5840 + 4 * 1460 - 2920 + 1460);
     expect(p.a.counters).toMatchObject({ fastRetransmits: 1, retransmits: 2 });
-    // Three more duplicates during recovery: no second fast retransmit.
+    // Three more duplicates during recovery: no second fast retransmit, and (counted afresh
+    // after the partial ACK) only a fourth inflates cwnd again.
     dup(s.cli + 2920);
     dup(s.cli + 2920);
     dup(s.cli + 2920);
     expect(p.a.counters.fastRetransmits).toBe(1);
+    expect(client.timing.cwnd).toBe(5840 + 4 * 1460 - 2920 + 1460);
+    dup(s.cli + 2920);
+    expect(client.timing.cwnd).toBe(5840 + 4 * 1460 - 2920 + 2 * 1460);
     // The full ACK ends recovery: cwnd back to ssthresh; nothing left to time.
     dup(s.cli + 8 * 1460);
     expect(client.timing.cwnd).toBe(5840);
@@ -127,7 +131,7 @@ describe('TCP fast retransmit and recovery', () => {
   });
 
   it('ACKs that carry data, a FIN, a new window, or come with nothing outstanding are not duplicates', () => {
-    const { p, client, s, dup } = eightInFlight();
+    const { p, client, s, dup, ack } = eightInFlight();
     for (let i = 0; i < 3; i++) dup(s.cli, { payload: bytes(1), seq: s.srv + i });
     for (let i = 0; i < 3; i++) dup(s.cli, { window: 9000 + i, seq: s.srv + 3 });
     expect(p.a.counters.fastRetransmits).toBe(0);
@@ -136,12 +140,29 @@ describe('TCP fast retransmit and recovery', () => {
     dup(s.cli, { seq: s.srv + 3, flags: TcpFlag.Ack | TcpFlag.Fin, window: 9002 });
     expect(p.a.counters.fastRetransmits).toBe(0);
     expect(client.timing.cwnd).toBe(14600);
+    // Old ACKs (below SND.UNA, reordered on the way) are not duplicates either.
+    dup(s.cli + 1460, { seq: s.srv + 4, window: 9002 }); // after their FIN
+    for (let i = 0; i < 3; i++) expect(ack(s.cli, { seq: s.srv + 4, window: 9002 })).toBeUndefined();
+    expect(p.a.counters.fastRetransmits).toBe(0);
     const q = new Pair();
     const { client: c2 } = established(q);
     const s2 = seqs(q);
     for (let i = 0; i < 4; i++) q.forge('a', { srcPort: 80, dstPort: s2.port, seq: s2.srv, ack: s2.cli, flags: TcpFlag.Ack, window: 8192 });
     expect(q.a.counters.fastRetransmits).toBe(0);
     expect(c2.timing.cwnd).toBe(14600);
+  });
+});
+
+describe('TCP retransmission timer', () => {
+  it('an ACK of part of the flight restarts the timer; an ACK of all of it stops it', () => {
+    const { p, client, s, sent, ack } = sending(8192, 2920);
+    expect(sent).toEqual([1460, 1460]);
+    p.t += 300_000;
+    ack(s.cli + 1460);
+    expect(client.timing.rto).toBe(300_000 + 4 * 150_000); // the first RTT sample
+    expect(p.a.pollAt()).toBe(p.t + 900_000);
+    ack(s.cli + 2920);
+    expect(p.a.pollAt()).toBeUndefined();
   });
 });
 

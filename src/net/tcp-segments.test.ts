@@ -165,6 +165,7 @@ describe('TCP SYN_RECEIVED', () => {
     expect(p.forge('b', { srcPort: 4000, dstPort: 80, seq: 1000, flags: TcpFlag.Syn, options: { mss: 1460, windowScale: 0 } })).toBeUndefined();
     const synAck = p.take('a')[0]!;
     expect(synAck.flags).toBe(TcpFlag.Syn | TcpFlag.Ack);
+    expect(synAck.options.windowScale).toBe(3); // they offered shift 0: scaling is on, ours is 3
     return { p, got, iss: synAck.seqNum };
   }
 
@@ -204,6 +205,13 @@ describe('TCP SYN_RECEIVED', () => {
     const { p, got } = halfOpen();
     expect(p.forge('b', { srcPort: 4000, dstPort: 80, seq: 1001, flags: TcpFlag.Psh, payload: bytes(10) })).toBe('no-ack');
     expect(got).toEqual([]);
+  });
+
+  it('a RST at their SYN\'s own sequence number is out-of-window, unanswered', () => {
+    const { p } = halfOpen();
+    expect(p.forge('b', { srcPort: 4000, dstPort: 80, seq: 1000, flags: TcpFlag.Rst })).toBe('out-of-window');
+    expect(p.take('a')).toEqual([]);
+    expect(p.b.connections()[0]!.state).toBe('SYN_RECEIVED');
   });
 
   it('a RST at RCV.NXT forgets the half-open connection without telling the listener', () => {
@@ -283,6 +291,18 @@ describe('TCP acceptability and trimming (ESTABLISHED)', () => {
     expect(cr.ended).toBe(false);
   });
 
+  it('data exactly filling the window keeps its FIN', () => {
+    const p = new Pair({ rxBuffer: 1000 });
+    const { client, cr } = established(p);
+    client.pause();
+    const s = seqs(p);
+    expect(p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: s.cli, flags: TcpFlag.Ack | TcpFlag.Fin, payload: bytes(1000) })).toBeUndefined();
+    expect(client.state).toBe('CLOSE_WAIT');
+    client.resume();
+    expect(cr.data.length).toBe(1000);
+    expect(cr.ended).toBe(true);
+  });
+
   it('with the window closed, data is refused but a pure ACK at RCV.NXT is taken', () => {
     const p = new Pair({ rxBuffer: 1000 });
     const { client } = established(p);
@@ -335,17 +355,24 @@ describe('TCP acceptability and trimming (ESTABLISHED)', () => {
     expect(cr.data).toEqual([]);
   });
 
-  it('an old ACK does not move the send window back', () => {
+  it('an older segment (lower SEQ) or an older ACK does not move the send window back', () => {
     const p = new Pair();
     const { client } = established(p);
     const s = seqs(p);
     p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: s.cli, flags: TcpFlag.Ack, window: 5000, payload: bytes(10) });
-    expect(client.timing.sndWnd).toBe(5000 << 3);
-    // An earlier segment (lower SEQ) arriving late: its window is stale.
-    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: s.cli, flags: TcpFlag.Ack, window: 10, payload: bytes(10) });
-    expect(client.timing.sndWnd).toBe(5000 << 3);
-    // Same SEQ, same ACK: a window update.
-    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 10, ack: s.cli, flags: TcpFlag.Ack, window: 7000 });
+    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 10, ack: s.cli, flags: TcpFlag.Ack, window: 6000, payload: bytes(10) });
+    expect(client.timing.sndWnd).toBe(6000 << 3);
+    // A segment sent before the last one (lower SEQ) that still brings new bytes: its window is stale.
+    expect(p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: s.cli, flags: TcpFlag.Ack, window: 10, payload: bytes(30) })).toBeUndefined();
+    expect(client.timing.sndWnd).toBe(6000 << 3);
+    // Same SEQ as the last update, same ACK: a window update.
+    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 30, ack: s.cli, flags: TcpFlag.Ack, window: 7000 });
+    expect(client.timing.sndWnd).toBe(7000 << 3);
+    // Same SEQ, an older ACK: stale.
+    client.send(bytes(100));
+    p.a.poll();
+    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 30, ack: s.cli + 100, flags: TcpFlag.Ack, window: 7000 });
+    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 30, ack: s.cli + 50, flags: TcpFlag.Ack, window: 20 });
     expect(client.timing.sndWnd).toBe(7000 << 3);
   });
 });
@@ -384,6 +411,17 @@ describe('TCP against forged segments on an established connection', () => {
     expect(client.state).toBe('ESTABLISHED');
   });
 
+  it('a RST or a SYN just outside the window is out-of-window', () => {
+    const p = new Pair({ rxBuffer: 1000 });
+    const { client } = established(p);
+    const s = seqs(p);
+    expect(p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv - 1, flags: TcpFlag.Rst })).toBe('out-of-window');
+    expect(p.take('b')).toEqual([]);
+    expect(p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 1000, flags: TcpFlag.Syn })).toBe('out-of-window');
+    expect(p.take('b')).toMatchObject([{ flags: TcpFlag.Ack, ackNum: s.srv }]);
+    expect(client.state).toBe('ESTABLISHED');
+  });
+
   it('an ACK of data never sent is answered with an ACK of where we are', () => {
     const p = new Pair();
     const { client } = established(p);
@@ -403,6 +441,8 @@ describe('TCP against forged segments on an established connection', () => {
     p.a.poll();
     expect(p.take('b').at(-1)).toMatchObject({ ackNum: s.srv + 2000, window: 0 });
     client.resume(); // the update is due at the next poll
+    // A pure ACK from further on (their data before it was lost) is acceptable again.
+    expect(p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 2100, ack: s.cli, flags: TcpFlag.Ack })).toBeUndefined();
     expect(p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 2000, ack: s.cli, flags: TcpFlag.Ack, payload: bytes(500, 2) })).toBeUndefined();
     expect(cr.data).toEqual([...bytes(2000), ...bytes(500, 2)]);
   });
@@ -413,12 +453,20 @@ describe('TCP out-of-order segments', () => {
     const p = new Pair();
     const { cr } = established(p);
     const s = seqs(p);
-    const held = bytes(100, 5);
-    const view = held.slice();
-    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 100, ack: s.cli, flags: TcpFlag.Ack, payload: view });
-    view.fill(0);
+    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 100, ack: s.cli, flags: TcpFlag.Ack, payload: bytes(100, 5) });
+    p.lastForged!.fill(0); // the driver reuses its buffer
     p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: s.cli, flags: TcpFlag.Ack, payload: bytes(100, 3) });
-    expect(cr.data).toEqual([...bytes(100, 3), ...held]);
+    expect(cr.data).toEqual([...bytes(100, 3), ...bytes(100, 5)]);
+  });
+
+  it('a longer segment at the same place as a kept one is kept too', () => {
+    const p = new Pair();
+    const { cr } = established(p);
+    const s = seqs(p);
+    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 100, ack: s.cli, flags: TcpFlag.Ack, payload: bytes(50, 5) });
+    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 100, ack: s.cli, flags: TcpFlag.Ack, payload: bytes(100, 5) });
+    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: s.cli, flags: TcpFlag.Ack, payload: bytes(100, 3) });
+    expect(cr.data).toEqual([...bytes(100, 3), ...bytes(100, 5)]);
   });
 
   it('two holes: each fill delivers only up to the next hole', () => {
@@ -455,6 +503,19 @@ describe('TCP out-of-order segments', () => {
     p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: s.cli, flags: TcpFlag.Ack, payload: bytes(200) });
     expect(cr.data).toEqual([...bytes(200)]);
     expect(calls).toBe(1);
+    expect(cr.ended).toBe(false);
+    expect(p.a.connections()[0]!.state).toBe('ESTABLISHED');
+  });
+
+  it('a FIN on a kept segment is ignored when data beyond it arrives in order', () => {
+    const p = new Pair();
+    const { client, cr } = established(p);
+    const s = seqs(p);
+    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 100, ack: s.cli, flags: TcpFlag.Ack | TcpFlag.Fin, payload: bytes(100) });
+    p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: s.cli, flags: TcpFlag.Ack, payload: bytes(300) });
+    expect(cr.data.length).toBe(300);
+    expect(cr.ended).toBe(false);
+    expect(client.state).toBe('ESTABLISHED');
   });
 
   it('an out-of-order segment running past the window keeps only what fits', () => {
@@ -549,6 +610,17 @@ describe('TCP ACK timing', () => {
     expect(p.take('b')).toMatchObject([{ ackNum: s.srv + 200 }]);
   });
 
+  it('a paused reader does not answer a pure ACK', () => {
+    const p = new Pair();
+    const { client } = established(p);
+    const s = seqs(p);
+    client.pause();
+    expect(p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv, ack: s.cli, flags: TcpFlag.Ack, window: 4000 })).toBeUndefined();
+    p.t += 10_000;
+    p.a.poll();
+    expect(p.take('b')).toEqual([]);
+  });
+
   it('a full-sized segment to a paused reader waits for the delayed ACK', () => {
     const p = new Pair({ delayedAckUs: 50_000 });
     const { client } = established(p);
@@ -608,6 +680,14 @@ describe('TCP TIME_WAIT', () => {
     expect(client.state).toBe('TIME_WAIT');
     p.run(1);
     expect(client.state).toBe('CLOSED');
+  });
+
+  it('a FIN without ACK ahead of RCV.NXT neither reopens nor ends it', () => {
+    const { p, client, s } = timeWait();
+    p.a.listen(s.port, { onAccept: () => {} });
+    expect(p.forge('a', { srcPort: 80, dstPort: s.port, seq: s.srv + 10, flags: TcpFlag.Fin })).toBe('no-ack');
+    expect(client.state).toBe('TIME_WAIT');
+    expect(p.a.size).toBe(1);
   });
 
   it('a plain ACK in TIME_WAIT is not answered', () => {

@@ -129,6 +129,9 @@ export class Pair {
     return out;
   }
 
+  /** The bytes of the last forged segment (a driver may reuse its receive buffer at once). */
+  lastForged: Uint8Array | undefined;
+
   /** Hand `to` a segment from the other side's address, as a peer (or an attacker) would write it. */
   forge(to: 'a' | 'b', s: Forged): ReturnType<TcpLayer['process']> {
     const src = to === 'a' ? B_IP : A_IP;
@@ -136,6 +139,7 @@ export class Pair {
     const r = new TcpRepr(s.srcPort, s.dstPort, s.seq >>> 0, (s.ack ?? 0) >>> 0, s.flags, s.window ?? 65535, s.options ?? {}, s.payload);
     const bytes = new Uint8Array(r.bufferLen());
     r.emit(bytes, pseudoHeaderSum(src, dst, IpProtocol.Tcp, bytes.length));
+    this.lastForged = bytes;
     return (to === 'a' ? this.a : this.b).process(src, dst, bytes, pseudoHeaderSum(src, dst, IpProtocol.Tcp, bytes.length));
   }
 }
