@@ -356,6 +356,35 @@ describe('TCP application API', () => {
   });
 });
 
+describe('TCP receive batches', () => {
+  it('segments of one batch are ACKed once, as the batch ends', () => {
+    const p = new Pair();
+    const { client, sr } = established(p);
+    p.holdData();
+    client.send(bytes(1460 * 4));
+    p.deliver();
+    const held = p.held;
+    p.held = [];
+    p.log = [];
+    p.b.batch(true);
+    for (const f of held) p.inject(f);
+    expect(p.from('b')).toEqual([]);
+    expect(sr.data.length).toBe(1460 * 4);
+    p.b.batch(false);
+    expect(p.from('b').map((x) => [x.flags, x.payload.length])).toEqual([[TcpFlag.Ack, 0]]);
+    expect(p.from('b')[0]!.ackNum).toBe((held[3]!.seg.seqNum + 1460) >>> 0);
+    // Outside a batch, every second segment is ACKed at once again.
+    p.holdData();
+    client.send(bytes(1460 * 2));
+    p.deliver();
+    const two = p.held;
+    p.held = [];
+    p.log = [];
+    for (const f of two) p.inject(f);
+    expect(p.from('b').length).toBe(1);
+  });
+});
+
 describe('TCP counters and timers', () => {
   it('counts segments each way, and only known drop reasons', () => {
     const p = new Pair();
@@ -566,20 +595,7 @@ describe('TCP delivery to the application', () => {
     void sr;
   });
 
-  it('bytes that arrive before the application sets onData are kept for it', () => {
-    const p = new Pair();
-    const { client, server } = established(p);
-    server.handler = {};
-    client.send(bytes(200));
-    p.deliver();
-    const got: number[] = [];
-    server.handler = { onData: (_c, d) => void got.push(...d) };
-    server.pause();
-    server.resume();
-    expect(got).toEqual([...bytes(200)]);
-  });
-
-  it('bytes kept for a handler without onData come first when one with onData is set', () => {
+  it('bytes that arrive before the application sets onData are kept for it, before newer ones', () => {
     const p = new Pair();
     const { client, server } = established(p);
     server.handler = {};
