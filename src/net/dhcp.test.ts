@@ -22,7 +22,8 @@ import {
 } from '../wire/index.js';
 import type { DhcpRepr, Ipv4, Mac } from '../wire/index.js';
 import { DHCP_CLIENT, dhcpProtocol } from './dhcp.js';
-import type { NetEvent } from './iface.js';
+import type { DhcpConfig } from './dhcp.js';
+import type { NetConfig, NetEvent } from './iface.js';
 import { NetStack } from './stack.js';
 import { ManualNow, OUR_MAC, RecordingDevice, arpFrame, icmpBytes, ip, ipv4Frame, udpFrame } from './testing.js';
 
@@ -35,11 +36,11 @@ const OFFERED = ip('10.77.0.150');
 const OTHER_MAC: Mac = 0x02_aa_bb_cc_dd_99;
 const MASK24 = ip('255.255.255.0');
 
-function setup() {
+function setup(cfg: DhcpConfig = { hostName: 'gpos' }, net: Partial<NetConfig> = {}) {
   const dev = new RecordingDevice();
   const clock = new ManualNow();
-  const stack = new NetStack({ mac: OUR_MAC, ipv4: { addr: 0, prefixLen: 0 } }, dev, clock.now);
-  stack.install(dhcpProtocol({ hostName: 'gpos' }));
+  const stack = new NetStack({ mac: OUR_MAC, ipv4: { addr: 0, prefixLen: 0 }, ...net }, dev, clock.now);
+  stack.install(dhcpProtocol(cfg));
   const dhcp = stack.sockets.require(DHCP_CLIENT);
   const events: NetEvent[] = [];
   stack.onEvent((e) => events.push(e));
@@ -528,5 +529,260 @@ describe('DHCP client: hostile replies', () => {
     expect(s.stack.counters.arpConflicts).toBe(0);
     s.stack.announce();
     expect(s.dev.take()).toHaveLength(0);
+  });
+});
+
+describe('DHCP client: what each message carries', () => {
+  it('names its host only in DISCOVER and REQUEST, asks for parameters only there, and not at all without a host name', () => {
+    const s = setup();
+    const req = toRequesting(s);
+    expect(req.r.hostName).toBe('gpos');
+    expect(req.r.paramRequestList).toEqual([1, 3, 51, 54, 58, 59]);
+    expect(req.r.maxMessageSize).toBe(576);
+    s.stack.processFrame(reply(DhcpMessageType.Ack, req.r.xid));
+    s.advance(1.5 * S);
+    s.stack.processFrame(arpFrame(OUR_MAC, OTHER_MAC, new ArpRepr(ArpOperation.Reply, OTHER_MAC, OFFERED, OUR_MAC, 0)));
+    const dec = one(s.dev);
+    expect(dec.r.messageType).toBe(DhcpMessageType.Decline);
+    expect([dec.r.hostName, dec.r.paramRequestList, dec.r.maxMessageSize]).toEqual([undefined, undefined, undefined]);
+    const b = setup();
+    toBound(b);
+    b.dhcp.stop();
+    const rel = one(b.dev);
+    expect(rel.r.messageType).toBe(DhcpMessageType.Release);
+    expect([rel.r.hostName, rel.r.paramRequestList]).toEqual([undefined, undefined]);
+    const anon = setup({});
+    anon.dhcp.start();
+    const disc = one(anon.dev);
+    expect(disc.r.hostName).toBeUndefined();
+    expect(disc.r.paramRequestList).toEqual([1, 3, 51, 54, 58, 59]);
+    expect(disc.r.requestedIp).toBeUndefined();
+  });
+
+  it('starts once: a second start() while running sends nothing, and nothing goes out before a timer is due', () => {
+    const s = setup();
+    s.dhcp.start();
+    s.dhcp.start();
+    expect(dhcpOut(s.dev.take())).toHaveLength(1);
+    s.clock.t += 2 * S;
+    s.stack.poll();
+    expect(s.dev.take()).toHaveLength(0);
+    const b = setup();
+    toBound(b);
+    b.dhcp.start();
+    expect(b.dev.take()).toHaveLength(0);
+    expect(b.dhcp.state).toBe('bound');
+  });
+
+  it('probes with the timing it is given', () => {
+    const s = setup({ probe: { probeWaitUs: 1, probeNum: 1, probeMinUs: 1, probeMaxUs: 1, announceWaitUs: 1_000 } });
+    const req = toRequesting(s);
+    s.stack.processFrame(reply(DhcpMessageType.Ack, req.r.xid));
+    s.advance(10_000);
+    expect(s.dhcp.state).toBe('bound');
+    expect(s.dhcp.counters.acksRx).toBe(1);
+    expect(s.dhcp.counters.requestsTx).toBe(1);
+    expect(s.dhcp.counters.offersRx).toBe(1);
+    expect(s.stack.protocols).toContain('dhcp');
+  });
+
+  it('spreads the first retransmission of guests booted together over 3 to 5 s, on both sides of 4 s', () => {
+    const waits: number[] = [];
+    for (let i = 1; i <= 16; i++) {
+      const dev = new RecordingDevice();
+      const clock = new ManualNow();
+      const stack = new NetStack({ mac: OUR_MAC + i * 2, ipv4: { addr: 0, prefixLen: 0 } }, dev, clock.now);
+      stack.install(dhcpProtocol());
+      stack.sockets.require(DHCP_CLIENT).start();
+      waits.push(stack.pollAt()! - clock.t);
+    }
+    for (const w of waits) {
+      expect(w).toBeGreaterThanOrEqual(3 * S);
+      expect(w).toBeLessThanOrEqual(5 * S);
+    }
+    expect(waits.some((w) => w < 3.5 * S)).toBe(true);
+    expect(waits.some((w) => w > 4.5 * S)).toBe(true);
+  });
+});
+
+describe('DHCP client: leases and addresses', () => {
+  /** OFFER and ACK of `yiaddr` with these fields; the probe passes; returns the lease. */
+  function bindTo(yiaddr: Ipv4, fields: Partial<DhcpRepr>) {
+    const s = setup();
+    s.dhcp.start();
+    const disc = one(s.dev);
+    s.stack.processFrame(reply(DhcpMessageType.Offer, disc.r.xid, { yiaddr, to: 0xffff_ffff, ...fields }));
+    const req = one(s.dev);
+    s.stack.processFrame(reply(DhcpMessageType.Ack, req.r.xid, { yiaddr, to: 0xffff_ffff, ...fields }));
+    s.advance(10 * S);
+    return s;
+  }
+
+  it('takes the classful prefix when the server sends no mask', () => {
+    const cases: Array<[string, number]> = [['10.1.2.3', 8], ['128.0.0.5', 16], ['191.255.0.5', 16], ['192.0.0.5', 24], ['223.1.1.1', 24]];
+    for (const [a, len] of cases) {
+      const s = bindTo(ip(a), { subnetMask: undefined, router: undefined, serverId: undefined });
+      expect(s.dhcp.state).toBe('bound');
+      expect(s.stack.ipv4).toEqual({ addr: ip(a), prefixLen: len });
+    }
+  });
+
+  it('takes /31 and /32 leases (no network or broadcast address to avoid) and refuses a 0.0.0.0 mask', () => {
+    const even = ip('10.77.0.150');
+    expect(bindTo(even, { subnetMask: ip('255.255.255.254') }).stack.ipv4).toEqual({ addr: even, prefixLen: 31 });
+    expect(bindTo(even, { subnetMask: ip('255.255.255.255'), router: undefined }).stack.ipv4).toEqual({ addr: even, prefixLen: 32 });
+    const s = setup();
+    s.dhcp.start();
+    const xid = one(s.dev).r.xid;
+    for (const o of [{ subnetMask: 0 }, { yiaddr: ip('0.1.2.3') }, { yiaddr: ip('240.0.0.1') }, { yiaddr: ip('127.0.0.9') }]) {
+      s.stack.processFrame(reply(DhcpMessageType.Offer, xid, { ...o, to: 0xffff_ffff }));
+    }
+    expect(s.dhcp.counters.drops['bad-address']).toBe(4);
+    expect(s.dhcp.state).toBe('selecting');
+  });
+
+  it('uses the router as gateway only when it is in the leased subnet', () => {
+    const far = ip('10.99.0.1');
+    const on = bindTo(OFFERED, {});
+    on.dev.take();
+    expect(on.stack.sendUdp(5000, far, 9, new Uint8Array(1))).toBe(true);
+    expect(arpOut(on.dev.take()).map((a) => a.targetIp)).toEqual([SERVER]);
+    const off = bindTo(OFFERED, { router: ip('10.88.0.1') });
+    expect(off.dhcp.state).toBe('bound');
+    expect(off.stack.sendUdp(5000, far, 9, new Uint8Array(1))).toBe(false);
+    const none = bindTo(OFFERED, { router: undefined });
+    expect(none.stack.sendUdp(5000, far, 9, new Uint8Array(1))).toBe(false);
+    expect(none.stack.counters.txDropped['no-route']).toBe(1);
+  });
+
+  it('takes a lease without a lease time, or of 0xffffffff s, as infinite: no timers', () => {
+    for (const leaseTime of [undefined, 0xffff_ffff]) {
+      const s = bindTo(OFFERED, { leaseTime });
+      const l = s.dhcp.info().lease!;
+      expect([l.leaseTimeS, l.t1At, l.t2At, l.expiresAt]).toEqual([0xffff_ffff, undefined, undefined, undefined]);
+      expect(s.dhcp.pollAt()).toBeUndefined();
+    }
+  });
+
+  it('refuses T1 of 0, T1 equal to T2, and T2 equal to the lease, using 0.5 and 0.875', () => {
+    for (const [t1, t2] of [[0, 600], [600, 600], [300, 1000]] as const) {
+      const s = setup();
+      toBound(s, { leaseTime: 1000, renewalTime: t1, rebindingTime: t2 });
+      const l = s.dhcp.info().lease!;
+      expect([l.expiresAt! - l.t1At!, l.expiresAt! - l.t2At!]).toEqual([500 * S, 125 * S]);
+    }
+  });
+
+  it('reports its server in its events', () => {
+    const s = setup();
+    toBound(s);
+    expect(s.events.filter((e) => e.kind === 'dhcp').map((e) => [e.state, e.addr, e.server])).toEqual([['bound', OFFERED, SERVER]]);
+  });
+
+  it('takes an ACK without a server id option from the server it asked (by its IP source)', () => {
+    const s = setup();
+    const req = toRequesting(s);
+    s.stack.processFrame(reply(DhcpMessageType.Ack, req.r.xid, { serverId: undefined }));
+    expect(s.dhcp.counters.acksRx).toBe(1);
+    expect(s.dhcp.state).toBe('probing');
+  });
+
+  it('drops a message the parser refuses after the framing check (a non-Ethernet hardware type)', () => {
+    const s = setup();
+    s.dhcp.start();
+    const f = reply(DhcpMessageType.Offer, one(s.dev).r.xid);
+    f[14 + 20 + 8 + 1] = 6; // htype: IEEE 802
+    f[14 + 20 + 6] = 0; // no UDP checksum
+    f[14 + 20 + 7] = 0;
+    s.stack.processFrame(f);
+    expect(s.dhcp.counters.drops.malformed).toBe(1);
+    expect(s.dhcp.counters.drops['not-server']).toBe(0);
+  });
+});
+
+describe('DHCP client: renewing and rebinding in detail', () => {
+  /** Bound with a 1000 s lease, then at T1 with the server's MAC resolved: returns the first unicast REQUEST. */
+  function renewing(s: ReturnType<typeof setup>): SentDhcp {
+    toBound(s, { leaseTime: 1000 });
+    s.advance(s.dhcp.info().lease!.t1At! - s.clock.t);
+    return resolved(s);
+  }
+  /** The unicast REQUEST that waited for the server's MAC (the ARP cache forgets it after 60 s). */
+  function resolved(s: ReturnType<typeof setup>): SentDhcp {
+    s.dev.take();
+    s.stack.processFrame(arpFrame(OUR_MAC, SERVER_MAC, new ArpRepr(ArpOperation.Reply, SERVER_MAC, SERVER, OUR_MAC, OFFERED)));
+    return one(s.dev);
+  }
+
+  it('keeps its xid across retransmissions in RENEWING and in REBINDING, and counts each REQUEST', () => {
+    const s = setup();
+    const first = renewing(s);
+    expect(s.dhcp.counters.requestsTx).toBe(2); // REQUESTING's and this one
+    s.advance(s.dhcp.pollAt()! - s.clock.t);
+    const again = resolved(s);
+    expect(again.r.xid).toBe(first.r.xid);
+    expect(s.dhcp.counters.requestsTx).toBe(3);
+    expect(s.dhcp.state).toBe('renewing');
+    const l = s.dhcp.info().lease!;
+    s.advance(l.t2At! - s.clock.t);
+    s.dev.take();
+    const rebind = s.dhcp.info().xid;
+    expect(rebind).not.toBe(first.r.xid);
+    s.advance(s.dhcp.pollAt()! - s.clock.t);
+    const retrans = dhcpOut(s.dev.take());
+    expect(retrans.map((m) => [m.r.xid, m.dst])).toEqual([[rebind, 0xffff_ffff]]);
+    expect(s.dhcp.state).toBe('rebinding');
+    expect(s.events.filter((e) => e.kind === 'dhcp').map((e) => e.state)).toEqual(['bound', 'renewing', 'rebinding']);
+    // The answer to the first REQUEST of this transaction is still taken.
+    s.stack.processFrame(reply(DhcpMessageType.Ack, rebind, { leaseTime: 1000 }));
+    expect(s.dhcp.state).toBe('bound');
+    expect(s.dhcp.counters.acksRx).toBe(2);
+  });
+
+  it('in RENEWING drops an ACK from another server or for another address, and an OFFER; takes a NAK', () => {
+    const s = setup();
+    const req = renewing(s);
+    s.stack.processFrame(reply(DhcpMessageType.Ack, req.r.xid, { serverId: SERVER2, from: SERVER2, fromMac: SERVER2_MAC }));
+    expect(s.dhcp.counters.drops['wrong-server']).toBe(1);
+    s.stack.processFrame(reply(DhcpMessageType.Ack, req.r.xid, { yiaddr: ip('10.77.0.151') }));
+    expect(s.dhcp.counters.drops['bad-address']).toBe(1);
+    s.stack.processFrame(reply(DhcpMessageType.Offer, req.r.xid));
+    expect(s.dhcp.counters.drops.unexpected).toBe(1);
+    expect(s.dhcp.state).toBe('renewing');
+    expect(s.dhcp.counters.acksRx).toBe(1);
+    // Without a server id option the server is the IP source: ours, so its NAK counts.
+    s.stack.processFrame(reply(DhcpMessageType.Nak, req.r.xid, { serverId: undefined, yiaddr: 0, leaseTime: undefined }));
+    expect(s.dhcp.counters.naksRx).toBe(1);
+    expect(s.dhcp.state).toBe('selecting');
+    expect(s.stack.ipv4.addr).toBe(0);
+  });
+
+  it('stop() in RENEWING or REBINDING releases the lease; stop() while probing sends nothing more', () => {
+    const s = setup();
+    renewing(s);
+    s.dhcp.stop();
+    expect(one(s.dev).r.messageType).toBe(DhcpMessageType.Release);
+    const r = setup();
+    toBound(r, { leaseTime: 1000 });
+    r.advance(r.dhcp.info().lease!.t2At! - r.clock.t);
+    expect(r.dhcp.state).toBe('rebinding');
+    r.dev.take();
+    r.dhcp.stop();
+    expect(one(r.dev).r.messageType).toBe(DhcpMessageType.Release);
+    const p = setup();
+    const req = toRequesting(p);
+    p.stack.processFrame(reply(DhcpMessageType.Ack, req.r.xid));
+    p.dhcp.stop();
+    p.advance(20 * S);
+    expect(p.dev.take()).toHaveLength(0);
+    expect(p.dhcp.counters.releasesTx).toBe(0);
+    expect(p.stack.ipv4.addr).toBe(0);
+  });
+
+  it('stop() before any lease leaves a configured address alone', () => {
+    const s = setup({}, { ipv4: { addr: ip('10.77.0.10'), prefixLen: 24 } });
+    s.dhcp.start();
+    s.dhcp.stop();
+    expect(s.stack.ipv4.addr).toBe(ip('10.77.0.10'));
   });
 });
