@@ -11,6 +11,7 @@ import {
   isWireError,
 } from '../wire/index.js';
 import type { UdpDatagram } from './index.js';
+import { UDP_SOCKETS } from './udp.js';
 import { ipv4Frame, udpBytes, udpFrame, ip, OUR_MAC, OUR_IP, PEER_MAC, PEER_IP, stackKnowingPeer } from './testing.js';
 
 const HELLO = new TextEncoder().encode('hello, guest');
@@ -189,5 +190,39 @@ describe('UDP sockets and egress', () => {
     }
     expect(stack.counters.txDropped['bad-port']).toBe(6);
     expect(stack.sendUdp(65535, PEER_IP, 1, HELLO)).toBe(true);
+  });
+});
+
+describe('UDP ports', () => {
+  it('refuses to bind a port out of 0..65535 by name, and binds 65535', () => {
+    const { stack } = setup();
+    expect(() => stack.udpBind(-1, () => {})).toThrow(new RangeError('udp port -1 out of range 0..65535'));
+    expect(() => stack.udpBind(65536, () => {})).toThrow(new RangeError('udp port 65536 out of range 0..65535'));
+    expect(() => stack.udpBind(7.5, () => {})).toThrow(RangeError);
+    expect(stack.udpBind(65535, () => {}).port).toBe(65535);
+  });
+
+  it('hands out ephemeral ports in turn, skipping bound ones, wrapping at 65535, until none is free', () => {
+    const { stack } = setup();
+    stack.udpBind(49153, () => {});
+    expect([stack.udpBind(0, () => {}).port, stack.udpBind(0, () => {}).port]).toEqual([49152, 49154]);
+    const all = [];
+    for (let p = 49155; p <= 65535; p++) all.push(stack.udpBind(0, () => {}).port);
+    expect(all.at(-1)).toBe(65535);
+    expect(() => stack.udpBind(0, () => {})).toThrow(new Error('udp: no free ephemeral port'));
+    // The one port freed is found, even when it is the last one the scan reaches.
+    stack.sockets.require(UDP_SOCKETS).ports.delete(65535);
+    expect(stack.udpBind(0, () => {}).port).toBe(65535);
+    stack.sockets.require(UDP_SOCKETS).ports.delete(50000);
+    expect(stack.udpBind(0, () => {}).port).toBe(50000);
+  });
+
+  it('counts only the datagrams the device took', () => {
+    const { dev, stack } = setup();
+    expect(stack.sendUdp(5000, PEER_IP, 7, HELLO)).toBe(true);
+    expect(stack.counters.udpTx).toBe(1);
+    dev.accept = false;
+    expect(stack.sendUdp(5000, PEER_IP, 7, HELLO)).toBe(false);
+    expect(stack.counters.udpTx).toBe(1);
   });
 });
