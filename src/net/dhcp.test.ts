@@ -584,6 +584,7 @@ describe('DHCP client: what each message carries', () => {
     expect(s.dhcp.counters.requestsTx).toBe(1);
     expect(s.dhcp.counters.offersRx).toBe(1);
     expect(s.stack.protocols).toContain('dhcp');
+    expect(s.stack.sockets.names()).toContain('dhcp');
   });
 
   it('spreads the first retransmission of guests booted together over 3 to 5 s, on both sides of 4 s', () => {

@@ -246,6 +246,7 @@ describe('ingress', () => {
     processIpv6(inner, icmpv6Frame(OUR_MAC, PEER_MAC, PEER_LL, OUR_LL, echo()).subarray(14), { srcMac: PEER_MAC, l2Group: false });
     expect(inner.counters.rxDropped['unknown-ethertype']).toBe(1);
     expect(inner.counters.ipv6Rx).toBe(0);
+    expect(() => inner.sockets.require(IPV6_SOCKETS)).toThrow('socket set: ipv6 not installed');
   });
 
   it('is installed under the name ipv6 and publishes its usable addresses', () => {
