@@ -551,6 +551,8 @@ describe('router advertisements: router, prefixes and lifetimes', () => {
     expect(via(s, ON_LINK)).toBe(`ns ${formatIpv6(ON_LINK)}`);
     s.stack.processFrame(p(0));
     expect(via(s, v6('2001:db8:77::98'))).toBe('no-route');
+    expect(v6Of(s.stack).onLink.size).toBe(0);
+    expect(s.stack.counters.rxDropped['nd-full']).toBe(0);
     // Expiry by the timer: the prefix is gone from the table when its lifetime ends.
     s.stack.processFrame(p(5));
     s.clock.advance(1_000_000);
@@ -578,6 +580,7 @@ describe('router advertisements: router, prefixes and lifetimes', () => {
     const s = readyStack();
     s.stack.processFrame(raFrame(ra([{ prefix: PREFIX, valid: 0, preferred: 0 }])));
     expect(addrs(s.stack).map((a) => a.addr)).toEqual([OUR_LL]);
+    expect(s.stack.counters.rxDropped['nd-full']).toBe(0);
     s.stack.processFrame(raFrame(ra([{ prefix: PREFIX, valid: 0xffff_ffff, preferred: 0xffff_ffff }])));
     s.clock.advance(1_000_000);
     s.stack.poll();
@@ -603,6 +606,19 @@ describe('SLAAC lifetimes on refresh (RFC 4862 5.5.3)', () => {
     s.stack.processFrame(raFrame(10, 5));
     expect(global(s.stack).validUntil).toBe(s.clock.t + 200_000_000);
     expect(global(s.stack).preferredUntil).toBe(s.clock.t + 5_000_000);
+    expect(s.stack.counters.rxDropped['nd-full']).toBe(0);
+    expect(s.stack.counters.rxHandled).toBe(3);
+  });
+
+  it('applies the same rules on a host that has been up for hours', () => {
+    const s = readyStack();
+    s.clock.advance(3 * 3600_000_000);
+    s.stack.poll();
+    s.stack.processFrame(raFrame(100, 50));
+    s.clock.advance(1_000_000);
+    s.stack.poll();
+    s.stack.processFrame(raFrame(10, 5));
+    expect(global(s.stack).validUntil).toBe(s.clock.t + 99_000_000);
   });
 
   it('takes any lifetime over two hours, even a shorter one', () => {
@@ -640,10 +656,44 @@ describe('SLAAC lifetimes on refresh (RFC 4862 5.5.3)', () => {
     expect(global(s.stack).state).toBe('duplicate');
     s.stack.processFrame(raFrame(86400, 3600));
     expect(global(s.stack).state).toBe('duplicate');
+    expect(s.stack.counters.rxDropped['nd-full']).toBe(0);
     expect(global(s.stack).validUntil).toBe(s.clock.t + 20_000_000);
     s.clock.advance(15_000_000);
     s.stack.poll();
     expect(global(s.stack).state).toBe('duplicate');
     expect(s.stack.pollAt()).toBe(s.clock.t + 15_000_000); // the router's neighbour entry; nothing for the duplicate
+  });
+});
+
+describe('pollAt: the earliest of every IPv6 timer', () => {
+  const raFrame = (r: Icmpv6Repr) => icmpv6Frame(ALL_NODES_MAC, PEER_MAC, PEER_LL, IPV6_ALL_NODES, r);
+
+  it('is the neighbour entry, not the later router lifetime', () => {
+    const { clock, stack } = readyStack();
+    stack.processFrame(raFrame(ra([], 1800)));
+    expect(stack.pollAt()).toBe(clock.t + 30_000_000);
+  });
+
+  it('is a preferred address’s preferred lifetime, then its valid lifetime once deprecated', () => {
+    const { clock, stack } = readyStack();
+    stack.processFrame(raFrame(ra([{ prefix: PREFIX, valid: 20, preferred: 10 }], 0)));
+    const t0 = clock.t;
+    clock.advance(1_000_000);
+    stack.poll();
+    expect(stack.pollAt()).toBe(t0 + 10_000_000);
+    clock.advance(9_000_000);
+    stack.poll();
+    expect(stack.pollAt()).toBe(t0 + 20_000_000);
+  });
+
+  it('refuses an NS for a tentative address from a unicast source: only a probe from :: means a clash', () => {
+    const { dev, stack } = ipv6Stack();
+    start(stack);
+    dev.take();
+    const sn = solicitedNode(OUR_LL);
+    stack.processFrame(icmpv6Frame(multicastMacIpv6(sn), PEER_MAC, PEER_LL, sn, ns(OUR_LL, PEER_MAC)));
+    expect(stack.counters.rxDropped.tentative).toBe(1);
+    expect(addrs(stack)[0]!.state).toBe('tentative');
+    expect(stack.counters.dadFailures).toBe(0);
   });
 });
