@@ -138,6 +138,7 @@ describe('DHCP client: DISCOVER, OFFER, REQUEST, ACK, probe, BOUND', () => {
   it('sends a DISCOVER as a real client does: broadcast from 0.0.0.0:68 to :67, client id 1+MAC, hostname, parameter list', () => {
     const { dev, dhcp, stack } = setup();
     expect(dhcp.state).toBe('stopped');
+    expect(dhcp.info().lease).toBeUndefined();
     dhcp.start();
     const d = one(dev);
     expect(d.ethDst).toBe(MAC_BROADCAST);
@@ -299,7 +300,10 @@ describe('DHCP client: NAK, conflict, DECLINE', () => {
     s.advance(10 * S - 1);
     expect(dhcpOut(s.dev.take())).toHaveLength(0);
     s.advance(1);
-    expect(one(s.dev).r.messageType).toBe(DhcpMessageType.Discover);
+    const again = one(s.dev);
+    expect(again.r.messageType).toBe(DhcpMessageType.Discover);
+    expect(again.r.xid).not.toBe(req.r.xid);
+    expect(s.dhcp.state).toBe('selecting');
   });
 
   it('another host probing for the same address (RFC 5227 2.1.1) is a conflict too', () => {
@@ -652,6 +656,7 @@ describe('DHCP client: leases and addresses', () => {
     expect(off.dhcp.state).toBe('bound');
     expect(off.stack.sendUdp(5000, far, 9, new Uint8Array(1))).toBe(false);
     const none = bindTo(OFFERED, { router: undefined });
+    expect(none.dhcp.info().lease!.router).toBeUndefined();
     expect(none.stack.sendUdp(5000, far, 9, new Uint8Array(1))).toBe(false);
     expect(none.stack.counters.txDropped['no-route']).toBe(1);
   });
@@ -785,5 +790,20 @@ describe('DHCP client: renewing and rebinding in detail', () => {
     s.dhcp.start();
     s.dhcp.stop();
     expect(s.stack.ipv4.addr).toBe(ip('10.77.0.10'));
+  });
+});
+
+describe('DHCP client: a configured gateway', () => {
+  it('keeps the configured gateway when the lease names no router', () => {
+    const s = setup({}, { gateway: SERVER2 });
+    s.dhcp.start();
+    const disc = one(s.dev);
+    s.stack.processFrame(reply(DhcpMessageType.Offer, disc.r.xid, { router: undefined }));
+    s.stack.processFrame(reply(DhcpMessageType.Ack, one(s.dev).r.xid, { router: undefined }));
+    s.advance(10 * S);
+    expect(s.dhcp.state).toBe('bound');
+    s.dev.take();
+    expect(s.stack.sendUdp(5000, ip('10.99.0.1'), 9, new Uint8Array(1))).toBe(true);
+    expect(arpOut(s.dev.take()).map((a) => a.targetIp)).toEqual([SERVER2]);
   });
 });

@@ -217,6 +217,12 @@ describe('UDP ports', () => {
     expect(stack.udpBind(0, () => {}).port).toBe(50000);
   });
 
+  it('finds the one free ephemeral port even when it is the last the scan reaches', () => {
+    const { stack } = setup();
+    for (let p = 49152; p < 65535; p++) stack.udpBind(p, () => {});
+    expect(stack.udpBind(0, () => {}).port).toBe(65535);
+  });
+
   it('counts only the datagrams the device took', () => {
     const { dev, stack } = setup();
     expect(stack.sendUdp(5000, PEER_IP, 7, HELLO)).toBe(true);
