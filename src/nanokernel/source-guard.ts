@@ -13,15 +13,19 @@ export type SourceVerdict = 'ok' | 'spoofed-mac' | 'spoofed-ip' | 'malformed';
 
 /** The IPv6 unspecified address ::. */
 export const IPV6_UNSPECIFIED = '0'.repeat(32) as Ipv6;
-const IPV6_HEADER_LEN = 40;
-const IPV6_SRC_OFFSET = 8;
+
+/** Byte offsets and lengths the identity checks of both directions read (here and in virt-rx). */
+export const ETHERNET_SRC = 6;
+export const ARP_SENDER_MAC = 8;
+export const ARP_SENDER_IP = 14;
+export const ARP_MIN_LEN = 28;
+export const IPV4_SRC = 12;
+export const IPV4_MIN_LEN = 20;
+export const IPV6_SRC = 8;
+export const IPV6_MIN_LEN = 40;
 
 const DHCP_CLIENT_PORT = 68;
 const DHCP_SERVER_PORT = 67;
-const ETHERNET_SRC = 6;
-const ARP_SENDER_MAC = 8;
-const ARP_SENDER_IP = 14;
-const IPV4_SRC = 12;
 const IPV4_DST = 16;
 const IPV4_PROTOCOL = 9;
 const IPV4_TOTAL_LEN = 2;
@@ -71,9 +75,9 @@ export function checkSource(port: { mac: Mac; addresses: ReadonlySet<IpAddr> }, 
       ip = readIpv4(frame, l3 + ARP_SENDER_IP);
       break;
     case EtherType.Ipv6:
-      if (frame.length - l3 < IPV6_HEADER_LEN || frame[l3]! >>> 4 !== 6) return 'malformed';
+      if (frame.length - l3 < IPV6_MIN_LEN || frame[l3]! >>> 4 !== 6) return 'malformed';
       if (spoofedMac) return 'spoofed-mac';
-      ip = readIpv6(frame, l3 + IPV6_SRC_OFFSET);
+      ip = readIpv6(frame, l3 + IPV6_SRC);
       break;
     default:
       return spoofedMac ? 'spoofed-mac' : 'ok';

@@ -13,6 +13,7 @@ import { readIpv4, readIpv6, readMac, type IpAddr } from '../wire/address.js';
 import type { AddressConflict } from './guest-interface.js';
 import type { Ring } from '../machine/ring.js';
 import { Port } from './port.js';
+import { ARP_MIN_LEN, ARP_SENDER_IP, ARP_SENDER_MAC, ETHERNET_SRC, IPV4_MIN_LEN, IPV4_SRC, IPV6_MIN_LEN, IPV6_SRC } from './source-guard.js';
 import type { Switch } from './switch.js';
 
 export class VirtRx {
@@ -58,16 +59,6 @@ export class VirtRx {
     if (names.length > 0) sw.observer.rx?.(frame, names, cast);
   }
 }
-
-/** Byte offsets in the headers the identity check reads (Ethernet, ARP over Ethernet/IPv4, IPv4, IPv6). */
-const ETHERNET_SRC = 6;
-const ARP_SENDER_MAC = 8;
-const ARP_SENDER_IP = 14;
-const ARP_MIN_LEN = 28;
-const IPV4_SRC = 12;
-const IPV4_MIN_LEN = 20;
-const IPV6_SRC = 8;
-const IPV6_MIN_LEN = 40;
 
 /**
  * Read raw, with no validation beyond lengths: a header that a guest would reject as malformed
