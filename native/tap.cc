@@ -5,6 +5,10 @@
 //             (setRxBuffer), at the offset JavaScript keeps in a shared Uint32Array; their lengths
 //             go into another shared Uint32Array and the callback gets only the count. So a batch
 //             crosses into JavaScript with no copy, no ArrayBuffer and no object made here.
+//             Opened with vnetHdr, every frame carries a struct virtio_net_hdr (IFF_VNET_HDR), so
+//             writeGso can hand the kernel one TCP super-segment for it to cut at gso_size (TSO:
+//             one write for up to 64 KiB instead of one per 1.5 KiB frame). Reads never carry GSO
+//             or partial checksums: no TUNSETOFFLOAD is made, so the kernel finishes frames first.
 //   HrTimer - a one-shot CLOCK_MONOTONIC timerfd on the main loop, for sub-millisecond deadlines.
 // Each libuv handle lives on the heap and frees itself in its close callback, so a JS object
 // can be collected (or closed from inside its own callback) while libuv still owns the handle.
@@ -23,12 +27,25 @@
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
 #include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace {
 
 constexpr uint32_t kMaxBatch = 64;               // frames per onFrames call; the rest wait a loop turn
 constexpr size_t kMaxIfName = IFNAMSIZ - 1;      // 15 characters plus the NUL
+
+// struct virtio_net_hdr (linux/virtio_net.h), little-endian as TAP uses it on little-endian hosts
+// (TUNSETVNETLE is not needed there; on big-endian hosts vnetHdr is refused).
+constexpr size_t kVnetHdrLen = 10;
+constexpr uint8_t kVnetNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+constexpr uint8_t kVnetGsoTcpv4 = 1;   // VIRTIO_NET_HDR_GSO_TCPV4
+constexpr uint32_t kMaxGsoSegments = 64;  // TSO_MAX_SEGMENTS in src/link/tso.ts
+
+void PutLe16(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v);
+  p[1] = static_cast<uint8_t>(v >> 8);
+}
 
 std::string ErrnoName(int err) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
@@ -76,7 +93,7 @@ static void StopPollAndClose(uv_poll_t*& poll, int& fd) {
 }
 
 // Opens /dev/net/tun and attaches it to TAP `name`; returns the fd or throws. Leaks nothing on error.
-int OpenTap(Napi::Env env, const std::string& name, std::string* actual) {
+int OpenTap(Napi::Env env, const std::string& name, bool vnetHdr, std::string* actual) {
   if (name.size() > kMaxIfName) {
     throw MakeError(env, "ENAMETOOLONG",
                     "TAP name \"" + name + "\" is too long: Linux allows at most " +
@@ -98,7 +115,7 @@ int OpenTap(Napi::Env env, const std::string& name, std::string* actual) {
   }
   struct ifreq ifr;
   std::memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnetHdr ? IFF_VNET_HDR : 0);
   std::memcpy(ifr.ifr_name, name.data(), name.size());
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
@@ -117,6 +134,12 @@ int OpenTap(Napi::Env env, const std::string& name, std::string* actual) {
                            "cannot create TAP " + name + " (is it a non-TAP interface, or an invalid name?)");
     }
     throw MakeErrnoError(env, err, "cannot create TAP " + name);
+  }
+  int hdrLen = static_cast<int>(kVnetHdrLen);
+  if (vnetHdr && ioctl(fd, TUNSETVNETHDRSZ, &hdrLen) < 0) {
+    int err = errno;
+    close(fd);
+    throw MakeErrnoError(env, err, "cannot set the virtio-net header size of TAP " + name);
   }
   actual->assign(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
   return fd;
@@ -141,6 +164,8 @@ class Tap : public Napi::ObjectWrap<Tap> {
     return DefineClass(env, "Tap",
                        {
                            InstanceAccessor<&Tap::GetName>("name"),
+                           InstanceAccessor<&Tap::GetVnetHdr>("vnetHdr"),
+                           InstanceMethod<&Tap::WriteGso>("writeGso"),
                            InstanceMethod<&Tap::Write>("write"),
                            InstanceMethod<&Tap::WriteBatch>("writeBatch"),
                            InstanceMethod<&Tap::SetRxBuffer>("setRxBuffer"),
@@ -152,7 +177,7 @@ class Tap : public Napi::ObjectWrap<Tap> {
     Napi::Env env = info.Env();
     const char* usage =
         "new Tap(name: string, onFrames: (count: number) => void, onError: (err) => void, "
-        "rxLengths: Uint32Array(64), rxState: Uint32Array(1), readMax: number)";
+        "rxLengths: Uint32Array(64), rxState: Uint32Array(1), readMax: number, vnetHdr?: boolean)";
     if (info.Length() < 6 || !info[0].IsString() || !info[1].IsFunction() || !info[2].IsFunction() ||
         !IsU32Array(info[3], kMaxBatch) || !IsU32Array(info[4], 1) || !info[5].IsNumber()) {
       throw Napi::TypeError::New(env, usage);
@@ -160,7 +185,11 @@ class Tap : public Napi::ObjectWrap<Tap> {
     double readMax = info[5].As<Napi::Number>().DoubleValue();
     if (!(readMax >= 14 && readMax <= 65536 + 64)) throw Napi::RangeError::New(env, "Tap: readMax out of range");
     readMax_ = static_cast<size_t>(readMax);
-    fd_ = OpenTap(env, info[0].As<Napi::String>().Utf8Value(), &name_);
+    vnetHdr_ = info.Length() > 6 && info[6].ToBoolean().Value();
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    vnetHdr_ = false;  // the header's fields would need TUNSETVNETBE; keep big-endian hosts on plain frames
+#endif
+    fd_ = OpenTap(env, info[0].As<Napi::String>().Utf8Value(), vnetHdr_, &name_);
 
     uv_loop_t* loop = nullptr;
     int rc = napi_get_uv_event_loop(env, &loop) == napi_ok ? 0 : UV_EINVAL;
@@ -198,23 +227,86 @@ class Tap : public Napi::ObjectWrap<Tap> {
 
  private:
   Napi::Value GetName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
+  Napi::Value GetVnetHdr(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), vnetHdr_); }
 
+  // One write of `len` bytes at `data`, behind `hdr` when the TAP carries virtio-net headers.
   // Returns 1 written, 0 dropped (queue full, device down, closed); throws on anything unexpected.
-  int WriteOne(Napi::Env env, Napi::Value v) {
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-      throw Napi::TypeError::New(env, "Tap.write: frame must be a Uint8Array");
-    }
+  int WriteRaw(Napi::Env env, const uint8_t* hdr, const uint8_t* data, size_t len) {
+    struct iovec iov[2] = {{const_cast<uint8_t*>(hdr), kVnetHdrLen}, {const_cast<uint8_t*>(data), len}};
+    return vnetHdr_ ? WriteIov(env, iov, 2, kVnetHdrLen + len) : WriteIov(env, iov + 1, 1, len);
+  }
+
+  // One writev of iov[0..n), `want` bytes in all: 1 written whole, 0 dropped, throws otherwise.
+  int WriteIov(Napi::Env env, const struct iovec* iov, int n, size_t want) {
     if (fd_ < 0) return 0;
-    Napi::Uint8Array frame = v.As<Napi::Uint8Array>();
     for (;;) {
-      ssize_t n = write(fd_, frame.Data(), frame.ByteLength());
-      if (n >= 0) return static_cast<size_t>(n) == frame.ByteLength() ? 1 : 0;
+      ssize_t w = writev(fd_, iov, n);
+      if (w >= 0) return static_cast<size_t>(w) == want ? 1 : 0;
       int err = errno;
       if (err == EINTR) continue;
       // EIO: the interface is down (tun_get_user), which is ordinary before the host ups it.
       if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == EIO) return 0;
       throw MakeErrnoError(env, err, "write to TAP " + name_);
     }
+  }
+
+  // writeGso(head, hdrLen, segments, count, gsoSize): one IPv4 TCP super-segment, written with one
+  // writev and no copy: head[0..hdrLen) are the headers (Ethernet to TCP options) of the first
+  // segment with the IPv4 total length and header checksum of the whole and the TCP checksum
+  // field holding the pseudo-header sum; then the payload of each of segments[0..count) (its
+  // bytes past hdrLen). The kernel cuts it into segments of gsoSize payload bytes, each with its
+  // own sequence number, IPv4 ident and checksums (tcp_gso_segment). Needs vnetHdr.
+  Napi::Value WriteGso(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const char* usage = "Tap.writeGso(head: Uint8Array, hdrLen: number, segments: Uint8Array[], count: number, gsoSize: number)";
+    if (!vnetHdr_) throw MakeError(env, "EINVAL", "Tap.writeGso: TAP " + name_ + " was opened without vnetHdr");
+    if (info.Length() < 5 || !info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !info[1].IsNumber() ||
+        !info[2].IsArray() || !info[3].IsNumber() || !info[4].IsNumber()) {
+      throw Napi::TypeError::New(env, usage);
+    }
+    Napi::Uint8Array head = info[0].As<Napi::Uint8Array>();
+    uint32_t hdrLen = info[1].As<Napi::Number>().Uint32Value();
+    Napi::Array segments = info[2].As<Napi::Array>();
+    uint32_t count = info[3].As<Napi::Number>().Uint32Value();
+    uint32_t gsoSize = info[4].As<Napi::Number>().Uint32Value();
+    constexpr uint32_t kCsumStart = 14 + 20;  // Ethernet, then an IPv4 header without options
+    if (hdrLen < kCsumStart + 20 || hdrLen > head.ByteLength() || count < 1 || count > kMaxGsoSegments ||
+        count > segments.Length() || gsoSize == 0 || gsoSize > 0xffff) {
+      throw Napi::RangeError::New(env, "Tap.writeGso: hdrLen, count or gsoSize out of range");
+    }
+    uint8_t hdr[kVnetHdrLen];
+    hdr[0] = kVnetNeedsCsum;
+    hdr[1] = kVnetGsoTcpv4;
+    PutLe16(hdr + 2, hdrLen);
+    PutLe16(hdr + 4, gsoSize);
+    PutLe16(hdr + 6, kCsumStart);
+    PutLe16(hdr + 8, 16);  // offsetof(struct tcphdr, check)
+    struct iovec iov[kMaxGsoSegments + 2];
+    iov[0] = {hdr, kVnetHdrLen};
+    iov[1] = {head.Data(), hdrLen};
+    size_t want = kVnetHdrLen + hdrLen;
+    for (uint32_t i = 0; i < count; i++) {
+      Napi::Value v = segments.Get(i);
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+          v.As<Napi::Uint8Array>().ByteLength() <= hdrLen) {
+        throw Napi::TypeError::New(env, "Tap.writeGso: segments[" + std::to_string(i) + "] is not a Uint8Array longer than hdrLen");
+      }
+      Napi::Uint8Array seg = v.As<Napi::Uint8Array>();
+      iov[i + 2] = {seg.Data() + hdrLen, seg.ByteLength() - hdrLen};
+      want += seg.ByteLength() - hdrLen;
+    }
+    return Napi::Boolean::New(env, WriteIov(env, iov, static_cast<int>(count) + 2, want) == 1);
+  }
+
+  // Returns 1 written, 0 dropped (queue full, device down, closed); throws on anything unexpected.
+  int WriteOne(Napi::Env env, Napi::Value v) {
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw Napi::TypeError::New(env, "Tap.write: frame must be a Uint8Array");
+    }
+    Napi::Uint8Array frame = v.As<Napi::Uint8Array>();
+    static const uint8_t kPlain[kVnetHdrLen] = {0};  // no offload: the frame is complete
+    return WriteRaw(env, kPlain, frame.Data(), frame.ByteLength());
   }
 
   Napi::Value Write(const Napi::CallbackInfo& info) {
@@ -288,7 +380,18 @@ class Tap : public Napi::ObjectWrap<Tap> {
     uint32_t count = 0;
     size_t off = state_[0];
     while (readErr == 0 && count < kMaxBatch && rx_ != nullptr && off <= rxLen_ && rxLen_ - off >= readMax_) {
-      ssize_t n = read(fd_, rx_ + off, readMax_);
+      ssize_t n;
+      if (vnetHdr_) {
+        // The header is dropped: without TUNSETOFFLOAD the kernel never sends GSO frames or
+        // partial checksums to a TAP, so it says nothing the frame does not.
+        uint8_t hdr[kVnetHdrLen];
+        struct iovec iov[2] = {{hdr, kVnetHdrLen}, {rx_ + off, readMax_}};
+        n = readv(fd_, iov, 2);
+        // A header and no frame (never seen) counts as no frame: the poll fires again if more wait.
+        if (n >= 0) n = n > static_cast<ssize_t>(kVnetHdrLen) ? n - static_cast<ssize_t>(kVnetHdrLen) : 0;
+      } else {
+        n = read(fd_, rx_ + off, readMax_);
+      }
       if (n > 0) {
         lengths_[count++] = static_cast<uint32_t>(n);
         off += (static_cast<size_t>(n) + 7) & ~static_cast<size_t>(7);
@@ -335,6 +438,7 @@ class Tap : public Napi::ObjectWrap<Tap> {
   uint8_t* rx_ = nullptr;
   size_t rxLen_ = 0;
   size_t readMax_ = 0;
+  bool vnetHdr_ = false;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -121,6 +121,36 @@ describe('ReattachingLink', () => {
     expect(checks).toBe(after);
   });
 
+  it('passes hold() and flush() to the link it has, and sums its TSO counters across reopenings', async () => {
+    class TsoLink extends FailingLink {
+      calls: string[] = [];
+      hold(): void {
+        this.calls.push('hold');
+      }
+      flush(): void {
+        this.calls.push('flush');
+      }
+    }
+    const first = new TsoLink('t0');
+    Object.assign(first.stats, { txTsoWrites: 2, txTsoSegments: 30 });
+    const second = new TsoLink('t0');
+    Object.assign(second.stats, { txTsoWrites: 1, txTsoSegments: 5 });
+    const link = new ReattachingLink(first, { open: () => second, canOpen: async () => true, restore: async () => {}, log: fakeLog(), minDelayMs: 1 });
+    link.attach({ onFrames: () => {}, onError: () => {} });
+    link.hold();
+    link.flush();
+    expect(first.calls).toEqual(['hold', 'flush']);
+    expect(link.stats).toMatchObject({ txTsoWrites: 2, txTsoSegments: 30 });
+    first.fail(gone());
+    link.hold(); // no link: nothing to hold, and no throw
+    link.flush();
+    await vi.waitFor(() => expect(link.detached).toBe(false), { timeout: 2000 });
+    link.hold();
+    expect(second.calls).toEqual(['hold']);
+    expect(link.stats).toMatchObject({ txTsoWrites: 3, txTsoSegments: 35 });
+    link.close();
+  });
+
   it('isLinkGone: the addon codes for a device that went away', () => {
     expect(isLinkGone(gone())).toBe(true);
     expect(isLinkGone(Object.assign(new Error('x'), { code: 'ENODEV' }))).toBe(true);

@@ -39,7 +39,7 @@ export interface ReattachOptions {
 }
 
 /** The counters every link keeps, summed over the links opened one after the other. */
-const SUMMED = ['rxFrames', 'rxBytes', 'txFrames', 'txBytes', 'txDropped', 'rxErrors'] as const;
+const SUMMED = ['rxFrames', 'rxBytes', 'txFrames', 'txBytes', 'txDropped', 'rxErrors', 'txTsoWrites', 'txTsoSegments'] as const;
 type Summed = (typeof SUMMED)[number];
 
 export interface ReattachStats extends LinkStats {
@@ -56,7 +56,7 @@ export class ReattachingLink implements Link {
   private current: Link | undefined;
   private rx: LinkReceiver | undefined;
   /** Counters of the links already closed, so the totals survive a reattach. */
-  private readonly past: Record<Summed, number> = emptyLinkStats();
+  private readonly past: Record<Summed, number> = { ...emptyLinkStats(), txTsoWrites: 0, txTsoSegments: 0 };
   private readonly own = { linkLost: 0, linkReattached: 0, txWhileDetached: 0 };
   private timer: NodeJS.Timeout | undefined;
   private delayMs: number;
@@ -72,7 +72,7 @@ export class ReattachingLink implements Link {
 
   get stats(): ReattachStats {
     const c = this.current?.stats ?? emptyLinkStats();
-    const sum = (k: Summed): number => this.past[k] + c[k];
+    const sum = (k: Summed): number => this.past[k] + (c[k] ?? 0);
     return {
       rxFrames: sum('rxFrames'),
       rxBytes: sum('rxBytes'),
@@ -80,6 +80,8 @@ export class ReattachingLink implements Link {
       txBytes: sum('txBytes'),
       txDropped: sum('txDropped') + this.own.txWhileDetached,
       rxErrors: sum('rxErrors'),
+      txTsoWrites: sum('txTsoWrites'),
+      txTsoSegments: sum('txTsoSegments'),
       ...this.own,
     };
   }
@@ -95,6 +97,14 @@ export class ReattachingLink implements Link {
       return false;
     }
     return this.current.send(frame);
+  }
+
+  hold(): void {
+    this.current?.hold?.();
+  }
+
+  flush(): void {
+    this.current?.flush?.();
   }
 
   attach(rx: LinkReceiver): void {
@@ -140,7 +150,7 @@ export class ReattachingLink implements Link {
 
   private fold(link: Link): void {
     const s = link.stats;
-    for (const k of SUMMED) this.past[k] += s[k];
+    for (const k of SUMMED) this.past[k] += s[k] ?? 0;
   }
 
   private schedule(): void {

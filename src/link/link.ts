@@ -19,6 +19,9 @@ export interface LinkStats {
   /** A link that outlives its device (host/reattach.ts): times the device went away, and came back. */
   linkLost?: number;
   linkReattached?: number;
+  /** A link that joins TCP segments (TSO, link/tso.ts): super-segments written and the segments in them. */
+  txTsoWrites?: number;
+  txTsoSegments?: number;
 }
 
 export interface Link {
@@ -27,6 +30,13 @@ export interface Link {
   readonly mtu: number;
   /** Hand one frame to the wire. Returns false when the link dropped it (counted in stats). */
   send(frame: Uint8Array): boolean;
+  /**
+   * Optional batching around several send() calls (the NIC's drain): after hold(), the link may
+   * keep frames it took to write them together, and flush() writes them. A link without these
+   * writes each frame in send(). A wrapper that forwards send() forwards both, or neither.
+   */
+  hold?(): void;
+  flush?(): void;
   /** Start delivering received frames to `rx`. Called once. */
   attach(rx: LinkReceiver): void;
   /** Stop receiving and release the device. Idempotent. */

@@ -7,6 +7,7 @@ import { Netns, probe, skipLab, stopChild, waitFor } from '../../test/lab.js';
 import type { LinkReceiver } from './link.js';
 import { HrTimer } from './hrtimer.js';
 import { addonPath, loadNativeAddon, TapError, TapLink, type NativeAddon, type NativeTap } from './tap.js';
+import { kernelCut, segment, stream } from './tso-testing.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const onLinux = process.platform === 'linux';
@@ -29,6 +30,7 @@ class FakeTap implements NativeTap {
     readonly rxLengths: Uint32Array,
     readonly rxState: Uint32Array,
     readonly readMax: number,
+    readonly vnetHdr?: boolean,
   ) {
     FakeTap.last = this;
   }
@@ -176,6 +178,116 @@ describe('TapLink over a fake addon', () => {
     };
     expect(() => TapLink.withAddon(throwing, 'nstap0')).toThrow(expect.objectContaining({ name: 'TapError', code: 'EBUSY' }));
     expect(() => TapLink.withAddon(fakeAddon, 'nstap0', { mtu: 10 })).toThrow(TapError);
+  });
+});
+
+/**
+ * A fake addon Tap opened with virtio-net headers: a super-segment is cut as the kernel would
+ * (tso-testing's kernelCut), so `written` is what reaches the wire either way.
+ */
+class FakeGsoTap extends FakeTap {
+  readonly gsoWrites: Array<{ count: number; gsoSize: number }> = [];
+  acceptGso = true;
+  writeGso(head: Uint8Array, hdrLen: number, segments: readonly Uint8Array[], count: number, gsoSize: number): boolean {
+    if (!this.acceptGso) return false;
+    const parts = segments.slice(0, count).map((f) => f.subarray(hdrLen));
+    const payload = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((off, p) => (payload.set(p, off), off + p.length), 0);
+    this.written.push(...kernelCut(head.slice(0, hdrLen), hdrLen, payload, gsoSize));
+    this.gsoWrites.push({ count, gsoSize });
+    return true;
+  }
+}
+
+const gsoAddon: NativeAddon = { ...fakeAddon, Tap: FakeGsoTap };
+
+/** A TSO link over FakeGsoTap with `frames` sent between hold() and (unless `close`) flush(). */
+function sendHeld(frames: readonly Uint8Array[], opts: { refuse?: boolean; close?: boolean } = {}): { link: TapLink; tap: FakeGsoTap } {
+  const link = TapLink.withAddon(gsoAddon, 'nstap0');
+  const tap = FakeTap.last as FakeGsoTap;
+  tap.acceptGso = tap.accept = !opts.refuse;
+  link.hold();
+  for (const f of frames) link.send(f);
+  if (opts.close) link.close();
+  else link.flush();
+  return { link, tap };
+}
+
+describe('TapLink TSO over a fake addon (link/tso.ts)', () => {
+  const arp = new Uint8Array(60).fill(6);
+  arp[12] = 0x08;
+  arp[13] = 0x06;
+
+  it('between hold() and flush(), joins each flow\'s run of segments into one write; the wire gets every frame in order', () => {
+    const link = TapLink.withAddon(gsoAddon, 'nstap0');
+    const tap = FakeTap.last as FakeGsoTap;
+    expect(tap.vnetHdr).toBe(true); // TSO is the default: the TAP is opened with virtio-net headers
+    expect(link.tso).toBe(true);
+    const a = stream(10, 1448, 500);
+    const b = stream(3, 1000, 1000, { dstPort: 40001, seq: 5, ident: 9 });
+    const sent = [...a, arp, ...b];
+    link.hold();
+    for (const f of a) expect(link.send(f)).toBe(true);
+    expect(tap.written).toHaveLength(0); // held, to be joined
+    expect(link.send(arp)).toBe(true); // not a segment: the held ones go first, then the ARP
+    expect(tap.written).toEqual([...a, arp]);
+    for (const f of b) expect(link.send(f)).toBe(true);
+    link.flush();
+    expect(tap.written).toEqual(sent);
+    expect(tap.gsoWrites).toEqual([
+      { count: 10, gsoSize: 1448 },
+      { count: 3, gsoSize: 1000 },
+    ]);
+    expect(link.stats).toMatchObject({ txFrames: 14, txBytes: sent.reduce((n, f) => n + f.length, 0), txDropped: 0, txTsoWrites: 2, txTsoSegments: 13 });
+  });
+
+  it('writes each frame at once outside hold(), and a lone held segment as a plain frame', () => {
+    const link = TapLink.withAddon(gsoAddon, 'nstap0');
+    const tap = FakeTap.last as FakeGsoTap;
+    const [one, two] = stream(2, 1000);
+    link.send(one!);
+    expect(tap.written).toEqual([one]);
+    link.hold();
+    link.send(two!);
+    link.flush();
+    expect(tap.written).toEqual([one, two]);
+    expect(tap.gsoWrites).toHaveLength(0);
+    expect(link.stats).toMatchObject({ txFrames: 2, txTsoWrites: 0 });
+    link.flush(); // nothing held: nothing written again
+    expect(tap.written).toHaveLength(2);
+  });
+
+  it('joins at most 64 segments per write', () => {
+    const segs = stream(70, 500);
+    const { tap } = sendHeld(segs);
+    expect(tap.gsoWrites.map((w) => w.count)).toEqual([64, 6]);
+    expect(tap.written).toEqual(segs);
+  });
+
+  it('a super-segment the kernel refuses is counted as dropped, segment by segment', () => {
+    // Four to join, then a lone one of another flow, refused too.
+    const { link } = sendHeld([...stream(4, 1000, 200), segment({ payload: new Uint8Array(10), seq: 7, ident: 1, dstPort: 9 })], { refuse: true });
+    expect(link.stats).toMatchObject({ txFrames: 0, txBytes: 0, txDropped: 5, txTsoWrites: 0, txTsoSegments: 0 });
+  });
+
+  it('close() writes what is held first', () => {
+    const segs = stream(3, 1000);
+    const { tap } = sendHeld(segs, { close: true });
+    expect(tap.written).toEqual(segs);
+    expect(tap.closed).toBe(1);
+  });
+
+  it('tso: false opens the TAP without virtio-net headers and writes frame by frame; so does an addon without them', () => {
+    const off = TapLink.withAddon(gsoAddon, 'nstap0', { tso: false });
+    const tap = FakeTap.last as FakeGsoTap;
+    expect(tap.vnetHdr).toBe(false);
+    expect(off.tso).toBe(false);
+    const segs = stream(3, 1000);
+    off.hold();
+    expect(off.send(segs[0]!)).toBe(true);
+    expect(tap.written).toEqual([segs[0]]); // not held
+    const plain = TapLink.withAddon(fakeAddon, 'nstap0');
+    expect(plain.tso).toBe(false);
   });
 });
 

@@ -10,19 +10,31 @@
 // the offset only moves forward, and a full buffer is replaced by a new one, never reused. So the
 // Link contract (a delivered buffer is never reused) holds with no copy; a frame kept for long
 // keeps its 64 KiB buffer alive, which is why a guest that holds a frame past its unit copies it.
+//
+// Transmit: with TSO (the default), the TAP carries virtio-net headers and the segments of one TCP
+// flow sent between hold() and flush() are written as one super-segment (link/tso.ts); anything
+// else is written as it comes, in order.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { countSend, emptyLinkStats, type Link, type LinkReceiver, type LinkStats } from './link.js';
+import { TSO_HEAD_MAX, TSO_MAX_SEGMENTS, tsoContinues, tsoHead, tsoHeaderLen } from './tso.js';
 
 /** The addon's Tap object (native/tap.cc). */
 export interface NativeTap {
   readonly name: string;
+  /** Whether frames carry a virtio-net header (opened with vnetHdr): writeGso works. */
+  readonly vnetHdr?: boolean;
   /** Where the next frames are read, from byte rxState[0] on. */
   setRxBuffer(buf: Uint8Array): void;
   /** false when the kernel did not take the frame (EAGAIN, ENOBUFS, interface down, closed). */
   write(frame: Uint8Array): boolean;
   /** Writes in order, stops at the first frame not taken; returns how many were written. */
   writeBatch(frames: readonly Uint8Array[]): number;
+  /**
+   * One TCP super-segment the kernel cuts at gsoSize (link/tso.ts), with one writev: head[0..hdrLen),
+   * then each of segments[0..count) past its first hdrLen bytes. Needs vnetHdr. false: not taken.
+   */
+  writeGso?(head: Uint8Array, hdrLen: number, segments: readonly Uint8Array[], count: number, gsoSize: number): boolean;
   close(): void;
 }
 
@@ -41,6 +53,7 @@ export interface NativeAddon {
    * Opens TAP `name`. `onFrames(count)`: `count` frames were read into the receive buffer from
    * byte rxState[0] on, each at an 8-byte aligned offset after the previous one, their lengths in
    * rxLengths[0..count). A read takes at most `readMax` bytes (a longer frame is cut to it).
+   * `vnetHdr`: open with IFF_VNET_HDR, for writeGso (refused on big-endian hosts: see `vnetHdr`).
    */
   Tap: new (
     name: string,
@@ -49,6 +62,7 @@ export interface NativeAddon {
     rxLengths: Uint32Array,
     rxState: Uint32Array,
     readMax: number,
+    vnetHdr?: boolean,
   ) => NativeTap;
   HrTimer: new (callback: () => void) => NativeHrTimer;
 }
@@ -99,6 +113,15 @@ export interface TapLinkStats extends LinkStats {
   rxUnattached: number;
   /** onFrames callbacks from the addon (rxFrames / rxBatches is the mean batch size). */
   rxBatches: number;
+  /** TSO: super-segments written, and the segments they carried (also counted in txFrames). */
+  txTsoWrites: number;
+  txTsoSegments: number;
+}
+
+export interface TapOptions {
+  mtu?: number;
+  /** Join TCP segments into super-segments the kernel cuts (default true; link/tso.ts). */
+  tso?: boolean;
 }
 
 /** Most frames the addon reads per callback (kMaxBatch in native/tap.cc). */
@@ -114,11 +137,15 @@ const DEFAULT_MTU = 1500;
 const MIN_MTU = 68;
 const MAX_MTU = 65535;
 
+const EMPTY = new Uint8Array(0);
+
 /** A Link over a Linux TAP device. */
 export class TapLink implements Link {
   readonly name: string;
   readonly mtu: number;
-  readonly stats: TapLinkStats = { ...emptyLinkStats(), rxUnattached: 0, rxBatches: 0 };
+  readonly stats: TapLinkStats = { ...emptyLinkStats(), rxUnattached: 0, rxBatches: 0, txTsoWrites: 0, txTsoSegments: 0 };
+  /** Whether segments are joined (TSO asked for and the addon opened the TAP with virtio-net headers). */
+  readonly tso: boolean;
   private readonly tap: NativeTap;
   private rx: LinkReceiver | undefined;
   private closed = false;
@@ -132,8 +159,17 @@ export class TapLink implements Link {
   private rxBuffer: Uint8Array;
   /** Receive buffers replaced because they were full (each is freed once its last frame is). */
   rxBuffers = 1;
+  /** Between hold() and flush(): TCP segments may wait to be joined. */
+  private holding = false;
+  /** The segments held for one super-segment, their count, header length and payload bytes. */
+  private readonly held: Uint8Array[] = new Array<Uint8Array>(TSO_MAX_SEGMENTS).fill(EMPTY);
+  private heldCount = 0;
+  private heldHdrLen = 0;
+  private heldPayload = 0;
+  /** The headers of a super-segment (link/tso.ts tsoHead). */
+  private readonly gsoHead = new Uint8Array(TSO_HEAD_MAX);
 
-  private constructor(addon: NativeAddon, name: string, mtu: number) {
+  private constructor(addon: NativeAddon, name: string, mtu: number, tso: boolean) {
     this.mtu = mtu;
     this.readMax = mtu + FRAME_OVERHEAD + 1;
     this.rxBufferBytes = Math.max(RX_BUFFER_BYTES, 4 * this.readMax);
@@ -146,26 +182,28 @@ export class TapLink implements Link {
         this.rxLengths,
         this.rxState,
         this.readMax,
+        tso,
       );
       this.tap.setRxBuffer(this.rxBuffer);
     } catch (err) {
       throw TapError.from(err);
     }
     this.name = this.tap.name;
+    this.tso = tso && this.tap.vnetHdr === true && typeof this.tap.writeGso === 'function';
   }
 
   /** Create (or attach to) TAP `name`; the kernel picks a name for `tap%d`. Throws TapError. */
-  static open(name: string, opts: { mtu?: number } = {}): TapLink {
+  static open(name: string, opts: TapOptions = {}): TapLink {
     return TapLink.withAddon(loadNativeAddon(), name, opts);
   }
 
   /** `open` over a given addon object (tests use a fake one; no privileges needed). */
-  static withAddon(addon: NativeAddon, name: string, opts: { mtu?: number } = {}): TapLink {
+  static withAddon(addon: NativeAddon, name: string, opts: TapOptions = {}): TapLink {
     const mtu = opts.mtu ?? DEFAULT_MTU;
     if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU) {
       throw new TapError('EINVAL', `TAP ${name}: mtu ${mtu} is out of range (${MIN_MTU}..${MAX_MTU})`);
     }
-    return new TapLink(addon, name, mtu);
+    return new TapLink(addon, name, mtu, opts.tso ?? true);
   }
 
   send(frame: Uint8Array): boolean {
@@ -173,15 +211,87 @@ export class TapLink implements Link {
       this.stats.txDropped++;
       return false;
     }
+    if (this.holding) {
+      const hdrLen = tsoHeaderLen(frame);
+      const n = this.heldCount;
+      if (n > 0) {
+        if (hdrLen > 0 && n < TSO_MAX_SEGMENTS && tsoContinues(this.held[0]!, this.held[n - 1]!, this.heldPayload, frame, hdrLen)) {
+          return this.holdSegment(frame, hdrLen);
+        }
+        this.writeHeld(); // order on the wire is the order of send()
+      }
+      if (hdrLen > 0) return this.holdSegment(frame, hdrLen);
+    }
+    return this.write(frame);
+  }
+
+  /** Until flush(), TCP segments may be held to be joined (the NIC calls this around a drain). */
+  hold(): void {
+    this.holding = this.tso && !this.closed;
+  }
+
+  /** Write what is held, and write each frame as it comes again. */
+  flush(): void {
+    this.holding = false;
+    if (this.heldCount > 0) this.writeHeld();
+  }
+
+  private holdSegment(frame: Uint8Array, hdrLen: number): boolean {
+    this.held[this.heldCount++] = frame;
+    this.heldHdrLen = hdrLen;
+    this.heldPayload += frame.length - hdrLen;
+    return countSend(this.stats, frame, true);
+  }
+
+  /** The held segments: one alone as it is, more as one super-segment. Counted as sent when held. */
+  private writeHeld(): void {
+    const n = this.heldCount;
+    const held = this.held;
+    this.heldCount = 0;
+    const payload = this.heldPayload;
+    this.heldPayload = 0;
+    if (n === 1) {
+      const frame = held[0]!;
+      held[0] = EMPTY;
+      if (!this.writeNative(frame)) this.unsend(frame.length, 1);
+      return;
+    }
+    const hdrLen = this.heldHdrLen;
+    tsoHead(held, n, hdrLen, payload, this.gsoHead);
     let ok: boolean;
     try {
-      ok = this.tap.write(frame);
+      ok = this.tap.writeGso!(this.gsoHead, hdrLen, held, n, held[0]!.length - hdrLen);
     } catch (err) {
-      this.stats.txDropped++;
+      ok = false;
+      this.rx?.onError(TapError.from(err));
+    }
+    for (let i = 0; i < n; i++) held[i] = EMPTY; // hold no guest's buffer past its write
+    if (ok) {
+      this.stats.txTsoWrites++;
+      this.stats.txTsoSegments += n;
+    } else {
+      this.unsend(n * hdrLen + payload, n);
+    }
+  }
+
+  /** Segments counted as sent when held that the kernel did not take. */
+  private unsend(bytes: number, frames: number): void {
+    this.stats.txFrames -= frames;
+    this.stats.txBytes -= bytes;
+    this.stats.txDropped += frames;
+  }
+
+  private writeNative(frame: Uint8Array): boolean {
+    try {
+      return this.tap.write(frame);
+    } catch (err) {
       this.rx?.onError(TapError.from(err));
       return false;
     }
-    return countSend(this.stats, frame, ok);
+  }
+
+  private write(frame: Uint8Array): boolean {
+    return countSend(this.stats, frame, this.writeNative(frame));
   }
 
   attach(rx: LinkReceiver): void {
@@ -191,6 +301,7 @@ export class TapLink implements Link {
 
   close(): void {
     if (this.closed) return;
+    this.flush();
     this.closed = true;
     this.tap.close();
   }

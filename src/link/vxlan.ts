@@ -165,7 +165,7 @@ export class VxlanLink implements Link {
   private readonly rxQueueMax: number;
   private rx: LinkReceiver | undefined;
   private pending: Uint8Array[] = [];
-  private flushScheduled = false;
+  private deliveryScheduled = false;
   private closed = false;
 
   /** Over a given socket, already bound (tests; `open` makes the real one). */
@@ -288,9 +288,9 @@ export class VxlanLink implements Link {
     this.stats.rxFrames++;
     this.stats.rxBytes += frame.length;
     this.pending.push(frame);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
+    if (!this.deliveryScheduled) {
+      this.deliveryScheduled = true;
+      setImmediate(() => this.deliverPending());
     }
   }
 
@@ -299,8 +299,8 @@ export class VxlanLink implements Link {
     this.stats.fdbEvicted = this.fdb.evicted;
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
+  private deliverPending(): void {
+    this.deliveryScheduled = false;
     if (this.closed || this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];

@@ -50,6 +50,8 @@ export class Nic {
   private txBusyUntil = 0;
   private txBacklogged = false;
   private txTimer: TimerHandle | undefined;
+  /** Nesting of beginTx()/endTx(). */
+  private txBatchDepth = 0;
   private irqHandler: (cause: number) => void = () => {};
   private errorHandler: (err: Error) => void = () => {};
 
@@ -107,6 +109,19 @@ export class Nic {
     return this.tx.length;
   }
 
+  /**
+   * Frames transmitted between beginTx() and the matching endTx() may go to the wire together
+   * (a TAP joins one flow's TCP segments into one write: link/tso.ts), in the order given, by
+   * endTx() at the latest. Calls nest; the outermost pair decides.
+   */
+  beginTx(): void {
+    if (this.txBatchDepth++ === 0) this.link.hold?.();
+  }
+
+  endTx(): void {
+    if (this.txBatchDepth > 0 && --this.txBatchDepth === 0) this.link.flush?.();
+  }
+
   /** Queue a frame for the wire; false when the TX ring is full. */
   transmit(frame: Uint8Array): boolean {
     if (!this.tx.push(frame)) {
@@ -121,6 +136,8 @@ export class Nic {
   private drainTx(): void {
     if (this.txTimer) return; // a drain is already scheduled for when the wire is free
     let sent = false;
+    const link = this.link;
+    this.beginTx();
     while (!this.tx.isEmpty()) {
       if (this.lineRateBps > 0) {
         const now = this.clock.now();
@@ -140,7 +157,7 @@ export class Nic {
         this.txBacklogged = false;
       }
       const frame = this.tx.shift()!;
-      if (this.link.send(frame)) {
+      if (link.send(frame)) {
         this.counters.txFrames++;
         this.counters.txBytes += frame.length;
       } else {
@@ -148,6 +165,7 @@ export class Nic {
       }
       sent = true;
     }
+    this.endTx();
     if (sent && this.lineRateBps > 0) this.raise(NicIrq.TxDone);
   }
 

@@ -191,6 +191,26 @@ describe('VirtTx bounds', () => {
     expect(tx.pending()).toBe(false);
   });
 
+  it('brackets each run with one hold() and one flush() of the link, so a TAP may join the frames of a run (TSO)', () => {
+    for (const lineRateBps of [0, 1e9]) {
+      const { gpos, link, tx } = setup({}, { lineRateBps }, undefined, 16);
+      const calls: string[] = [];
+      const send = link.send.bind(link);
+      Object.assign(link, {
+        hold: () => calls.push('hold'),
+        flush: () => calls.push('flush'),
+        send: (f: Uint8Array) => (calls.push('send'), send(f)),
+      });
+      for (let i = 0; i < 3; i++) gpos.enqueueTx(udp(HOST.mac, GPOS.mac, GPOS.ip, HOST.ip));
+      tx.pump();
+      // With a line rate the NIC's own drain nests inside the run's bracket and does not flush early.
+      expect(calls.filter((c) => c !== 'send'), `line rate ${lineRateBps}`).toEqual(['hold', 'flush']);
+      expect(calls[0]).toBe('hold');
+      expect(calls.at(-1)).toBe('flush');
+      expect(calls.filter((c) => c === 'send').length).toBeGreaterThanOrEqual(1);
+    }
+  });
+
   it('keeps at most `feed` frames in the NIC, and is not pending while the NIC holds that many', () => {
     // 8 kbit/s: a 60-byte frame holds the wire for ~84 ms, so frames wait in the NIC's ring.
     const { gpos, nic, clock, tx } = setup({ feed: 2 }, { lineRateBps: 8000 }, undefined, 16);

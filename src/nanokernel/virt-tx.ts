@@ -55,7 +55,9 @@ export class VirtTx {
     // Bounded like every other unit of work: a deep TX queue is written out over several runs,
     // so the primary's interrupts never wait behind hundreds of writes.
     let budget = this.opts.budget;
-    while (budget-- > 0 && this.nic.txSpace() > 0 && this.nic.txPending() < this.opts.feed) {
+    const nic = this.nic;
+    nic.beginTx(); // the frames of one pump may leave together (TSO at a TAP)
+    while (budget-- > 0 && nic.txSpace() > 0 && nic.txPending() < this.opts.feed) {
       const port = policy.select(now);
       if (!port) break;
       const frame = port.tx.shift()!;
@@ -66,6 +68,7 @@ export class VirtTx {
       }
       this.forward(port, frame);
     }
+    nic.endTx();
     this.armRateTimer(now);
   }
 
