@@ -380,7 +380,11 @@ describe.skipIf(skipTcp)('system: TCP, HTTP and TCP echo on the gpos, from real 
 
       const stats = JSON.parse(ns.exec([process.execPath, BIN, 'stats', '--json', '--control', ctl])) as {
         guests: Array<{ name: string; protocols: string[]; tcp?: { resetsTx: number; established: number; drops: Record<string, number> }; http?: { requests: number } }>;
+        link: { txTsoWrites: number; txTsoSegments: number };
       };
+      // The megabyte came back (intact, above) in super-segments the kernel cut (TSO, link/tso.ts).
+      expect(stats.link.txTsoWrites).toBeGreaterThan(0);
+      expect(stats.link.txTsoSegments).toBeGreaterThan(stats.link.txTsoWrites);
       const g = stats.guests.find((x) => x.name === 'gpos')!;
       expect(g.tcp!.resetsTx).toBeGreaterThanOrEqual(1);
       expect(g.tcp!.drops['no-listener']).toBeGreaterThanOrEqual(1);

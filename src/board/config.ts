@@ -89,6 +89,8 @@ export interface MachineConfig {
   /** NIC line rate in bits/s (0 = as fast as the TAP takes frames). */
   lineRateBps: number;
   mtu: number;
+  /** Join TCP segments into super-segments at a tap link (link/tso.ts). */
+  tso: boolean;
   scheduler: { quantumUs: number; quantumFrames: number; unitFrames: number; sliceUs: number; guardUs: number };
   /** Seconds between stats log lines (0 = none). */
   statsInterval: number;
@@ -303,6 +305,7 @@ export function configFromJson(json: unknown): MachineConfig {
     txPolicy: d(f.txPolicy, 'txPolicy') as TxPolicyName,
     lineRateBps: f.lineRate == null || f.lineRate === 0 ? 0 : rateBps(f.lineRate, 'lineRate'),
     mtu: d(f.mtu, 'mtu'),
+    tso: d(f.tso, 'tso'),
     scheduler: d(f.scheduler, 'scheduler') as MachineConfig['scheduler'],
     statsInterval: d(f.statsInterval, 'statsInterval'),
     // Replay takes its addresses at once unless the document asks for a probe.

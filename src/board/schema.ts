@@ -139,6 +139,14 @@ export const ConfigSchema = Type.Object(
     txPolicy: O(oneOf(['strict', 'weighted'], { default: 'strict', description: 'strict: the primary first; weighted: deficit round robin by weight.' })),
     lineRate: O(Type.Union([Type.Literal(0), Type.Null(), ...rateMembers()], { default: 0, description: 'NIC line rate in bits/s like 100M or 1G; 0 or null = as fast as the link takes frames.' })),
     mtu: O(Type.Integer({ minimum: 576, maximum: 9000, default: 1500, description: 'MTU of the NIC and the guests.' })),
+    tso: O(
+      Type.Boolean({
+        default: true,
+        description:
+          'TCP segmentation offload at a tap link: one flow\'s segments that leave together are written as one super-segment the kernel cuts ' +
+          'again (virtio-net header), so a tcpdump on the TAP shows frames larger than the MTU (as with a VM); the capture shows every segment. false = a write per frame.',
+      }),
+    ),
     scheduler: O(
       Type.Object(
         {

@@ -99,7 +99,7 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
         const name = opened.link.name;
         const existed = opened.tapExisted === true;
         link = new ReattachingLink(opened.link, {
-          open: () => TapLink.open(name, { mtu: cfg.mtu }),
+          open: () => TapLink.open(name, { mtu: cfg.mtu, tso: cfg.tso }),
           canOpen: async () => !existed || (await linkExists(name)),
           restore: (tap) => restoreTap(cfg, tap),
           log,

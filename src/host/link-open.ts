@@ -30,7 +30,7 @@ export async function openLink(cfg: MachineConfig): Promise<OpenedLink> {
       const tapExisted = await linkExists(spec.name);
       let tap: TapLink;
       try {
-        tap = TapLink.open(spec.name, { mtu: cfg.mtu });
+        tap = TapLink.open(spec.name, { mtu: cfg.mtu, tso: cfg.tso });
       } catch (e) {
         // The addon's messages are already one line naming the missing flag or privilege.
         if (e instanceof TapError) throw new LinkOpenError(e.message, e.code === 'ENOADDON' ? 1 : 2);
