@@ -15,6 +15,7 @@ const U32_MAX = 0xffff_ffff;
 export function onesComplementSum(buf: Uint8Array, initial = 0, start = 0, end = buf.length): number {
   const from = start < 0 ? 0 : start;
   const to = end > buf.length ? buf.length : end;
+  if (to - from >= WIDE_MIN && ((buf.byteOffset + from) & 1) === 0) return wideSum(buf, initial, from, to);
   const even = from + ((to - from) & ~1);
   // The words' high bytes and low bytes summed apart, four words a turn: no shift or OR per
   // word and no view made; one multiply joins them (RFC 1071 2(C), deferred carries).
@@ -32,6 +33,60 @@ export function onesComplementSum(buf: Uint8Array, initial = 0, start = 0, end =
   if (even < to) hi += buf[even]!;
   let sum = initial + hi * 256 + lo;
   // Plain doubles are exact far past 2^32; fold only so callers may use 32-bit ops on the result.
+  while (sum > U32_MAX) sum = (sum % WORD) + Math.floor(sum / WORD);
+  return sum;
+}
+
+/** Ranges at least this long are summed four bytes a load (wideSum); never an on-heap array (<= 64 bytes). */
+const WIDE_MIN = 128;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** A word view of the last backing store summed: frames come from a few large buffers, so one view serves many. */
+let wideBuffer: ArrayBufferLike | undefined;
+let wideWords: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+
+/**
+ * onesComplementSum for a range starting at an even address: 32-bit loads from a word view of
+ * the backing store (RFC 1071 2(B): the sum is independent of byte order up to one swap at the
+ * end, and of the word width), a 16-bit word first when the range starts 2 bytes off a 4-byte
+ * boundary, the tail a byte pair at a time.
+ */
+function wideSum(buf: Uint8Array, initial: number, from: number, to: number): number {
+  let i = from;
+  let sum = initial;
+  if (((buf.byteOffset + i) & 2) !== 0) {
+    sum += buf[i]! * 256 + buf[i + 1]!;
+    i += 2;
+  }
+  const ab = buf.buffer;
+  if (ab !== wideBuffer) {
+    wideBuffer = ab;
+    wideWords = new Uint32Array(ab, 0, ab.byteLength >>> 2);
+  }
+  const words = wideWords;
+  const n = (to - i) >>> 2;
+  let w = (buf.byteOffset + i) >>> 2;
+  const wEnd = w + n;
+  // The two 16-bit halves of each word summed apart: small integers, no carry lost.
+  let lo = 0;
+  let hi = 0;
+  for (const u = wEnd - 3; w < u; w += 4) {
+    const a = words[w]!;
+    const b = words[w + 1]!;
+    const c = words[w + 2]!;
+    const d = words[w + 3]!;
+    lo += (a & 0xffff) + (b & 0xffff) + (c & 0xffff) + (d & 0xffff);
+    hi += (a >>> 16) + (b >>> 16) + (c >>> 16) + (d >>> 16);
+  }
+  for (; w < wEnd; w++) {
+    const a = words[w]!;
+    lo += a & 0xffff;
+    hi += a >>> 16;
+  }
+  let s = lo + hi;
+  while (s > 0xffff) s = (s % WORD) + Math.floor(s / WORD);
+  sum += LITTLE_ENDIAN ? ((s & 0xff) << 8) | (s >>> 8) : s;
+  for (i += n * 4; i + 1 < to; i += 2) sum += buf[i]! * 256 + buf[i + 1]!;
+  if (i < to) sum += buf[i]! * 256;
   while (sum > U32_MAX) sum = (sum % WORD) + Math.floor(sum / WORD);
   return sum;
 }
