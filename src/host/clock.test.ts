@@ -1,7 +1,8 @@
 // The real clock (SystemClock): its reads are CLOCK_MONOTONIC through performance.now(), its
 // timers go to the timerfd as CLOCK_MONOTONIC microseconds; the two must be one time line, or a
 // guest's timer would fire early (or late) by the offset between them.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { HrTimer } from '../link/hrtimer.js';
 import { existsSync } from 'node:fs';
 import { addonPath } from '../link/tap.js';
 import { SystemClock } from './clock.js';
@@ -79,5 +80,32 @@ describe.each([
     clock.close();
     await sleep(30);
     expect(ran).toEqual([]);
+  });
+});
+
+describe('SystemClock re-arms its timerfd once per callback', () => {
+  it('cancelling and setting timers several times in one callback arms the timerfd once, when the callback ends, for the earliest', async () => {
+    const clock = new SystemClock(true);
+    if (!clock.highResolution) throw new Error('the native addon is not built (npm run build:native)');
+    const armed: number[] = [];
+    const spy = vi.spyOn(HrTimer.prototype, 'armUs').mockImplementation((us: number) => void armed.push(us));
+    try {
+      const t0 = clock.now();
+      const a = clock.at(t0 + 50_000, () => {});
+      a.cancel();
+      const b = clock.at(t0 + 40_000, () => {});
+      clock.at(t0 + 30_000, () => {});
+      b.cancel();
+      expect(armed).toEqual([]); // nothing yet: the callback (this test's turn) is not over
+      await Promise.resolve();
+      expect(armed).toHaveLength(1);
+      expect(armed[0]).toBeCloseTo(clock.originMonoUs + t0 + 30_000 + 1, 0);
+      clock.at(t0 + 35_000, () => {}); // later than the armed one: no re-arm
+      await Promise.resolve();
+      expect(armed).toHaveLength(1);
+    } finally {
+      spy.mockRestore();
+      clock.close();
+    }
   });
 });
