@@ -1,18 +1,30 @@
-// A bounded FIFO over a fixed array: the shape of every hardware ring and software queue here.
+// A bounded FIFO over an array: the shape of every hardware ring and software queue here.
 // push() refuses when full (the caller counts the drop); nothing grows without bound.
+// The bound is `capacity`; the array behind it starts small and doubles (up to the bound) only
+// when a push finds it full, because most queues stay nearly empty: 256 guests' ports hold two
+// rings each, and 256 slots apiece would spread every port's few hot words over kilobytes
+// (512 KB of slots for 256 ports, more than the level-2 cache) instead of one compact block.
+
+/** Slots a ring starts with (fewer if its capacity is smaller). */
+export const RING_INITIAL_SLOTS = 4;
 
 export class Ring<T> {
-  private readonly slots: (T | undefined)[];
+  private slots: (T | undefined)[];
   private head = 0;
   private count = 0;
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring capacity must be a positive integer, got ${capacity}`);
-    this.slots = new Array<T | undefined>(capacity);
+    this.slots = new Array<T | undefined>(Math.min(capacity, RING_INITIAL_SLOTS)).fill(undefined);
   }
 
   get length(): number {
     return this.count;
+  }
+
+  /** Slots allocated now (between min(capacity, RING_INITIAL_SLOTS) and capacity). */
+  get allocated(): number {
+    return this.slots.length;
   }
 
   isEmpty(): boolean {
@@ -25,9 +37,14 @@ export class Ring<T> {
 
   /** Append; false (and nothing stored) when full. */
   push(item: T): boolean {
-    if (this.count === this.capacity) return false;
-    const at = this.head + this.count; // < 2 * capacity: a subtraction, not a division
-    this.slots[at < this.capacity ? at : at - this.capacity] = item;
+    const size = this.slots.length;
+    if (this.count === size) {
+      if (size === this.capacity) return false;
+      this.grow();
+    }
+    const slots = this.slots;
+    const at = this.head + this.count; // < 2 * slots.length: a subtraction, not a division
+    slots[at < slots.length ? at : at - slots.length] = item;
     this.count++;
     return true;
   }
@@ -35,14 +52,15 @@ export class Ring<T> {
   /**
    * Remove and return the oldest item. An emptied ring starts again at slot 0: a queue that is
    * mostly drained (the common case) then keeps to its first cache line instead of walking its
-   * whole array, which for 256 ports' rings is more than the level-2 cache holds.
+   * whole array.
    */
   shift(): T | undefined {
     if (this.count === 0) return undefined;
-    const item = this.slots[this.head];
-    this.slots[this.head] = undefined;
+    const slots = this.slots;
+    const item = slots[this.head];
+    slots[this.head] = undefined;
     if (--this.count === 0) this.head = 0;
-    else if (++this.head === this.capacity) this.head = 0;
+    else if (++this.head === slots.length) this.head = 0;
     return item;
   }
 
@@ -53,5 +71,17 @@ export class Ring<T> {
 
   clear(): void {
     while (this.count > 0) this.shift();
+  }
+
+  /** Twice the slots (at most `capacity`), the items moved to the front in order. */
+  private grow(): void {
+    const old = this.slots;
+    const next = new Array<T | undefined>(Math.min(this.capacity, old.length * 2)).fill(undefined);
+    for (let i = 0; i < this.count; i++) {
+      const at = this.head + i;
+      next[i] = old[at < old.length ? at : at - old.length];
+    }
+    this.slots = next;
+    this.head = 0;
   }
 }
