@@ -136,6 +136,14 @@ describe('active list: the cost per frame does not grow with the number of ports
     });
   }
 
+  it('every port of a policy shares one listener (no closure per port to touch when it wakes)', () => {
+    const ports = [port('rtos', true), port('a', false), port('b', false)];
+    new WeightedShare(ports);
+    expect(ports[0]!.onTxActive).toBeTypeOf('function');
+    expect(ports[1]!.onTxActive).toBe(ports[0]!.onTxActive);
+    expect(ports[2]!.onTxActive).toBe(ports[0]!.onTxActive);
+  });
+
   it('a port that empties leaves the list and comes back at the tail when it queues again', () => {
     const a = port('a', false);
     const b = port('b', false);

@@ -53,10 +53,12 @@ export class DeficitRoundRobin {
     for (const p of ports) if (!(p.weight > 0)) throw new RangeError(`weight of ${p.name} must be positive, got ${p.weight}`);
     this.active = new Ring(Math.max(1, ports.length));
     this.roundsPerFrame = ports.length === 0 ? 1 : Math.ceil(1 / Math.min(...ports.map((p) => p.weight))) + 1;
+    // One listener for every port (not a closure each: 255 more objects to touch per round).
+    const onTxActive = (q: Port): void => this.activate(q);
     for (const p of ports) {
       p.txActive = false;
       p.deficit = 0;
-      p.onTxActive = (q) => this.activate(q);
+      p.onTxActive = onTxActive;
       if (!p.tx.isEmpty()) this.activate(p);
     }
   }
