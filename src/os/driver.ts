@@ -68,10 +68,16 @@ export class VirtualNicDriver implements NetDevice {
     this.counters.rxFrames += stack.processFrames(() => nic.receive());
   }
 
-  /** Keep one kernel timer at the stack's next deadline (ARP retries and expiry). */
+  /**
+   * Keep one kernel timer no later than the stack's next deadline (ARP retries and expiry). A
+   * deadline that moved later keeps the armed timer: it fires early, the stack finds nothing due,
+   * and the timer is set again for the new one. An entry refreshed by every frame (a neighbour's
+   * expiry) so costs no timer per frame: no cancel, no new timer, no timerfd re-arm.
+   */
   private armPoll(): void {
     const at = this.stack?.pollAt();
     if (at === this.pollTimerAt) return;
+    if (this.pollTimerAt !== undefined && (at === undefined || at > this.pollTimerAt)) return;
     if (this.pollTimer !== undefined) this.kernel.cancel(this.pollTimer);
     this.pollTimer = undefined;
     this.pollTimerAt = at;
