@@ -270,6 +270,28 @@ describe('TapLink TSO over a fake addon (link/tso.ts)', () => {
     expect(link.stats).toMatchObject({ txFrames: 0, txBytes: 0, txDropped: 5, txTsoWrites: 0, txTsoSegments: 0 });
   });
 
+  it('a super-segment the kernel refuses as malformed turns TSO off: those segments and later ones go frame by frame, with one error event', () => {
+    const link = TapLink.withAddon(gsoAddon, 'nstap0');
+    const tap = FakeTap.last as FakeGsoTap;
+    const rx = recorder();
+    link.attach(rx);
+    tap.writeGso = () => {
+      throw Object.assign(new Error('write to TAP nstap0: Invalid argument'), { code: 'EINVAL' });
+    };
+    const segs = stream(4, 1000);
+    link.hold();
+    for (const f of segs) link.send(f);
+    link.flush();
+    expect(tap.written).toEqual(segs);
+    expect(link.tso).toBe(false);
+    expect(rx.errors.map((e) => (e as TapError).code)).toEqual(['ETSO']);
+    const more = stream(3, 1000, 1000, { seq: 1, ident: 1 });
+    link.hold();
+    link.send(more[0]!);
+    expect(tap.written).toHaveLength(5); // not held any more
+    expect(link.stats).toMatchObject({ txFrames: 5, txDropped: 0, txTsoWrites: 0 });
+  });
+
   it('close() writes what is held first', () => {
     const segs = stream(3, 1000);
     const { tap } = sendHeld(segs, { close: true });

@@ -144,8 +144,14 @@ export class TapLink implements Link {
   readonly name: string;
   readonly mtu: number;
   readonly stats: TapLinkStats = { ...emptyLinkStats(), rxUnattached: 0, rxBatches: 0, txTsoWrites: 0, txTsoSegments: 0 };
-  /** Whether segments are joined (TSO asked for and the addon opened the TAP with virtio-net headers). */
-  readonly tso: boolean;
+  /**
+   * Whether segments are joined: TSO asked for, the addon opened the TAP with virtio-net headers,
+   * and the kernel has not refused a super-segment as malformed (then frames go one by one).
+   */
+  get tso(): boolean {
+    return this.tsoOn;
+  }
+  private tsoOn: boolean;
   private readonly tap: NativeTap;
   private rx: LinkReceiver | undefined;
   private closed = false;
@@ -189,7 +195,7 @@ export class TapLink implements Link {
       throw TapError.from(err);
     }
     this.name = this.tap.name;
-    this.tso = tso && this.tap.vnetHdr === true && typeof this.tap.writeGso === 'function';
+    this.tsoOn = tso && this.tap.vnetHdr === true && typeof this.tap.writeGso === 'function';
   }
 
   /** Create (or attach to) TAP `name`; the kernel picks a name for `tap%d`. Throws TapError. */
@@ -227,7 +233,7 @@ export class TapLink implements Link {
 
   /** Until flush(), TCP segments may be held to be joined (the NIC calls this around a drain). */
   hold(): void {
-    this.holding = this.tso && !this.closed;
+    this.holding = this.tsoOn && !this.closed;
   }
 
   /** Write what is held, and write each frame as it comes again. */
@@ -262,8 +268,18 @@ export class TapLink implements Link {
     try {
       ok = this.tap.writeGso!(this.gsoHead, hdrLen, held, n, held[0]!.length - hdrLen);
     } catch (err) {
-      ok = false;
-      this.rx?.onError(TapError.from(err));
+      // Not a full queue (that is `false`): the kernel refused the super-segment itself (EINVAL
+      // from an older or stricter virtio_net_hdr check). Say so once, stop joining, and send
+      // these segments one by one, so the flow does not stall retransmitting what is refused.
+      this.tsoOn = false;
+      this.holding = false;
+      this.rx?.onError(new TapError('ETSO', `TAP ${this.name}: the kernel refused a TSO super-segment (${(err as Error).message}); writing frame by frame`, { cause: err }));
+      for (let i = 0; i < n; i++) {
+        const f = held[i]!;
+        held[i] = EMPTY;
+        if (!this.writeNative(f)) this.unsend(f.length, 1);
+      }
+      return;
     }
     for (let i = 0; i < n; i++) held[i] = EMPTY; // hold no guest's buffer past its write
     if (ok) {
