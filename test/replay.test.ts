@@ -151,4 +151,16 @@ describe('nanoshare run --link pcap: (replay)', () => {
     expect(readme.status).toBe(2);
     expect(readme.stderr).toMatch(/^nanoshare: --link pcap:README\.md: not a pcap or pcapng file \(magic [0-9a-f]{8}\), at byte 0\n$/);
   });
+
+  it('logs JSON by default on a pipe, and pretty lines with --log-format pretty (pino-pretty, imported only then)', () => {
+    const input = join(PCAPS, 'sample.pcap');
+    const json = nanoshare(['--link', `pcap:${input}`, '--log-level', 'info']);
+    expect(json.status, json.stderr).toBe(0);
+    const first = JSON.parse(json.stderr.split('\n')[0]!) as { msg: string };
+    expect(typeof first.msg).toBe('string');
+    const pretty = nanoshare(['--link', `pcap:${input}`, '--log-level', 'info', '--log-format', 'pretty']);
+    expect(pretty.status, pretty.stderr).toBe(0);
+    expect(pretty.stderr).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO \(\d+\): /);
+    expect(pretty.stderr).not.toContain('{"level"');
+  });
 });

@@ -6,12 +6,12 @@ import { logDestination } from './log.js';
 import { withTmpDir } from '../../test/lab.js';
 
 /** What one `ready` line looks like through a destination made for this format and terminal. */
-function logged(format: 'auto' | 'json' | 'pretty', tty: boolean): string {
-  return withTmpDir('obs-log', (dir) => {
+function logged(format: 'auto' | 'json' | 'pretty', tty: boolean): Promise<string> {
+  return withTmpDir('obs-log', async (dir) => {
     const path = join(dir, 'log');
     const fd = openSync(path, 'w');
     try {
-      pino({ base: { pid: 42 } }, logDestination(format, fd, tty)).info({ tap: 'nstap0' }, 'ready');
+      pino({ base: { pid: 42 } }, await logDestination(format, fd, tty)).info({ tap: 'nstap0' }, 'ready');
     } finally {
       closeSync(fd);
     }
@@ -20,20 +20,20 @@ function logged(format: 'auto' | 'json' | 'pretty', tty: boolean): string {
 }
 
 describe('log format', () => {
-  it('is JSON for json, and for auto when stderr is not a terminal', () => {
+  it('is JSON for json, and for auto when stderr is not a terminal', async () => {
     for (const [format, tty] of [['json', true], ['json', false], ['auto', false]] as const) {
-      const line = JSON.parse(logged(format, tty).trim()) as { msg: string; tap: string; level: number };
+      const line = JSON.parse((await logged(format, tty)).trim()) as { msg: string; tap: string; level: number };
       expect([line.msg, line.tap, line.level]).toEqual(['ready', 'nstap0', 30]);
     }
   });
 
-  it('is pretty-printed by pino-pretty on a terminal (auto) or when asked (pretty)', () => {
+  it('is pretty-printed by pino-pretty on a terminal (auto) or when asked (pretty)', async () => {
     for (const [format, tty] of [['auto', true], ['pretty', false]] as const) {
-      const text = logged(format, tty).replace(/\x1b\[[0-9;]*m/g, ''); // eslint-disable-line no-control-regex
+      const text = (await logged(format, tty)).replace(/\x1b\[[0-9;]*m/g, ''); // eslint-disable-line no-control-regex
       expect(text).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO \(42\): ready\n\s+tap: "nstap0"/);
       expect(text).not.toContain('{"level"');
     }
-    expect(logged('auto', true)).toContain('\x1b['); // colours for a terminal only
-    expect(logged('pretty', false)).not.toContain('\x1b[');
+    expect(await logged('auto', true)).toContain('\x1b['); // colours for a terminal only
+    expect(await logged('pretty', false)).not.toContain('\x1b[');
   });
 });

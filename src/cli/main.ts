@@ -1,12 +1,10 @@
 // cli/: the `nanoshare` command. Config (schema, defaults, clear errors naming the field), host
 // network setup with iproute2, boot, signals, stats. It may import every layer; nothing imports it.
+// Each command's module is imported when that command runs: `run` does not load `top`'s screen
+// code, and `stats` does not load the machine.
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../board/config.js';
 import { configFromArgs, RUN_USAGE } from './args.js';
-import { runMachine } from './run.js';
-import { statsCommand } from './stats.js';
-import { rebootCommand } from './reboot.js';
-import { topCommand } from './top.js';
 
 const USAGE = `Usage: nanoshare <command> [options]
 
@@ -35,14 +33,14 @@ export async function main(argv: readonly string[]): Promise<number> {
           process.stdout.write(RUN_USAGE);
           return 0;
         }
-        return await runMachine(cfg);
+        return await (await import('./run.js')).runMachine(cfg);
       }
       case 'stats':
-        return await statsCommand(rest);
+        return await (await import('./stats.js')).statsCommand(rest);
       case 'top':
-        return await topCommand(rest);
+        return await (await import('./top.js')).topCommand(rest);
       case 'reboot':
-        return await rebootCommand(rest);
+        return await (await import('./reboot.js')).rebootCommand(rest);
       case '--version':
       case '-v':
         process.stdout.write(`nanoshare ${version()}\n`);

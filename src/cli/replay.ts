@@ -52,7 +52,7 @@ export function readReplayInput(path: string): ReturnType<typeof framesFromCaptu
 }
 
 export async function runReplay(cfg: MachineConfig, path: string, pace: 'fast' | 'recorded'): Promise<number> {
-  const log: Logger = pino({ level: cfg.logLevel, base: { pid: process.pid } }, logDestination(cfg.logFormat, 2, process.stderr.isTTY === true));
+  const log: Logger = pino({ level: cfg.logLevel, base: { pid: process.pid } }, await logDestination(cfg.logFormat, 2, process.stderr.isTTY === true));
   const input = readReplayInput(path);
   if (typeof input === 'string') {
     process.stderr.write(`nanoshare: ${input}\n`);

@@ -5,14 +5,14 @@
 // an uncaught error still ends in the same ordered stop: the nanokernel stops dispatching, then
 // the clock closes, then the link (a TAP we created disappears with it) and the capture, then the
 // host network setup is undone (`--uplink` gets its addresses and routes back).
+// What only some runs use is imported when it is used (the metrics endpoint with prom-client and
+// node:http, the capture writers, the replay): a machine boots without loading it.
 import { pino, type Logger } from 'pino';
 import { formatIpv4, formatIpv4Cidr, formatMac } from '../wire/address.js';
 import type { ProbeOutcome } from '../net/index.js';
 import type { Server as HttpServer } from 'node:http';
-import { machineRegistry, serveMetrics } from '../host/metrics.js';
 import type { Link } from '../link/link.js';
-import { openConfiguredCapture } from './capture.js';
-import { wallClockNs, type CaptureSink } from '../capture/file-sink.js';
+import type { CaptureSink } from '../capture/file-sink.js';
 import type { Capture } from '../capture/capture.js';
 import type { MachineConfig } from '../board/config.js';
 import { openLink, LinkOpenError } from '../host/link-open.js';
@@ -25,12 +25,11 @@ import { buildMachine, describeGuests, type Machine } from '../board/machine.js'
 import { serveControl, defaultControlPath, ControlPathError, type ControlServer } from '../host/control.js';
 import { summarize } from './stats.js';
 import { logDestination } from './log.js';
-import { runReplay } from './replay.js';
 
 export async function runMachine(cfg: MachineConfig): Promise<number> {
   // A capture as the cable: no device and no host side, a virtual clock (cli/replay.ts).
-  if (cfg.link.kind === 'pcap') return runReplay(cfg, cfg.link.path, cfg.link.pace);
-  const log: Logger = pino({ level: cfg.logLevel, base: { pid: process.pid } }, logDestination(cfg.logFormat, 2, process.stderr.isTTY === true));
+  if (cfg.link.kind === 'pcap') return (await import('./replay.js')).runReplay(cfg, cfg.link.path, cfg.link.pace);
+  const log: Logger = pino({ level: cfg.logLevel, base: { pid: process.pid } }, await logDestination(cfg.logFormat, 2, process.stderr.isTTY === true));
   const life = new Lifecycle(log).install();
 
   // What is up so far; stop() takes down whatever of it exists, in order, once.
@@ -139,6 +138,7 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
     if (life.stopping) return stoppedEarly();
 
     if (cfg.capture) {
+      const [{ openConfiguredCapture }, { wallClockNs }] = await Promise.all([import('./capture.js'), import('../capture/file-sink.js')]);
       try {
         ({ capture, sink } = openConfiguredCapture({ ...cfg, capture: cfg.capture }, wallClockNs, cable.name, log));
       } catch (e) {
@@ -182,6 +182,7 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
 
     if (cfg.metrics) {
       const m = machine;
+      const { machineRegistry, serveMetrics } = await import('../host/metrics.js');
       try {
         metrics = await serveMetrics(formatIpv4(cfg.metrics.dst), cfg.metrics.port, machineRegistry(() => m.stats()));
       } catch (e) {

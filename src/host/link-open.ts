@@ -1,9 +1,9 @@
 // Opening the NIC's cable named by the config's `link`: a TAP (with the host side set up: address,
 // bridge or uplink) or a VXLAN UDP socket. Returns the link and how to undo what was done; a
-// failure is a LinkOpenError with one line and the exit code the CLI returns.
+// failure is a LinkOpenError with one line and the exit code the CLI returns. The VXLAN link (and
+// node:dgram) is imported only when the config names one.
 import type { Link } from '../link/link.js';
 import { TapLink, TapError } from '../link/tap.js';
-import { VxlanLink, VxlanError } from '../link/vxlan.js';
 import type { MachineConfig } from '../board/config.js';
 import { setupHostNet, linkExists, HostNetError } from './hostnet.js';
 
@@ -46,6 +46,7 @@ export async function openLink(cfg: MachineConfig): Promise<OpenedLink> {
       }
     }
     case 'vxlan': {
+      const { VxlanLink, VxlanError } = await import('../link/vxlan.js');
       try {
         const link = await VxlanLink.open({ vni: spec.vni, remotes: spec.remotes, local: spec.local, mtu: cfg.mtu });
         const ep = (e: { addr: string; port: number }) => `${e.addr}:${e.port}`;
