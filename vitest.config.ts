@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    setupFiles: ['test/setup.ts'],
     // System tests create network namespaces and run the real binary; they take seconds, not ms.
     testTimeout: 60_000,
     hookTimeout: 60_000,

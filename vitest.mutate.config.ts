@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', ...(process.env.STRYKER_TESTS ? process.env.STRYKER_TESTS.split(',') : [])],
+    setupFiles: ['test/setup.ts'],
     // Unit tests only: no namespaces, no real TAP, no spawned binaries.
     exclude: ['src/link/tap.test.ts', 'src/host/**', 'src/cli/**'],
     testTimeout: 60_000,

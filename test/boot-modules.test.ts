@@ -1,9 +1,10 @@
 // What `nanoshare run` loads before it boots. Module loading is most of the time from exec to the
 // first reply (issue 8), so what only some runs use is imported when it is used: pino-pretty for
 // pretty logs, prom-client and node:http for --metrics, the capture writers for --capture, the
-// VXLAN link, the replay, the other commands. This runs the module graph of `nanoshare run` as
-// the bin loads it (dist/, built by `npm test`) with a loader that lists every module, and checks
-// that none of those is in it. That each still loads and works when its feature is on is shown
+// VXLAN link, the replay, the other commands; and TypeBox with the schema (the config is checked
+// with the schema compiled ahead of time; TypeBox only says why a config was refused). This runs
+// the module graph of `nanoshare run` as the bin loads it (dist/, built by `npm test`) with a
+// loader that lists every module, and checks that none of those is in it. That each still loads and works when its feature is on is shown
 // where the feature is tested (log.test.ts, observe.test.ts, capture.test.ts, replay.test.ts,
 // vxlan.test.ts, top.test.ts run them through the same entry points).
 import { spawnSync } from 'node:child_process';
@@ -48,6 +49,8 @@ describe('the module graph of `nanoshare run`', () => {
     const m = loaded();
     const unwanted = [
       /node_modules\/pino-pretty\//, // --log-format pretty, or a terminal
+      /node_modules\/@sinclair\/typebox\//, // a refused config (board/schema-errors.ts)
+      /dist\/board\/schema(-errors)?\.js$/,
       /node_modules\/prom-client\//, // --metrics
       /^node:http$/,
       /dist\/host\/metrics\.js$/,

@@ -2,9 +2,11 @@
 // laid over it by cli/) is validated against the one schema (schema.ts), completed with the
 // schema's defaults, converted to typed values, and checked across fields. A bad value is a
 // ConfigError naming the field (exit code 2). Pure: reading the file is cli/'s job.
-import { Value } from '@sinclair/typebox/value';
-import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
-import type { TSchema } from '@sinclair/typebox';
+// The schema is checked and completed here with its ahead-of-time compiled form
+// (compiled-schema.ts), not with TypeBox: loading TypeBox is a third of a boot. A document the
+// check refuses is described by schema-errors.ts, which does load TypeBox and the schema; until
+// something has imported it, a refused document is a SchemaErrorsNotLoaded (cli/ imports it then
+// and asks again; the tests import it in their setup).
 import { formatIpv4Cidr, formatMac, inSubnet, isMulticastMac, parseIpv4, parseIpv4Cidr, parseMac, type Ipv4, type Ipv4Cidr, type Mac } from '../wire/address.js';
 import type { OsKind } from '../os/guest.js';
 import type { TxPolicyName } from '../nanokernel/arbiter.js';
@@ -13,9 +15,11 @@ import type { PcapPrecision } from '../capture/pcap.js';
 import { formatOf } from '../capture/capture.js';
 import type { ProbeTiming } from '../net/index.js';
 import { FIXED_MAC_BASE, deriveGuestMac } from './mac.js';
-import { ConfigSchema, DEFAULT_CONTROL_PERIOD_US, FORMAT, type ConfigFile, type GuestFile, type StringFormat } from './schema.js';
+import type { ConfigFile, GuestFile } from './schema.js';
+import { CHECK_SOURCE, DEFAULTS } from './compiled-schema.js';
 
-export { DEFAULT_CONTROL_PERIOD_US };
+/** Period of the rtos control task unless configured. */
+export const DEFAULT_CONTROL_PERIOD_US = 1000;
 
 export class ConfigError extends Error {
   readonly exitCode = 2;
@@ -120,70 +124,88 @@ function failAcross(field: string, problem: string): never {
   throw new ConfigError(`${field}: ${problem}`);
 }
 
-function jsonType(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
+/** What Value.Default reads of a schema (schema.ts's defaultsTree writes it into compiled-schema.ts). */
+export interface DefaultsNode {
+  default?: unknown;
+  properties?: Record<string, DefaultsNode>;
+  items?: DefaultsNode;
+  anyOf?: DefaultsNode[];
+  /** A union member's JSON type, or its constant: how a member is told from the others. */
+  type?: string;
+  const?: string | number | boolean;
 }
 
-/** Whether a value has the JSON type a (non-union) schema asks for, so its error is the one to show. */
-function typeFits(s: TSchema, v: unknown): boolean {
-  if (s.const !== undefined) return typeof s.const === typeof v;
-  if (s.type === 'integer') return typeof v === 'number';
-  return s.type === jsonType(v);
+/** The first thing wrong with a document the check refused: [JSON Pointer of the field, one line in the user's words]. */
+export type SchemaErrorDescriber = (json: unknown) => [pointer: string, problem: string];
+
+let describeSchemaError: SchemaErrorDescriber | undefined;
+
+/** Set by schema-errors.ts when it is imported. */
+export function describeSchemaErrorsWith(d: SchemaErrorDescriber): void {
+  describeSchemaError = d;
 }
 
-/** The first thing wrong with a value: [JSON Pointer of the field, one line in the user's words]. */
-function describe(e: ValueError): [string, string] {
-  const s = e.schema;
-  const v = e.value;
-  const at = (text: string): [string, string] => [e.path, text];
-  if (e.type === ValueErrorType.ObjectAdditionalProperties) return at(`unknown key (known: ${Object.keys(s.properties as object).join(', ')})`);
-  if (v === undefined) return at('required');
-  if (Array.isArray(s.anyOf)) {
-    const members = s.anyOf as TSchema[];
-    if (members.every((m) => m.const !== undefined)) return at(`expected ${members.map((m) => JSON.stringify(m.const)).join(' or ')}, got ${JSON.stringify(v)}`);
-    const fit = members.filter((m) => m.const === undefined && typeFits(m, v));
-    if (fit.length === 1) {
-      const inner = Value.Errors(fit[0]!, v).First();
-      if (inner) {
-        const [path, text] = describe(inner);
-        return [e.path + path, text];
-      }
-    }
-    return at(`expected ${members.map((m) => (m.const !== undefined ? JSON.stringify(m.const) : m.type === 'null' ? 'null' : m.type === 'integer' ? 'an integer' : `a ${m.type}`)).join(' or ')}, got ${JSON.stringify(v)}`);
+/** The check refused a document and schema-errors.ts is not loaded yet: import it and ask again. */
+export class SchemaErrorsNotLoaded extends Error {
+  constructor() {
+    super('the config does not follow the schema; import board/schema-errors.js to learn why');
   }
-  const fmt = (s as { [FORMAT]?: StringFormat })[FORMAT];
-  if (fmt && typeof v === 'string') return at(`malformed ${fmt.what} ${JSON.stringify(v)} (${fmt.hint})`);
-  switch (s.type) {
-    case 'integer':
-    case 'number':
-      return at(`expected ${s.type === 'integer' ? 'an integer' : 'a number'} from ${s.minimum} to ${s.maximum}, got ${JSON.stringify(v)}`);
-    case 'boolean':
-      return at(`expected true or false, got ${JSON.stringify(v)}`);
-    case 'object':
-      return at('expected an object');
-    case 'array':
-      if (Array.isArray(v) && typeof s.maxItems === 'number' && v.length > s.maxItems) return at(`at most ${s.maxItems}, found ${v.length}`);
-      return at('expected an array');
-    case 'string':
-      return at(`expected a string, got ${JSON.stringify(v)}`);
-    default:
-      return at(e.message);
-  }
+}
+
+let compiledCheck: ((value: unknown) => boolean) | undefined;
+
+/** TypeBox's compiled check of the whole schema, made once from its source. */
+function check(json: unknown): boolean {
+  // The source is TypeCompiler.Code's output, which TypeCompiler.Compile runs the same way.
+  compiledCheck ??= new Function(CHECK_SOURCE)() as (value: unknown) => boolean;
+  return compiledCheck(json);
 }
 
 /** Validate a document against the schema; the first error becomes a ConfigError naming its field. */
 export function checkSchema(json: unknown): asserts json is ConfigFile {
-  const e = Value.Errors(ConfigSchema, json).First();
-  if (e) {
-    const [path, text] = describe(e);
-    fail(fieldName(path), text);
+  if (check(json)) return;
+  if (describeSchemaError === undefined) throw new SchemaErrorsNotLoaded();
+  const [path, text] = describeSchemaError(json);
+  fail(fieldName(path), text);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Whether a valid value belongs to this union member (members differ in JSON type or constant). */
+function isMember(m: DefaultsNode, v: unknown): boolean {
+  if (v === undefined) return m.default !== undefined;
+  if (m.const !== undefined) return v === m.const;
+  const t = v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
+  return m.type === t || (m.type === 'integer' && t === 'number');
+}
+
+/**
+ * Value.Default over a valid value: a missing value takes the schema's default (a copy), then the
+ * defaults under it are filled in (object properties, array items, the union member it is).
+ */
+export function fillDefaults(node: DefaultsNode, value: unknown): unknown {
+  if (node.anyOf !== undefined) {
+    const v = value === undefined ? structuredClone(node.default) : value;
+    const member = node.anyOf.find((m) => isMember(m, v));
+    return member === undefined ? v : fillDefaults(member, v);
   }
+  const v = value === undefined && node.default !== undefined ? structuredClone(node.default) : value;
+  if (node.properties !== undefined && isObject(v)) {
+    for (const [k, p] of Object.entries(node.properties)) {
+      const filled = fillDefaults(p, v[k]);
+      if (filled !== undefined) v[k] = filled;
+    }
+  }
+  if (node.items !== undefined && Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = fillDefaults(node.items, v[i]);
+  }
+  return v;
 }
 
 /** A valid document with every default of the schema filled in (a new object; `json` is untouched). */
 export function withDefaults(json: unknown): ConfigFile {
   checkSchema(json);
-  return Value.Default(ConfigSchema, Value.Clone(json)) as ConfigFile;
+  return fillDefaults(DEFAULTS, structuredClone(json)) as ConfigFile;
 }
 
 /** The schema put a default there; a missing one is a bug in schema.ts, not user input. */

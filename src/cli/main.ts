@@ -3,7 +3,7 @@
 // Each command's module is imported when that command runs: `run` does not load `top`'s screen
 // code, and `stats` does not load the machine.
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../board/config.js';
+import { ConfigError, SchemaErrorsNotLoaded } from '../board/config.js';
 import { configFromArgs, RUN_USAGE } from './args.js';
 
 const USAGE = `Usage: nanoshare <command> [options]
@@ -22,13 +22,27 @@ function version(): string {
   return pkg.version;
 }
 
+/**
+ * `f()`, and if the compiled schema check refused the config, `f()` again once the module that
+ * says why is loaded (TypeBox: a valid config never loads it), so the error names the field.
+ */
+async function explained<T>(f: () => T | Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (!(e instanceof SchemaErrorsNotLoaded)) throw e;
+    await import('../board/schema-errors.js');
+    return f();
+  }
+}
+
 /** Entry point; resolves with the exit code. Bad input is exit code 2 with one line, never a stack trace. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
       case 'run': {
-        const cfg = configFromArgs(rest);
+        const cfg = await explained(() => configFromArgs(rest));
         if (cfg === 'help') {
           process.stdout.write(RUN_USAGE);
           return 0;
@@ -36,11 +50,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./run.js')).runMachine(cfg);
       }
       case 'stats':
-        return await (await import('./stats.js')).statsCommand(rest);
+        return await explained(async () => (await import('./stats.js')).statsCommand(rest));
       case 'top':
-        return await (await import('./top.js')).topCommand(rest);
+        return await explained(async () => (await import('./top.js')).topCommand(rest));
       case 'reboot':
-        return await (await import('./reboot.js')).rebootCommand(rest);
+        return await explained(async () => (await import('./reboot.js')).rebootCommand(rest));
       case '--version':
       case '-v':
         process.stdout.write(`nanoshare ${version()}\n`);
