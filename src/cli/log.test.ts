@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { logDestination } from './log.js';
+import { logDestination, runLogger } from './log.js';
 import { withTmpDir } from '../../test/lab.js';
 
 /** What one `ready` line looks like through a destination made for this format and terminal. */
@@ -35,5 +35,34 @@ describe('log format', () => {
     }
     expect(await logged('auto', true)).toContain('\x1b['); // colours for a terminal only
     expect(await logged('pretty', false)).not.toContain('\x1b[');
+  });
+
+  it('run\'s logger writes pino\'s lines for the levels let through, and nothing for the others', async () => {
+    const written = (level: string, format: 'json' | 'pretty'): Promise<string> =>
+      withTmpDir('obs-runlog', async (dir) => {
+        const path = join(dir, 'log');
+        const fd = openSync(path, 'w');
+        try {
+          const log = await runLogger(level, format, fd, false);
+          log.info({ a: 1 }, 'info line');
+          log.warn({ b: 2 }, 'warn line');
+          log.error({ c: 3 }, 'error line');
+        } finally {
+          closeSync(fd);
+        }
+        return readFileSync(path, 'utf8');
+      });
+    const lines = (await written('warn', 'json')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => [l.level, l.msg, l.pid, typeof l.time])).toEqual([
+      [40, 'warn line', process.pid, 'number'],
+      [50, 'error line', process.pid, 'number'],
+    ]);
+    expect([lines[0]!.b, lines[1]!.c]).toEqual([2, 3]);
+    expect((await written('info', 'json')).trim().split('\n')).toHaveLength(3);
+    expect(await written('silent', 'json')).toBe('');
+    expect(await written('error', 'json')).not.toContain('warn line');
+    const pretty = (await written('warn', 'pretty')).replace(/\x1b\[[0-9;]*m/g, ''); // eslint-disable-line no-control-regex
+    expect(pretty).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN \(\d+\): warn line\n/);
+    expect(pretty).not.toContain('info line');
   });
 });

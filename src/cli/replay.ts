@@ -7,7 +7,6 @@
 // so the same input gives the same output bytes. Nothing here reads the wall clock for the machine.
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { pino, type Logger } from 'pino';
 import type { MachineConfig } from '../board/config.js';
 import { buildMachine, describeGuests } from '../board/machine.js';
 import { framesFromCapture, replay } from '../board/replay.js';
@@ -19,7 +18,7 @@ import { ReplayLink } from '../link/replay.js';
 import { ManualClock } from '../machine/clock.js';
 import { Lifecycle } from '../host/lifecycle.js';
 import { summarize } from './stats.js';
-import { logDestination } from './log.js';
+import { runLogger, type RunLog } from './log.js';
 
 /** Largest input read (the file is read whole). */
 const MAX_INPUT_BYTES = 1 << 30;
@@ -52,7 +51,7 @@ export function readReplayInput(path: string): ReturnType<typeof framesFromCaptu
 }
 
 export async function runReplay(cfg: MachineConfig, path: string, pace: 'fast' | 'recorded'): Promise<number> {
-  const log: Logger = pino({ level: cfg.logLevel, base: { pid: process.pid } }, await logDestination(cfg.logFormat, 2, process.stderr.isTTY === true));
+  const log: RunLog = await runLogger(cfg.logLevel, cfg.logFormat, 2, process.stderr.isTTY === true);
   const input = readReplayInput(path);
   if (typeof input === 'string') {
     process.stderr.write(`nanoshare: ${input}\n`);

@@ -7,7 +7,6 @@
 // host network setup is undone (`--uplink` gets its addresses and routes back).
 // What only some runs use is imported when it is used (the metrics endpoint with prom-client and
 // node:http, the capture writers, the replay): a machine boots without loading it.
-import { pino, type Logger } from 'pino';
 import { formatIpv4, formatIpv4Cidr, formatMac } from '../wire/address.js';
 import type { ProbeOutcome } from '../net/index.js';
 import type { Server as HttpServer } from 'node:http';
@@ -24,12 +23,12 @@ import { Lifecycle } from '../host/lifecycle.js';
 import { buildMachine, describeGuests, type Machine } from '../board/machine.js';
 import { serveControl, defaultControlPath, ControlPathError, type ControlServer } from '../host/control.js';
 import { summarize } from './stats.js';
-import { logDestination } from './log.js';
+import { runLogger, type RunLog } from './log.js';
 
 export async function runMachine(cfg: MachineConfig): Promise<number> {
   // A capture as the cable: no device and no host side, a virtual clock (cli/replay.ts).
   if (cfg.link.kind === 'pcap') return (await import('./replay.js')).runReplay(cfg, cfg.link.path, cfg.link.pace);
-  const log: Logger = pino({ level: cfg.logLevel, base: { pid: process.pid } }, await logDestination(cfg.logFormat, 2, process.stderr.isTTY === true));
+  const log: RunLog = await runLogger(cfg.logLevel, cfg.logFormat, 2, process.stderr.isTTY === true);
   const life = new Lifecycle(log).install();
 
   // What is up so far; stop() takes down whatever of it exists, in order, once.

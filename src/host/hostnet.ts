@@ -55,7 +55,9 @@ export async function setupHostNet(cfg: MachineConfig, tap: string, tapExisted: 
         throw new HostNetError(`--bridge ${br}: no such interface (create it first: ip link add ${br} type bridge)`, 2);
       }
       if (info[0]?.linkinfo?.info_kind !== 'bridge') throw new HostNetError(`--bridge ${br}: not a bridge (it is ${info[0]?.linkinfo?.info_kind ?? 'a plain interface'})`, 2);
-      await ip(['link', 'set', 'dev', tap, 'master', br]);
+      // Joining the bridge and coming up in one `ip` (one netlink request: the master, then the
+      // flags): each `ip` run is a fork and an exec on the way to the first reply.
+      await ip(['link', 'set', 'dev', tap, 'master', br, 'up']);
       if (tapExisted) undo.push(() => ip(['link', 'set', 'dev', tap, 'nomaster']));
     } else if (cfg.uplink) {
       const bridge = uplinkBridgeName(tap);
@@ -65,7 +67,7 @@ export async function setupHostNet(cfg: MachineConfig, tap: string, tapExisted: 
         throw new HostNetError(`--uplink ${cfg.uplink}: ${(e as Error).message}`, e instanceof UplinkInputError ? 2 : 1);
       }
     }
-    await ip(['link', 'set', 'dev', tap, 'up']);
+    if (!cfg.bridge) await ip(['link', 'set', 'dev', tap, 'up']);
     if (tapExisted) undo.push(() => ip(['link', 'set', 'dev', tap, 'down']));
     if (cfg.hostIp && !cfg.bridge && !cfg.uplink) {
       const cidr = formatIpv4Cidr(cfg.hostIp);
