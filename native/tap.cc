@@ -8,7 +8,8 @@
 //             Opened with vnetHdr, every frame carries a struct virtio_net_hdr (IFF_VNET_HDR), so
 //             writeGso can hand the kernel one TCP super-segment for it to cut at gso_size (TSO:
 //             one write for up to 64 KiB instead of one per 1.5 KiB frame). Reads never carry GSO
-//             or partial checksums: no TUNSETOFFLOAD is made, so the kernel finishes frames first.
+//             or partial checksums: the offloads are cleared at open (TUNSETOFFLOAD 0), so the
+//             kernel finishes frames first.
 //   HrTimer - a one-shot CLOCK_MONOTONIC timerfd on the main loop, for sub-millisecond deadlines.
 // Each libuv handle lives on the heap and frees itself in its close callback, so a JS object
 // can be collected (or closed from inside its own callback) while libuv still owns the handle.
@@ -134,6 +135,14 @@ int OpenTap(Napi::Env env, const std::string& name, bool vnetHdr, std::string* a
                            "cannot create TAP " + name + " (is it a non-TAP interface, or an invalid name?)");
     }
     throw MakeErrnoError(env, err, "cannot create TAP " + name);
+  }
+  // A persistent TAP keeps the offloads its last owner asked for (QEMU sets CSUM and TSO): then
+  // the kernel would hand us partial checksums and GSO frames, which this reader does not take.
+  // No offloads: every frame read is whole and checksummed. (Writes may still carry GSO.)
+  if (ioctl(fd, TUNSETOFFLOAD, 0UL) < 0) {
+    int err = errno;
+    close(fd);
+    throw MakeErrnoError(env, err, "cannot clear the offloads of TAP " + name);
   }
   int hdrLen = static_cast<int>(kVnetHdrLen);
   if (vnetHdr && ioctl(fd, TUNSETVNETHDRSZ, &hdrLen) < 0) {

@@ -28,7 +28,11 @@ export interface Link {
   readonly name: string;
   /** Largest frame payload (IP MTU); frames are at most mtu + 18 bytes with a VLAN tag. */
   readonly mtu: number;
-  /** Hand one frame to the wire. Returns false when the link dropped it (counted in stats). */
+  /**
+   * Hand one frame to the wire. Returns false when the link dropped it (counted in stats). Between
+   * hold() and flush() true may mean "taken to be written with others": if the OS then refuses
+   * the write, the link counts the frames in its own txDropped (the caller has counted them sent).
+   */
   send(frame: Uint8Array): boolean;
   /**
    * Optional batching around several send() calls (the NIC's drain): after hold(), the link may

@@ -57,7 +57,7 @@ class FakeTap implements NativeTap {
     if (n > 0) this.onFrames(n);
   }
   write(frame: Uint8Array): boolean {
-    if (!this.accept) return false;
+    if (!this.accept || this.closed > 0) return false; // as the addon: a closed TAP takes nothing
     this.written.push(frame);
     return true;
   }
@@ -292,6 +292,54 @@ describe('TapLink TSO over a fake addon (link/tso.ts)', () => {
     expect(link.stats).toMatchObject({ txFrames: 5, txDropped: 0, txTsoWrites: 0 });
   });
 
+  it('a frame that meets the ETSO fallback is written behind the run it interrupted, never after later frames', () => {
+    const link = TapLink.withAddon(gsoAddon, 'nstap0');
+    const tap = FakeTap.last as FakeGsoTap;
+    link.attach(recorder());
+    tap.writeGso = () => {
+      throw Object.assign(new Error('Invalid argument'), { code: 'EINVAL' });
+    };
+    const a = stream(2, 1000);
+    const b = stream(2, 1000, 1000, { dstPort: 40001, seq: 5, ident: 9 });
+    link.hold();
+    for (const f of [...a, ...b]) link.send(f);
+    link.flush();
+    expect(tap.written).toEqual([...a, ...b]);
+  });
+
+  it('a device error on a super-segment is reported as it is, its segments dropped, and TSO stays on', () => {
+    const link = TapLink.withAddon(gsoAddon, 'nstap0');
+    const tap = FakeTap.last as FakeGsoTap;
+    const rx = recorder();
+    link.attach(rx);
+    tap.writeGso = () => {
+      throw Object.assign(new Error('File descriptor in bad state'), { code: 'EBADFD' });
+    };
+    const segs = stream(3, 1000);
+    link.hold();
+    for (const f of segs) link.send(f);
+    link.flush();
+    expect(rx.errors.map((e) => (e as TapError).code)).toEqual(['EBADFD']);
+    expect(link.tso).toBe(true);
+    expect(tap.written).toEqual([]);
+    expect(link.stats).toMatchObject({ txFrames: 0, txDropped: 3 });
+  });
+
+  it('a link closed by an error event while it writes a run holds nothing after: the next frame is refused, not held', () => {
+    const link = TapLink.withAddon(gsoAddon, 'nstap0');
+    const tap = FakeTap.last as FakeGsoTap;
+    link.attach({ onFrames: () => {}, onError: () => link.close() }); // as a reattaching link does on a gone device
+    tap.writeGso = () => {
+      throw Object.assign(new Error('gone'), { code: 'EBADFD' });
+    };
+    const a = stream(2, 1000);
+    const next = segment({ payload: new Uint8Array(100), seq: 1, ident: 1, dstPort: 9 });
+    link.hold();
+    for (const f of a) link.send(f);
+    expect(link.send(next)).toBe(false);
+    expect(link.stats).toMatchObject({ txFrames: 0, txDropped: 3 });
+  });
+
   it('close() writes what is held first', () => {
     const segs = stream(3, 1000);
     const { tap } = sendHeld(segs, { close: true });
@@ -424,6 +472,32 @@ const skipSystem = skipLab();
 const TAP = 'nstap-t0';
 const PEER_IP = '10.99.0.2';
 const PEER_MAC = '02:4e:53:99:00:02';
+
+const skipOffload = skipLab(['python3']);
+
+describe.skipIf(skipOffload)('a persistent TAP left with offloads on (system)', () => {
+  it('is opened with its offloads cleared: the frames read carry whole checksums, not partial ones', async () => {
+    const ns = Netns.create('tapoff');
+    try {
+      const name = 'nstap-o0';
+      ns.exec(['ip', 'tuntap', 'add', 'dev', name, 'mode', 'tap']);
+      // What QEMU leaves: TUNSETIFF (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR), TUNSETOFFLOAD (CSUM | TSO4).
+      ns.exec(['python3', '-c', [
+        'import fcntl, os, struct',
+        "fd = os.open('/dev/net/tun', os.O_RDWR)",
+        `fcntl.ioctl(fd, 0x400454ca, struct.pack('16sH', b'${name}', 0x0002 | 0x1000 | 0x4000))`,
+        'fcntl.ioctl(fd, 0x400454d0, 3)',
+        'os.close(fd)',
+      ].join('\n')]);
+      const out = ns.exec([process.execPath, `${repoRoot}test/tap-offload-child.mjs`, name], { timeoutMs: 10_000 });
+      const lines = out.trim().split('\n');
+      expect(lines, out).toContain('tcp checksum ok'); // the SYN (and its retries)
+      expect(lines, out).not.toContain('tcp checksum bad');
+    } finally {
+      await ns.delete();
+    }
+  }, 30_000);
+});
 
 describe.skipIf(skipSystem)('a TAP in its own network namespace (system)', () => {
   let ns: Netns | undefined;

@@ -138,6 +138,8 @@ const MIN_MTU = 68;
 const MAX_MTU = 65535;
 
 const EMPTY = new Uint8Array(0);
+/** What a kernel says when it will not take a super-segment (virtio_net_hdr_to_skb, tun_get_user). */
+const TSO_REFUSED = new Set(['EINVAL', 'EOPNOTSUPP', 'EMSGSIZE', 'EPROTO']);
 
 /** A Link over a Linux TAP device. */
 export class TapLink implements Link {
@@ -226,7 +228,9 @@ export class TapLink implements Link {
         }
         this.writeHeld(); // order on the wire is the order of send()
       }
-      if (hdrLen > 0) return this.holdSegment(frame, hdrLen);
+      // writeHeld may have turned TSO off or (through an error event) closed the link: then this
+      // frame is written now, behind the ones just written, never held past later frames.
+      if (hdrLen > 0 && this.holding) return this.holdSegment(frame, hdrLen);
     }
     return this.write(frame);
   }
@@ -268,9 +272,18 @@ export class TapLink implements Link {
     try {
       ok = this.tap.writeGso!(this.gsoHead, hdrLen, held, n, held[0]!.length - hdrLen);
     } catch (err) {
-      // Not a full queue (that is `false`): the kernel refused the super-segment itself (EINVAL
-      // from an older or stricter virtio_net_hdr check). Say so once, stop joining, and send
-      // these segments one by one, so the flow does not stall retransmitting what is refused.
+      const e = TapError.from(err);
+      if (!TSO_REFUSED.has(e.code)) {
+        // The device failed (gone, out of memory): what any write would meet. Reported as it
+        // is (a reattaching link acts on it), the segments counted as dropped, TSO kept.
+        for (let i = 0; i < n; i++) held[i] = EMPTY;
+        this.unsend(n * hdrLen + payload, n);
+        this.rx?.onError(e);
+        return;
+      }
+      // The kernel refused the super-segment itself (an older or stricter virtio_net_hdr
+      // check). Say so once, stop joining, and send these segments one by one, so the flow
+      // does not stall retransmitting what is refused.
       this.tsoOn = false;
       this.holding = false;
       this.rx?.onError(new TapError('ETSO', `TAP ${this.name}: the kernel refused a TSO super-segment (${(err as Error).message}); writing frame by frame`, { cause: err }));

@@ -2,7 +2,7 @@
 // back the very segments that were joined (checked against tso-testing's model of tcp_gso_segment).
 import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { ACK, kernelCut, PSH, segment, stream } from './tso-testing.js';
+import { ACK, fixChecksums, kernelCut, PSH, segment, stream } from './tso-testing.js';
 import { TSO_HEAD_MAX, tsoContinues, tsoHead, tsoHeaderLen } from './tso.js';
 
 const HDR = 54; // Ethernet 14 + IPv4 20 + TCP 20
@@ -41,6 +41,21 @@ describe('tsoHeaderLen: which segments TSO may carry', () => {
     expect(tsoHeaderLen(segment({ payload: new Uint8Array(10), seq: 1, ident: 1, options: opts }))).toBe(HDR + 12);
   });
 
+  it('refuses a segment whose IPv4 or TCP checksum is wrong: the kernel would send it out right', () => {
+    const badIp = data.slice();
+    badIp[24] ^= 0xff;
+    expect(tsoHeaderLen(badIp)).toBe(0);
+    const badTcp = data.slice();
+    badTcp[51] ^= 0x01;
+    expect(tsoHeaderLen(badTcp)).toBe(0);
+    const badPayload = data.slice();
+    badPayload[HDR + 50] ^= 0x80;
+    expect(tsoHeaderLen(badPayload)).toBe(0);
+    const [a, b] = stream(2, 1000);
+    b![HDR + 999] ^= 1; // the second of a run, corrupt: not joined to the first
+    expect(joinable([a!, b!])).toBe(1);
+  });
+
   it('refuses SYN, FIN, RST, URG, CWR/ECE and a bare ACK', () => {
     for (const flags of [0x02, 0x12, 0x11, 0x14, 0x04, 0x30, 0x90, 0x50, 0x01]) {
       expect(tsoHeaderLen(segment({ payload: new Uint8Array(10), seq: 1, ident: 1, flags })), `flags ${flags}`).toBe(0);
@@ -49,9 +64,11 @@ describe('tsoHeaderLen: which segments TSO may carry', () => {
   });
 
   it('refuses fragments, other protocols, IPv4 options, VLAN tags, other EtherTypes and short or padded frames', () => {
+    // Checksums made right again after each edit, so only the edited field can be the reason.
     const edit = (i: number, v: number): Uint8Array => {
       const f = data.slice();
       f[i] = v;
+      fixChecksums(f);
       return f;
     };
     expect(tsoHeaderLen(segment({ payload: new Uint8Array(100), seq: 1, ident: 1, fragment: 0x2000 }))).toBe(0); // MF
@@ -117,15 +134,13 @@ describe('tsoContinues: one flow, back to back', () => {
       ['ttl', segment({ ...base, ttl: 63 })],
       ['options', segment({ ...base, options: new Uint8Array([1, 1, 1, 1]) })],
     ];
-    const mac = segment(base);
-    mac[0] = 0x04;
-    changed.push(['dst MAC', mac]);
-    const tos = segment(base);
-    tos[15] = 0x10;
-    changed.push(['TOS', tos]);
-    const urg = segment(base);
-    urg[53] = 1;
-    changed.push(['urgent pointer', urg]);
+    const edited = (i: number, v: number): Uint8Array => {
+      const f = segment(base);
+      f[i] = v;
+      fixChecksums(f);
+      return f;
+    };
+    changed.push(['dst MAC', edited(0, 0x04)], ['TOS', edited(15, 0x10)], ['urgent pointer', edited(53, 1)]);
     expect(joinable([a!, segment(base)])).toBe(2);
     for (const [what, f] of changed) expect(joinable([a!, f]), what).toBe(1);
   });

@@ -10,7 +10,9 @@
 // exactly gso_size bytes, sequence numbers back to back and IPv4 idents counting up by one (the
 // kernel numbers the segments that way), and every other header byte equal to the first's.
 // Checksums are the kernel's to fill in (VIRTIO_NET_HDR_F_NEEDS_CSUM): it trusts the pseudo-header
-// sum in the TCP checksum field and sums each segment itself.
+// sum in the TCP checksum field and sums each segment itself. So a segment is joined only when
+// its own IPv4 and TCP checksums are right: the kernel's would be right whatever the guest sent,
+// and a segment sent corrupt must reach the wire corrupt, as the capture shows it.
 import { foldChecksum, internetChecksum, onesComplementSum } from '../wire/checksum.js';
 
 const ETH = 14;
@@ -28,8 +30,8 @@ export const TSO_HEAD_MAX = TCP + 60;
 
 /**
  * Length of the headers (Ethernet, IPv4, TCP with options) when `frame` is a segment TSO may
- * carry, else 0: untagged IPv4 without options or fragmentation, TCP, flags ACK or ACK|PSH, and
- * at least one byte of payload. Reads only; never throws.
+ * carry, else 0: untagged IPv4 without options or fragmentation, TCP, flags ACK or ACK|PSH, at
+ * least one byte of payload, and valid IPv4 and TCP checksums. Reads only; never throws.
  */
 export function tsoHeaderLen(frame: Uint8Array): number {
   if (frame.length < TCP + 21) return 0;
@@ -42,6 +44,8 @@ export function tsoHeaderLen(frame: Uint8Array): number {
   // The IPv4 total length must cover the TCP header and say where the payload ends: Ethernet
   // padding past it is not payload, and a length past the frame is not a segment to join.
   if (hdrLen < TCP + 20 || ipEnd !== frame.length || ipEnd <= hdrLen) return 0;
+  if (internetChecksum(frame, 0, IP, TCP) !== 0) return 0;
+  if (internetChecksum(frame, onesComplementSum(frame, 6 + ipEnd - TCP, IP + 12, TCP), TCP, ipEnd) !== 0) return 0;
   return hdrLen;
 }
 

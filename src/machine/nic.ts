@@ -138,34 +138,37 @@ export class Nic {
     let sent = false;
     const link = this.link;
     this.beginTx();
-    while (!this.tx.isEmpty()) {
-      if (this.lineRateBps > 0) {
-        const now = this.clock.now();
-        if (this.txBusyUntil > now) {
-          this.txTimer = this.clock.at(this.txBusyUntil, () => {
-            this.txTimer = undefined;
-            this.txBacklogged = true; // the ring was waiting for the wire, not idle
-            this.drainTx();
-          });
-          break;
+    try {
+      while (!this.tx.isEmpty()) {
+        if (this.lineRateBps > 0) {
+          const now = this.clock.now();
+          if (this.txBusyUntil > now) {
+            this.txTimer = this.clock.at(this.txBusyUntil, () => {
+              this.txTimer = undefined;
+              this.txBacklogged = true; // the ring was waiting for the wire, not idle
+              this.drainTx();
+            });
+            break;
+          }
+          // Back to back while backlogged: a late wake-up does not lose wire time, the frames
+          // that should have left meanwhile leave now. After an idle wire, start from now.
+          const start = this.txBacklogged ? this.txBusyUntil : now;
+          const frame = this.tx.peek()!;
+          this.txBusyUntil = start + ((frame.length + WIRE_OVERHEAD_BYTES) * 8 * 1e6) / this.lineRateBps;
+          this.txBacklogged = false;
         }
-        // Back to back while backlogged: a late wake-up does not lose wire time, the frames
-        // that should have left meanwhile leave now. After an idle wire, start from now.
-        const start = this.txBacklogged ? this.txBusyUntil : now;
-        const frame = this.tx.peek()!;
-        this.txBusyUntil = start + ((frame.length + WIRE_OVERHEAD_BYTES) * 8 * 1e6) / this.lineRateBps;
-        this.txBacklogged = false;
+        const frame = this.tx.shift()!;
+        if (link.send(frame)) {
+          this.counters.txFrames++;
+          this.counters.txBytes += frame.length;
+        } else {
+          this.counters.txLinkDropped++;
+        }
+        sent = true;
       }
-      const frame = this.tx.shift()!;
-      if (link.send(frame)) {
-        this.counters.txFrames++;
-        this.counters.txBytes += frame.length;
-      } else {
-        this.counters.txLinkDropped++;
-      }
-      sent = true;
+    } finally {
+      this.endTx();
     }
-    this.endTx();
     if (sent && this.lineRateBps > 0) this.raise(NicIrq.TxDone);
   }
 

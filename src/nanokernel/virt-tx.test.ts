@@ -211,6 +211,16 @@ describe('VirtTx bounds', () => {
     }
   });
 
+  it('flushes the link even when a run ends in a throw, so no frame stays held', () => {
+    const { gpos, link, sw, tx } = setup();
+    const calls: string[] = [];
+    Object.assign(link, { hold: () => calls.push('hold'), flush: () => calls.push('flush') });
+    sw.observer = { tx: () => { throw new Error('observer failed'); } };
+    gpos.enqueueTx(udp(HOST.mac, GPOS.mac, GPOS.ip, HOST.ip));
+    expect(() => tx.pump()).toThrow('observer failed');
+    expect(calls).toEqual(['hold', 'flush']);
+  });
+
   it('keeps at most `feed` frames in the NIC, and is not pending while the NIC holds that many', () => {
     // 8 kbit/s: a 60-byte frame holds the wire for ~84 ms, so frames wait in the NIC's ring.
     const { gpos, nic, clock, tx } = setup({ feed: 2 }, { lineRateBps: 8000 }, undefined, 16);

@@ -57,18 +57,21 @@ export class VirtTx {
     let budget = this.opts.budget;
     const nic = this.nic;
     nic.beginTx(); // the frames of one pump may leave together (TSO at a TAP)
-    while (budget-- > 0 && nic.txSpace() > 0 && nic.txPending() < this.opts.feed) {
-      const port = policy.select(now);
-      if (!port) break;
-      const frame = port.tx.shift()!;
-      port.bucket?.consume(frame.length);
-      if (port.wantTxSpace && port.tx.length <= port.tx.capacity >> 1) {
-        port.wantTxSpace = false;
-        port.line.raise(Irq.TxSpace);
+    try {
+      while (budget-- > 0 && nic.txSpace() > 0 && nic.txPending() < this.opts.feed) {
+        const port = policy.select(now);
+        if (!port) break;
+        const frame = port.tx.shift()!;
+        port.bucket?.consume(frame.length);
+        if (port.wantTxSpace && port.tx.length <= port.tx.capacity >> 1) {
+          port.wantTxSpace = false;
+          port.line.raise(Irq.TxSpace);
+        }
+        this.forward(port, frame);
       }
-      this.forward(port, frame);
+    } finally {
+      nic.endTx(); // whatever happened, nothing stays held in the link
     }
-    nic.endTx();
     this.armRateTimer(now);
   }
 

@@ -86,6 +86,16 @@ describe('the sum over any range', () => {
     },
   );
 
+  it('sums a resizable buffer right after it grew (the word view is made again)', () => {
+    const ab = new ArrayBuffer(256, { maxByteLength: 4096 });
+    const buf = new Uint8Array(ab); // length-tracking: grows with the buffer
+    buf.fill(0x11);
+    expect(internetChecksum(buf, 0, 0, 256)).toBe(reference(buf, 0, 0, 256));
+    ab.resize(2048);
+    buf.fill(0x22, 256);
+    expect(internetChecksum(buf, 0, 0, 2048)).toBe(reference(buf, 0, 0, 2048));
+  });
+
   it('sums long runs of 0xff words without losing carries', () => {
     const b = new Uint8Array(65536).fill(0xff);
     expect(internetChecksum(b)).toBe(reference(b, 0, 0, b.length));

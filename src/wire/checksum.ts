@@ -58,7 +58,8 @@ function wideSum(buf: Uint8Array, initial: number, from: number, to: number): nu
     i += 2;
   }
   const ab = buf.buffer;
-  if (ab !== wideBuffer) {
+  // A resizable or growable buffer may have changed length since its view was made.
+  if (ab !== wideBuffer || wideWords.length !== ab.byteLength >>> 2) {
     wideBuffer = ab;
     wideWords = new Uint32Array(ab, 0, ab.byteLength >>> 2);
   }
