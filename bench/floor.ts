@@ -12,6 +12,8 @@
 // nanoshare also the rtos control task's lateness per phase and the garbage collector's scavenges
 // and pause time per million frames (from --trace-gc), and a soak: the gpos flooded for
 // --flood-seconds (60 in the full run) with the rtos's lateness and RSS read after it.
+// `--boot-only`: only exec to the first reply and RSS after boot, nanoshare booted --rounds times
+// (10 unless given) in the same lab and the same way; seconds instead of minutes.
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -46,20 +48,24 @@ export interface FloorOptions {
   /** Seconds of the soak flood of the gpos (RSS, lateness and GC after it). */
   floodSeconds: number;
   window: number;
+  /** Boot nanoshare `rounds` times and report exec to first reply and RSS after boot only. */
+  bootOnly: boolean;
 }
 
-const DEFAULTS: FloorOptions = { json: false, rounds: 3, lowCount: 500, userCount: 20, rateSeconds: 3, floodSeconds: 60, window: 32 };
+const DEFAULTS: FloorOptions = { bootOnly: false, json: false, rounds: 3, lowCount: 500, userCount: 20, rateSeconds: 3, floodSeconds: 60, window: 32 };
 
-/** `--json`, `--rounds N`, `--low-count N`, `--user-count N`, `--rate-seconds S`, `--flood-seconds S`, `--window N`. */
+/** `--json`, `--boot-only`, `--rounds N`, `--low-count N`, `--user-count N`, `--rate-seconds S`, `--flood-seconds S`, `--window N`. */
 export function parseFloorArgs(argv: readonly string[]): FloorOptions {
-  return parseBenchFlags('floor', argv, DEFAULTS, {
+  const o = parseBenchFlags('floor', argv, DEFAULTS, {
     '--rounds': 'rounds', '--low-count': 'lowCount', '--user-count': 'userCount',
     '--rate-seconds': 'rateSeconds', '--flood-seconds': 'floodSeconds', '--window': 'window',
-  });
+  }, { '--boot-only': 'bootOnly' });
+  if (o.bootOnly && !argv.some((a) => a === '--rounds' || a.startsWith('--rounds='))) o.rounds = 10;
+  return o;
 }
 
-/** `--json` and positive numeric flags (`--flag N` or `--flag=N`) over `defaults`; BenchArgError names a bad one. */
-export function parseBenchFlags<T extends { json: boolean }>(bench: string, argv: readonly string[], defaults: T, numeric: Record<string, keyof T>): T {
+/** `--json`, the `booleans` and positive numeric flags (`--flag N` or `--flag=N`) over `defaults`; BenchArgError names a bad one. */
+export function parseBenchFlags<T extends { json: boolean }>(bench: string, argv: readonly string[], defaults: T, numeric: Record<string, keyof T>, booleans: Record<string, keyof T> = {}): T {
   const o: T = { ...defaults };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -67,9 +73,14 @@ export function parseBenchFlags<T extends { json: boolean }>(bench: string, argv
       o.json = true;
       continue;
     }
+    const on = booleans[a];
+    if (on) {
+      (o as Record<keyof T, unknown>)[on] = true;
+      continue;
+    }
     const [flag, inline] = a.split('=', 2) as [string, string | undefined];
     const key = numeric[flag];
-    if (!key) throw new BenchArgError(`bench ${bench}: unknown flag ${JSON.stringify(a)} (known: --json, ${Object.keys(numeric).join(', ')})`);
+    if (!key) throw new BenchArgError(`bench ${bench}: unknown flag ${JSON.stringify(a)} (known: ${['--json', ...Object.keys(booleans), ...Object.keys(numeric)].join(', ')})`);
     const v = Number(inline ?? argv[++i]);
     if (!Number.isFinite(v) || v <= 0) throw new BenchArgError(`bench ${bench}: ${flag}: expected a positive number, got ${JSON.stringify(inline ?? argv[i])}`);
     (o as Record<keyof T, unknown>)[key] = v;
@@ -509,6 +520,36 @@ export function report(o: FloorOptions, s: Summary, sk: Soak, load: { before: nu
   return out.join('\n') + '\n';
 }
 
+/** `--boot-only`: nanoshare booted o.rounds times as the full run boots it; exec to first reply and RSS after boot. */
+async function bootOnly(lab: Lab, before: number[]): Promise<number> {
+  const boots: Array<{ bootMs: number; rssBootMb: number }> = [];
+  for (let i = 0; i < lab.o.rounds; i++) {
+    const { m, bootMs } = await bootNanoshare(lab, []);
+    boots.push({ bootMs, rssBootMb: rssMb(m.child.pid) });
+    await m.stop();
+  }
+  const load = { before, after: loadavg() };
+  const bootMs = boots.map((b) => b.bootMs);
+  const rss = boots.map((b) => b.rssBootMb);
+  const out: string[] = [];
+  out.push(`nanoshare bench floor --boot-only: ${boots.length} boots, one after the other, medians (min-max)`);
+  out.push(`machine: ${cpus().length} cpus, load average ${load.before.map((x) => x.toFixed(2)).join(' ')} before, ${load.after.map((x) => x.toFixed(2)).join(' ')} after`);
+  out.push('');
+  out.push(table([
+    ['responder', 'exec to 1st reply ms', 'RSS after boot MB'],
+    ['nanoshare rtos', `${f(median(bootMs), 1)} (${f(Math.min(...bootMs), 1)}-${f(Math.max(...bootMs), 1)})`, `${f(median(rss), 1)} (${f(Math.min(...rss), 1)}-${f(Math.max(...rss), 1)})`],
+  ]));
+  out.push('');
+  out.push(`${median(bootMs) < 150 ? 'met    ' : 'MISSED '} exec to first reply < 150 ms (${f(median(bootMs), 1)})`);
+  out.push(`${median(rss) < 64 ? 'met    ' : 'MISSED '} RSS after boot < 64 MB (${f(median(rss), 1)})`);
+  const text = out.join('\n') + '\n';
+  if (lab.o.json) {
+    process.stdout.write(JSON.stringify({ options: lab.o, cpus: cpus().length, load, boots }, null, 2) + '\n');
+    process.stderr.write(text);
+  } else process.stdout.write(text);
+  return 0;
+}
+
 export async function benchFloor(argv: readonly string[] = []): Promise<number> {
   let o: FloorOptions;
   try {
@@ -533,6 +574,7 @@ export async function benchFloor(argv: readonly string[] = []): Promise<number> 
   const before = loadavg();
   try {
     setUpLab(ns, peer);
+    if (o.bootOnly) return await bootOnly(lab, before);
     const rounds: Array<Record<RowName, RoundRow>> = [];
     const late: PhaseLateness[][] = [];
     for (let i = 0; i < o.rounds; i++) {
