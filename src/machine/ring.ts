@@ -10,12 +10,15 @@ export const RING_INITIAL_SLOTS = 4;
 
 export class Ring<T> {
   private slots: (T | undefined)[];
+  /** slots.length, kept in a field of its own: the hot path compares with it as it did with the capacity. */
+  private size: number;
   private head = 0;
   private count = 0;
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring capacity must be a positive integer, got ${capacity}`);
-    this.slots = new Array<T | undefined>(Math.min(capacity, RING_INITIAL_SLOTS)).fill(undefined);
+    this.size = Math.min(capacity, RING_INITIAL_SLOTS);
+    this.slots = new Array<T | undefined>(this.size).fill(undefined);
   }
 
   get length(): number {
@@ -24,7 +27,7 @@ export class Ring<T> {
 
   /** Slots allocated now (between min(capacity, RING_INITIAL_SLOTS) and capacity). */
   get allocated(): number {
-    return this.slots.length;
+    return this.size;
   }
 
   isEmpty(): boolean {
@@ -37,14 +40,12 @@ export class Ring<T> {
 
   /** Append; false (and nothing stored) when full. */
   push(item: T): boolean {
-    const size = this.slots.length;
-    if (this.count === size) {
-      if (size === this.capacity) return false;
+    if (this.count === this.size) {
+      if (this.size === this.capacity) return false;
       this.grow();
     }
-    const slots = this.slots;
-    const at = this.head + this.count; // < 2 * slots.length: a subtraction, not a division
-    slots[at < slots.length ? at : at - slots.length] = item;
+    const at = this.head + this.count; // < 2 * size: a subtraction, not a division
+    this.slots[at < this.size ? at : at - this.size] = item;
     this.count++;
     return true;
   }
@@ -56,11 +57,10 @@ export class Ring<T> {
    */
   shift(): T | undefined {
     if (this.count === 0) return undefined;
-    const slots = this.slots;
-    const item = slots[this.head];
-    slots[this.head] = undefined;
+    const item = this.slots[this.head];
+    this.slots[this.head] = undefined;
     if (--this.count === 0) this.head = 0;
-    else if (++this.head === slots.length) this.head = 0;
+    else if (++this.head === this.size) this.head = 0;
     return item;
   }
 
@@ -76,12 +76,14 @@ export class Ring<T> {
   /** Twice the slots (at most `capacity`), the items moved to the front in order. */
   private grow(): void {
     const old = this.slots;
-    const next = new Array<T | undefined>(Math.min(this.capacity, old.length * 2)).fill(undefined);
+    const size = Math.min(this.capacity, this.size * 2);
+    const next = new Array<T | undefined>(size).fill(undefined);
     for (let i = 0; i < this.count; i++) {
       const at = this.head + i;
-      next[i] = old[at < old.length ? at : at - old.length];
+      next[i] = old[at < this.size ? at : at - this.size];
     }
     this.slots = next;
+    this.size = size;
     this.head = 0;
   }
 }
