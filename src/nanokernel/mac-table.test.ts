@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import { writeMac, type Mac } from '../wire/address.js';
-import { MacTable } from './mac-table.js';
+import { MacTable, macHigh, macHighAt, macLow, macLowAt } from './mac-table.js';
 
 const mac = fc.integer({ min: 0, max: 2 ** 48 - 1 });
 // Few distinct keys, so sets, overwrites and deletes meet each other and probe runs collide.
@@ -74,5 +74,19 @@ describe('MacTable', () => {
     for (let i = 0; i < 1000; i += 2) expect(t.delete(0x02_4e_53_00_00_00 + i * 7919)).toBe(true);
     for (let i = 0; i < 1000; i++) expect(t.get(0x02_4e_53_00_00_00 + i * 7919)).toBe(i % 2 === 0 ? undefined : i);
     expect(t.size).toBe(500);
+  });
+});
+
+describe('MAC halves', () => {
+  test.prop([mac])('the high and low 24 bits, of a number or read in place, put back together make the MAC', (m) => {
+    const b = bytesOf(m);
+    expect([macHighAt(b, 3), macLowAt(b, 3)]).toEqual([macHigh(m), macLow(m)]);
+    expect(macHigh(m) * 2 ** 24 + macLow(m)).toBe(m);
+    expect(macHigh(m)).toBeLessThan(2 ** 24);
+    expect(macLow(m)).toBeLessThan(2 ** 24);
+  });
+
+  it('splits at the third byte', () => {
+    expect([macHigh(0x0a0b0c_0d0e0f), macLow(0x0a0b0c_0d0e0f)]).toEqual([0x0a0b0c, 0x0d0e0f]);
   });
 });

@@ -9,6 +9,29 @@ import type { Mac } from '../wire/address.js';
 const HALF = 0x100_0000; // 2^24
 const EMPTY = -1;
 
+/**
+ * A MAC's high 24 bits: a small integer (a 48-bit MAC is a boxed number on the heap). `| 0` makes
+ * it an int32 even where the division's result is a double, so a field holding it is not boxed.
+ */
+export function macHigh(mac: Mac): number {
+  return Math.floor(mac / HALF) | 0;
+}
+
+/** A MAC's low 24 bits (an int32, as macHigh). */
+export function macLow(mac: Mac): number {
+  return mac % HALF | 0;
+}
+
+/** The high 24 bits of the MAC in buf[off..off+6), read in place (the caller guarantees the bytes). */
+export function macHighAt(buf: Uint8Array, off: number): number {
+  return (buf[off]! << 16) | (buf[off + 1]! << 8) | buf[off + 2]!;
+}
+
+/** The low 24 bits of the MAC in buf[off..off+6). */
+export function macLowAt(buf: Uint8Array, off: number): number {
+  return (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!;
+}
+
 function hash(hi: number, lo: number, shift: number): number {
   return Math.imul(hi ^ Math.imul(lo, 0x85eb_ca6b), 0x9e37_79b1) >>> shift;
 }
@@ -37,20 +60,20 @@ export class MacTable<T> {
 
   /** The value for the MAC in buf[off..off+6) (the caller guarantees the bytes). */
   getAt(buf: Uint8Array, off: number): T | undefined {
-    return this.find((buf[off]! << 16) | (buf[off + 1]! << 8) | buf[off + 2]!, (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!);
+    return this.find(macHighAt(buf, off), macLowAt(buf, off));
   }
 
   get(mac: Mac): T | undefined {
-    return this.find(Math.floor(mac / HALF), mac % HALF);
+    return this.find(macHigh(mac), macLow(mac));
   }
 
   has(mac: Mac): boolean {
-    return this.slot(Math.floor(mac / HALF), mac % HALF) >= 0;
+    return this.slot(macHigh(mac), macLow(mac)) >= 0;
   }
 
   set(mac: Mac, value: T): void {
-    const h = Math.floor(mac / HALF);
-    const l = mac % HALF;
+    const h = macHigh(mac);
+    const l = macLow(mac);
     const at = this.slot(h, l);
     if (at >= 0) {
       this.vals[at] = value;
@@ -66,7 +89,7 @@ export class MacTable<T> {
   }
 
   delete(mac: Mac): boolean {
-    let i = this.slot(Math.floor(mac / HALF), mac % HALF);
+    let i = this.slot(macHigh(mac), macLow(mac));
     if (i < 0) return false;
     this.count--;
     // Backward shift: pull later entries of the probe run into the hole, so lookups never need

@@ -89,7 +89,7 @@ export class VirtTx {
   /** Source check, then local delivery and/or the NIC. */
   private forward(port: Port, frame: Uint8Array): void {
     const sw = this.sw;
-    const verdict = checkSource(port, frame);
+    const verdict = checkSource(port, frame, sw);
     if (verdict !== 'ok') {
       sw.drop(verdict === 'spoofed-mac' ? 'txSpoofedMac' : verdict === 'spoofed-ip' ? 'txSpoofedIp' : 'txMalformed', frame, port);
       return;
