@@ -6,10 +6,10 @@
 // (a closed timerfd must never turn a clean stop into a crash).
 // The machine reads this clock 10-13 times per frame (unit accounting, quanta, timers), so a
 // read allocates no BigInt: performance.now() is the same CLOCK_MONOTONIC (libuv's hrtime) as a
-// double, and timer deadlines go to the timerfd as microseconds in a double too. A unit may
-// cancel and set several timers (the guest's, the stack's poll, the rate limiter); the timerfd is
-// re-armed once, when the current callback ends (a microtask), not per call: one system call
-// where there were two or three per frame.
+// double, and timer deadlines go to the timerfd as microseconds in a double too. The timerfd is
+// re-armed only for a deadline earlier than the one it holds: a cancelled timer leaves it armed
+// (it wakes once for nothing and is armed for the next), so a unit that cancels a timer and sets
+// a later one, as a guest does per frame, makes no system call and allocates nothing for it.
 import { performance } from 'node:perf_hooks';
 import type { Clock, TimerHandle } from '../machine/clock.js';
 import { HrTimer } from '../link/hrtimer.js';
@@ -31,11 +31,6 @@ export class SystemClock implements Clock {
   private hr: HrTimer | undefined;
   private fallback: ReturnType<typeof setTimeout> | undefined;
   private armedAt: number | undefined;
-  private armQueued = false;
-  private readonly armQueuedTask = (): void => {
-    this.armQueued = false;
-    if (!this.closed) this.arm();
-  };
   private closed = false;
   readonly highResolution: boolean;
 
@@ -78,14 +73,14 @@ export class SystemClock implements Clock {
     let i = this.timers.length;
     while (i > 0 && this.timers[i - 1]!.at > atUs) i--;
     this.timers.splice(i, 0, e);
-    if (i === 0) this.rearm();
+    if (i === 0 && (this.armedAt === undefined || atUs < this.armedAt)) this.arm();
     return {
       cancel: () => {
         if (e.cancelled) return;
         e.cancelled = true;
         const idx = this.timers.indexOf(e);
         if (idx >= 0) this.timers.splice(idx, 1);
-        if (idx === 0) this.rearm();
+        // Left armed: the wake-up finds nothing due and arms for the next (fire).
       },
     };
   }
@@ -95,13 +90,6 @@ export class SystemClock implements Clock {
     setImmediate(() => {
       if (!this.closed) fn();
     });
-  }
-
-  /** Arm for the earliest timer once the current callback is done (its other changes with it). */
-  private rearm(): void {
-    if (this.armQueued) return;
-    this.armQueued = true;
-    queueMicrotask(this.armQueuedTask);
   }
 
   private arm(): void {
