@@ -2,6 +2,7 @@
 // and what the kernel does with a super-segment written behind a virtio-net header
 // (tcp_gso_segment, inet_gso_segment), so a test can check that the cut gives back the very
 // segments that were joined.
+import { readU16, readU32, writeU16, writeU32 } from '../wire/bytes.js';
 import { internetChecksum, onesComplementSum, pseudoHeaderSum } from '../wire/checksum.js';
 
 export const ACK = 0x10;
@@ -25,26 +26,18 @@ export interface SegmentFields {
   fragment?: number;
 }
 
-const be16 = (b: Uint8Array, o: number, v: number): void => {
-  b[o] = (v >>> 8) & 0xff;
-  b[o + 1] = v & 0xff;
-};
-const be32 = (b: Uint8Array, o: number, v: number): void => {
-  be16(b, o, v >>> 16);
-  be16(b, o + 2, v & 0xffff);
-};
 
 /** Fill in the IPv4 header checksum and the TCP checksum of an untagged IPv4 TCP frame. */
 export function fixChecksums(f: Uint8Array): void {
   const ihl = (f[14]! & 0x0f) * 4;
-  const ipLen = (f[16]! << 8) | f[17]!;
-  be16(f, 24, 0);
-  be16(f, 24, internetChecksum(f, 0, 14, 14 + ihl));
+  const ipLen = readU16(f, 16);
+  writeU16(f, 24, 0);
+  writeU16(f, 24, internetChecksum(f, 0, 14, 14 + ihl));
   const tcp = 14 + ihl;
-  be16(f, tcp + 16, 0);
-  const src = ((f[26]! << 24) | (f[27]! << 16) | (f[28]! << 8) | f[29]!) >>> 0;
-  const dst = ((f[30]! << 24) | (f[31]! << 16) | (f[32]! << 8) | f[33]!) >>> 0;
-  be16(f, tcp + 16, internetChecksum(f, pseudoHeaderSum(src, dst, 6, ipLen - ihl), tcp, 14 + ipLen));
+  writeU16(f, tcp + 16, 0);
+  const src = readU32(f, 26);
+  const dst = readU32(f, 30);
+  writeU16(f, tcp + 16, internetChecksum(f, pseudoHeaderSum(src, dst, 6, ipLen - ihl), tcp, 14 + ipLen));
 }
 
 /** One untagged IPv4 TCP frame (no IPv4 options) from the gpos's MAC and address to the host's. */
@@ -54,20 +47,20 @@ export function segment(s: SegmentFields): Uint8Array {
   const f = new Uint8Array(hdr + s.payload.length);
   f.set([0x02, 0, 0, 0, 0, 0x01, 0x02, 0x4e, 0x53, 0, 0, 0x0b, 0x08, 0x00]);
   f[14] = 0x45;
-  be16(f, 16, 20 + 20 + opts.length + s.payload.length);
-  be16(f, 18, s.ident & 0xffff);
-  be16(f, 20, s.fragment ?? 0x4000);
+  writeU16(f, 16, 20 + 20 + opts.length + s.payload.length);
+  writeU16(f, 18, s.ident & 0xffff);
+  writeU16(f, 20, s.fragment ?? 0x4000);
   f[22] = s.ttl ?? 64;
   f[23] = 6;
-  be32(f, 26, s.src ?? 0x0a4d000b);
-  be32(f, 30, s.dst ?? 0x0a4d0001);
-  be16(f, 34, s.srcPort ?? 19);
-  be16(f, 36, s.dstPort ?? 40000);
-  be32(f, 38, s.seq >>> 0);
-  be32(f, 42, (s.ack ?? 1000) >>> 0);
+  writeU32(f, 26, s.src ?? 0x0a4d000b);
+  writeU32(f, 30, s.dst ?? 0x0a4d0001);
+  writeU16(f, 34, s.srcPort ?? 19);
+  writeU16(f, 36, s.dstPort ?? 40000);
+  writeU32(f, 38, s.seq >>> 0);
+  writeU32(f, 42, (s.ack ?? 1000) >>> 0);
   f[46] = ((20 + opts.length) / 4) << 4;
   f[47] = s.flags ?? ACK;
-  be16(f, 48, s.window ?? 64240);
+  writeU16(f, 48, s.window ?? 64240);
   f.set(opts, 54);
   f.set(s.payload, hdr);
   fixChecksums(f);
@@ -97,28 +90,28 @@ export function stream(count: number, mss: number, lastLen = mss, first: Partial
 export function kernelCut(head: Uint8Array, hdrLen: number, payload: Uint8Array, gsoSize: number): Uint8Array[] {
   if (internetChecksum(head, 0, 14, 34) !== 0) throw new Error('the super-segment\'s IPv4 header checksum is wrong');
   const tcpLen = hdrLen - 34 + payload.length;
-  if ((head[16]! << 8 | head[17]!) !== 20 + tcpLen) throw new Error('the super-segment\'s IPv4 total length is wrong');
+  if (readU16(head, 16) !== 20 + tcpLen) throw new Error('the super-segment\'s IPv4 total length is wrong');
   // A device finishing NEEDS_CSUM sums from csum_start to the end, the field included, and stores
   // the complement there; the result must check as the TCP checksum of the whole super-segment.
   const whole = new Uint8Array(hdrLen + payload.length);
   whole.set(head.subarray(0, hdrLen));
   whole.set(payload, hdrLen);
-  be16(whole, 50, internetChecksum(whole, 0, 34));
+  writeU16(whole, 50, internetChecksum(whole, 0, 34));
   if (internetChecksum(whole, onesComplementSum(whole, 6 + tcpLen, 26, 34), 34) !== 0) {
     throw new Error('the TCP checksum field does not hold the pseudo-header sum');
   }
   const out: Uint8Array[] = [];
-  const seq0 = ((head[38]! << 24) | (head[39]! << 16) | (head[40]! << 8) | head[41]!) >>> 0;
-  const ident0 = (head[18]! << 8) | head[19]!;
+  const seq0 = readU32(head, 38);
+  const ident0 = readU16(head, 18);
   const n = Math.ceil(payload.length / gsoSize);
   for (let i = 0; i < n; i++) {
     const part = payload.subarray(i * gsoSize, Math.min(payload.length, (i + 1) * gsoSize));
     const f = new Uint8Array(hdrLen + part.length);
     f.set(head.subarray(0, hdrLen));
     f.set(part, hdrLen);
-    be16(f, 16, hdrLen - 14 + part.length);
-    be16(f, 18, (ident0 + i) & 0xffff);
-    be32(f, 38, (seq0 + i * gsoSize) >>> 0);
+    writeU16(f, 16, hdrLen - 14 + part.length);
+    writeU16(f, 18, (ident0 + i) & 0xffff);
+    writeU32(f, 38, (seq0 + i * gsoSize) >>> 0);
     if (i < n - 1) f[47] = f[47]! & ~(PSH | 0x01); // FIN and PSH stay on the last segment only
     if (i > 0) f[47] = f[47]! & ~0x80; // CWR on the first only
     fixChecksums(f);

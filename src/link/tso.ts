@@ -13,6 +13,7 @@
 // sum in the TCP checksum field and sums each segment itself. So a segment is joined only when
 // its own IPv4 and TCP checksums are right: the kernel's would be right whatever the guest sent,
 // and a segment sent corrupt must reach the wire corrupt, as the capture shows it.
+import { readU16, readU32 } from '../wire/bytes.js';
 import { foldChecksum, internetChecksum, onesComplementSum } from '../wire/checksum.js';
 
 const ETH = 14;
@@ -49,14 +50,6 @@ export function tsoHeaderLen(frame: Uint8Array): number {
   return hdrLen;
 }
 
-function u16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
-}
-
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-
 function sameBytes(a: Uint8Array, b: Uint8Array, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -72,8 +65,8 @@ export function tsoContinues(first: Uint8Array, last: Uint8Array, payload: numbe
   if (last.length - hdrLen !== gsoSize || last[TCP_FLAGS] !== ACK) return false; // `last` closed it
   if (hdrLen !== TCP + (first[TCP + 12]! >> 4) * 4 || nextLen > gsoSize) return false;
   if (hdrLen + payload + nextLen - ETH > MAX_IP_LEN) return false;
-  if (u16(next, IP + 4) !== ((u16(last, IP + 4) + 1) & 0xffff)) return false;
-  if (u32(next, TCP + 4) !== ((u32(last, TCP + 4) + gsoSize) >>> 0)) return false;
+  if (readU16(next, IP + 4) !== ((readU16(last, IP + 4) + 1) & 0xffff)) return false;
+  if (readU32(next, TCP + 4) !== ((readU32(last, TCP + 4) + gsoSize) >>> 0)) return false;
   return (
     sameBytes(first, next, 0, IP + 2) && // Ethernet, IPv4 version, IHL and TOS
     sameBytes(first, next, IP + 6, IP + 10) && // flags, fragment offset, TTL, protocol

@@ -10,3 +10,16 @@ export function writeU16(buf: Uint8Array, off: number, v: number): void {
   buf[off] = (v >>> 8) & 0xff;
   buf[off + 1] = v & 0xff;
 }
+
+/** Read a big-endian u32 at `off` (0..2^32-1). */
+export function readU32(buf: Uint8Array, off: number): number {
+  return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+}
+
+/** Write a big-endian u32 at `off` (v taken modulo 2^32). */
+export function writeU32(buf: Uint8Array, off: number, v: number): void {
+  buf[off] = (v >>> 24) & 0xff;
+  buf[off + 1] = (v >>> 16) & 0xff;
+  buf[off + 2] = (v >>> 8) & 0xff;
+  buf[off + 3] = v & 0xff;
+}

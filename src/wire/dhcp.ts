@@ -4,7 +4,7 @@
 // name are read and written too. The client is net/dhcp.ts; this file only reads and writes the bytes.
 
 import { readIpv4, readMac, writeIpv4, writeMac, type Ipv4, type Mac } from './address.js';
-import { readU16, writeU16 } from './bytes.js';
+import { readU16, readU32, writeU16 } from './bytes.js';
 import { WireError } from './error.js';
 
 /** Byte offsets of the fixed (BOOTP) part. */
@@ -68,10 +68,6 @@ export const DhcpOption = {
   RebindingTime: 59,
   ClientId: 61,
 } as const;
-
-function readU32(b: Uint8Array, off: number): number {
-  return readU16(b, off) * 0x1_0000 + readU16(b, off + 2);
-}
 
 /** A zero-copy view of a DHCP message whose length, cookie and option framing have been checked. */
 export class DhcpPacket {

@@ -6,7 +6,7 @@
 // rules are the host's, in net/.
 
 import { readIpv6, readMac, writeIpv6, writeMac, type Ipv6, type Mac } from './address.js';
-import { readU16, writeU16 } from './bytes.js';
+import { readU16, readU32, writeU16, writeU32 } from './bytes.js';
 import { internetChecksum } from './checksum.js';
 import { WireError } from './error.js';
 import { Ipv6NextHeader, pseudoHeaderSumV6 } from './ipv6.js';
@@ -180,15 +180,6 @@ function parseOptions(buf: Uint8Array, start: number): NdpOption[] | WireError {
     off += len;
   }
   return out;
-}
-
-function readU32(buf: Uint8Array, off: number): number {
-  return readU16(buf, off) * 0x1_0000 + readU16(buf, off + 2);
-}
-
-function writeU32(buf: Uint8Array, off: number, v: number): void {
-  writeU16(buf, off, Math.floor(v / 0x1_0000) & 0xffff);
-  writeU16(buf, off + 2, v & 0xffff);
 }
 
 function ndpError(what: string, len: number, min: number): WireError {

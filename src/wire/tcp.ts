@@ -2,7 +2,7 @@
 // timestamps RFC 7323). The checksum covers a pseudo-header the caller sums (pseudoHeaderSum for
 // IPv4; an IPv6 pseudo-header sum works the same way), so this codec serves both families.
 
-import { readU16, writeU16 } from './bytes.js';
+import { readU16, readU32, writeU16, writeU32 } from './bytes.js';
 import { internetChecksum } from './checksum.js';
 import { WireError } from './error.js';
 
@@ -277,13 +277,3 @@ export class TcpRepr {
 
 const EMPTY = new Uint8Array(0);
 
-function readU32(buf: Uint8Array, off: number): number {
-  return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
-}
-
-function writeU32(buf: Uint8Array, off: number, v: number): void {
-  buf[off] = (v >>> 24) & 0xff;
-  buf[off + 1] = (v >>> 16) & 0xff;
-  buf[off + 2] = (v >>> 8) & 0xff;
-  buf[off + 3] = v & 0xff;
-}
