@@ -48,7 +48,7 @@ let wideWords: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
  * onesComplementSum for a range starting at an even address: 32-bit loads from a word view of
  * the backing store (RFC 1071 2(B): the sum is independent of byte order up to one swap at the
  * end, and of the word width), a 16-bit word first when the range starts 2 bytes off a 4-byte
- * boundary, the tail a byte pair at a time.
+ * boundary, the tail by the byte path.
  */
 function wideSum(buf: Uint8Array, initial: number, from: number, to: number): number {
   let i = from;
@@ -86,10 +86,8 @@ function wideSum(buf: Uint8Array, initial: number, from: number, to: number): nu
   let s = lo + hi;
   while (s > 0xffff) s = (s % WORD) + Math.floor(s / WORD);
   sum += LITTLE_ENDIAN ? ((s & 0xff) << 8) | (s >>> 8) : s;
-  for (i += n * 4; i + 1 < to; i += 2) sum += buf[i]! * 256 + buf[i + 1]!;
-  if (i < to) sum += buf[i]! * 256;
-  while (sum > U32_MAX) sum = (sum % WORD) + Math.floor(sum / WORD);
-  return sum;
+  // The 0 to 3 bytes left, and the fold, are onesComplementSum's byte path (too short to come back here).
+  return onesComplementSum(buf, sum, i + n * 4, to);
 }
 
 /** Fold carries into 16 bits and complement: the value to store in a checksum field. */
