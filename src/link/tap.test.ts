@@ -202,15 +202,27 @@ class FakeGsoTap extends FakeTap {
 const gsoAddon: NativeAddon = { ...fakeAddon, Tap: FakeGsoTap };
 
 /** A TSO link over FakeGsoTap with `frames` sent between hold() and (unless `close`) flush(). */
-function sendHeld(frames: readonly Uint8Array[], opts: { refuse?: boolean; close?: boolean } = {}): { link: TapLink; tap: FakeGsoTap } {
+/** `gsoThrows`: writeGso throws an addon error with this code (EINVAL: refused; EBADFD: device gone). */
+function sendHeld(
+  frames: readonly Uint8Array[],
+  opts: { refuse?: boolean; close?: boolean; gsoThrows?: string } = {},
+): { link: TapLink; tap: FakeGsoTap; rx: ReturnType<typeof recorder> } {
   const link = TapLink.withAddon(gsoAddon, 'nstap0');
   const tap = FakeTap.last as FakeGsoTap;
+  const rx = recorder();
+  link.attach(rx);
   tap.acceptGso = tap.accept = !opts.refuse;
+  const code = opts.gsoThrows;
+  if (code !== undefined) {
+    tap.writeGso = () => {
+      throw Object.assign(new Error(`write to TAP nstap0: ${code}`), { code });
+    };
+  }
   link.hold();
   for (const f of frames) link.send(f);
   if (opts.close) link.close();
   else link.flush();
-  return { link, tap };
+  return { link, tap, rx };
 }
 
 describe('TapLink TSO over a fake addon (link/tso.ts)', () => {
@@ -271,17 +283,8 @@ describe('TapLink TSO over a fake addon (link/tso.ts)', () => {
   });
 
   it('a super-segment the kernel refuses as malformed turns TSO off: those segments and later ones go frame by frame, with one error event', () => {
-    const link = TapLink.withAddon(gsoAddon, 'nstap0');
-    const tap = FakeTap.last as FakeGsoTap;
-    const rx = recorder();
-    link.attach(rx);
-    tap.writeGso = () => {
-      throw Object.assign(new Error('write to TAP nstap0: Invalid argument'), { code: 'EINVAL' });
-    };
     const segs = stream(4, 1000);
-    link.hold();
-    for (const f of segs) link.send(f);
-    link.flush();
+    const { link, tap, rx } = sendHeld(segs, { gsoThrows: 'EINVAL' });
     expect(tap.written).toEqual(segs);
     expect(link.tso).toBe(false);
     expect(rx.errors.map((e) => (e as TapError).code)).toEqual(['ETSO']);
@@ -293,32 +296,14 @@ describe('TapLink TSO over a fake addon (link/tso.ts)', () => {
   });
 
   it('a frame that meets the ETSO fallback is written behind the run it interrupted, never after later frames', () => {
-    const link = TapLink.withAddon(gsoAddon, 'nstap0');
-    const tap = FakeTap.last as FakeGsoTap;
-    link.attach(recorder());
-    tap.writeGso = () => {
-      throw Object.assign(new Error('Invalid argument'), { code: 'EINVAL' });
-    };
     const a = stream(2, 1000);
     const b = stream(2, 1000, 1000, { dstPort: 40001, seq: 5, ident: 9 });
-    link.hold();
-    for (const f of [...a, ...b]) link.send(f);
-    link.flush();
+    const { tap } = sendHeld([...a, ...b], { gsoThrows: 'EINVAL' });
     expect(tap.written).toEqual([...a, ...b]);
   });
 
   it('a device error on a super-segment is reported as it is, its segments dropped, and TSO stays on', () => {
-    const link = TapLink.withAddon(gsoAddon, 'nstap0');
-    const tap = FakeTap.last as FakeGsoTap;
-    const rx = recorder();
-    link.attach(rx);
-    tap.writeGso = () => {
-      throw Object.assign(new Error('File descriptor in bad state'), { code: 'EBADFD' });
-    };
-    const segs = stream(3, 1000);
-    link.hold();
-    for (const f of segs) link.send(f);
-    link.flush();
+    const { link, tap, rx } = sendHeld(stream(3, 1000), { gsoThrows: 'EBADFD' });
     expect(rx.errors.map((e) => (e as TapError).code)).toEqual(['EBADFD']);
     expect(link.tso).toBe(true);
     expect(tap.written).toEqual([]);
