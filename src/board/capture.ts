@@ -11,14 +11,14 @@ import { DROP_TEXT, type DropReason, type SwitchObserver } from '../nanokernel/n
  */
 const FROM_WIRE: ReadonlySet<DropReason> = new Set<DropReason>(['rxRunt', 'rxUnknownUnicast', 'rxNoSubscriber', 'rxSpoofedMac', 'rxSpoofedIp']);
 
-/** The observer that writes every decision of the switch into `capture`. */
+/** The observer that writes every decision of the switch into `capture` (no object per frame). */
 export function captureObserver(capture: Capture): SwitchObserver {
   return {
-    rx: (frame, to, cast) => capture.record(frame, { kind: 'rx', to, cast }),
-    tx: (frame, from) => capture.record(frame, { kind: 'tx', from }),
-    local: (frame, from, to) => capture.record(frame, { kind: 'local', from, to }),
+    rx: (frame, to, cast) => capture.rx(frame, to, cast),
+    tx: (frame, from) => capture.tx(frame, from),
+    local: (frame, from, to) => capture.local(frame, from, to),
     drop: (reason: DropReason, frame, port) =>
       // A drop on the way in (rx...) or out (tx...) of the port named, or of the wire when none is.
-      capture.record(frame, { kind: 'drop', reason, text: DROP_TEXT[reason], side: reason.startsWith('tx') ? 'tx' : 'rx', port: FROM_WIRE.has(reason) ? undefined : port }),
+      capture.drop(frame, DROP_TEXT[reason], reason.startsWith('tx') ? 'tx' : 'rx', FROM_WIRE.has(reason) ? undefined : port),
   };
 }

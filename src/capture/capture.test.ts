@@ -63,8 +63,40 @@ describe('Capture to pcapng', () => {
       const want = DECISIONS.flatMap(([, text], i) => EXPECTED_VIEWS[i]!.map(([v, dir]) => [i, v, dir, text]));
       expect(got).toEqual(want);
       expect(capture.counters).toEqual({ wire: { in: 4, out: 1 }, rtos: { in: 2, out: 2 }, gpos: { in: 4, out: 1 } });
-      // Nanosecond timestamps, strictly increasing as stamped.
-      expect(cap.packets[1]!.tsNs - cap.packets[0]!.tsNs).toBe(1n);
+      // Nanosecond timestamps, one per decision: every view shows the same instant of a frame
+      // (the wire's and the guest's copy of the first), and the next decision is stamped later.
+      expect(cap.packets[1]!.tsNs - cap.packets[0]!.tsNs).toBe(0n);
+      expect(cap.packets[2]!.tsNs - cap.packets[1]!.tsNs).toBe(1n);
+    });
+  });
+
+  it('keeps each comment under the whole decision: the same port under another cast, sender or receiver says so', () => {
+    withTmpDir('obs-cap', (dir) => {
+      const path = join(dir, 'k.pcapng');
+      const guests = Array.from({ length: 40 }, (_, i) => `g${i}`);
+      const { capture, sink } = openCapture(path, { guests, now: () => 1n });
+      const want: string[] = [];
+      const add = (d: Decision, n: number): void => {
+        capture.record(frame(want.length), d);
+        for (let i = 0; i < n; i++) want.push(decisionComment(d));
+      };
+      for (let round = 0; round < 2; round++) {
+        add({ kind: 'rx', to: ['g1'], cast: 'unicast' }, 2);
+        add({ kind: 'rx', to: ['g1'], cast: 'multicast' }, 2);
+        add({ kind: 'rx', to: ['g1'], cast: 'broadcast' }, 2);
+        add({ kind: 'rx', to: ['g1', 'g2'], cast: 'broadcast' }, 3);
+        add({ kind: 'rx', to: ['g2', 'g1'], cast: 'broadcast' }, 3);
+        add({ kind: 'tx', from: 'g1' }, 2);
+        add({ kind: 'tx', from: 'g2' }, 2);
+        add({ kind: 'drop', reason: 'rxQueueFull', text: 'queue full', side: 'rx', port: 'g1' }, 1);
+        add({ kind: 'drop', reason: 'txMalformed', text: 'malformed', side: 'tx', port: 'g1' }, 1);
+      }
+      // More local pairs than comments are kept (1024): those past the bound are still right.
+      for (let a = 0; a < 40; a++) for (let b = 0; b < 40; b++) if (a !== b) add({ kind: 'local', from: `g${a}`, to: `g${b}` }, 2);
+      add({ kind: 'local', from: 'g0', to: 'g1' }, 2);
+      add({ kind: 'local', from: 'g39', to: 'g38' }, 2);
+      sink.close();
+      expect(readCapture(readFileSync(path)).packets.map((p) => p.comment)).toEqual(want);
     });
   });
 

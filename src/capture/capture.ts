@@ -5,8 +5,8 @@
 // Packet Block with its direction in epb_flags and the decision as its comment; classic pcap
 // has the wire view only. It never changes, holds or delays a frame: the bytes are copied into
 // the sink's buffer during the call.
-import { PCAP_RECORD_HEADER_LEN, pcapGlobalHeader, writePcapRecord, type PcapPrecision } from './pcap.js';
-import { enhancedPacketLen, pcapngHeader, writeEnhancedPacket, type Direction } from './pcapng.js';
+import { PCAP_RECORD_HEADER_LEN, pcapGlobalHeader, writePcapRecordAt, type PcapPrecision } from './pcap.js';
+import { enhancedPacketLen, pcapngHeader, writeEnhancedPacketAt, type Direction } from './pcapng.js';
 import type { CaptureSink } from './file-sink.js';
 
 export type Cast = 'unicast' | 'broadcast' | 'multicast';
@@ -69,31 +69,59 @@ export interface ViewCounters {
   out: number;
 }
 
-export class Capture {
-  /** Frames written per view, by direction. */
-  readonly counters: Record<string, ViewCounters> = {};
-  private readonly ifIndex = new Map<string, number>();
-  private readonly snaplen: number;
-  private scratch = new Uint8Array(64 * 1024);
-  private readonly comments = new Map<string, Uint8Array>();
-  readonly header: Uint8Array;
-  private sink: CaptureSink | undefined;
+/** One view's state: its interface index, its counters, the last frame written out of it. */
+interface View {
+  readonly index: number;
+  readonly counters: ViewCounters;
   /**
-   * The last frame written out of each view (compared by identity, never read). A guest's
+   * The last frame written out of the view (compared by identity, never read). A guest's
    * broadcast is reported as a local delivery to each other guest and as a transmission; it
    * left the guest once, so the sender's view shows it once.
    */
-  private readonly lastOut = new Map<string, Uint8Array>();
+  lastOut: Uint8Array | undefined;
+}
+
+/** Distinct comments kept encoded, at most (names come from the config, so a few per guest). */
+const COMMENTS_MAX = 1024;
+
+export class Capture {
+  /** Frames written per view, by direction. */
+  readonly counters: Record<string, ViewCounters> = {};
+  private readonly byName = new Map<string, View>();
+  private readonly pcapng: boolean;
+  private readonly snaplen: number;
+  private scratch = new Uint8Array(64 * 1024);
+  /**
+   * Encoded comments by what they say, looked up by the decision's parts (port names, which are
+   * the same strings every time), so a frame costs no string building: rx to one port by cast,
+   * tx by sender, local by sender then receiver, drop by reason text. The rest (rx to several
+   * ports: broadcast) by the comment's text.
+   */
+  private readonly rxComments: Record<Cast, Map<string, Uint8Array>> = { unicast: new Map(), broadcast: new Map(), multicast: new Map() };
+  private readonly txComments = new Map<string, Uint8Array>();
+  private readonly localComments = new Map<string, Map<string, Uint8Array>>();
+  private readonly dropComments = new Map<string, Uint8Array>();
+  private readonly textComments = new Map<string, Uint8Array>();
+  private commentCount = 0;
+  /** The decision being written: its timestamp (taken once: every view shows the same instant) and comment. */
+  private tsHigh = 0;
+  private tsLow = 0;
+  private tsSec = 0;
+  private tsFrac = 0;
+  readonly header: Uint8Array;
+  private sink: CaptureSink | undefined;
 
   constructor(private readonly opts: CaptureOptions) {
     this.snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
+    this.pcapng = opts.format === 'pcapng';
     const all = [WIRE_VIEW, ...opts.guests];
     const wanted = opts.format === 'pcap' ? [WIRE_VIEW] : (opts.views ?? all);
     for (const v of wanted) if (!all.includes(v)) throw new Error(`unknown capture view ${JSON.stringify(v)} (known: ${all.join(', ')})`);
     const views = all.filter((v) => wanted.includes(v));
-    views.forEach((v, i) => {
-      this.ifIndex.set(v, i);
-      this.counters[v] = { in: 0, out: 0 };
+    views.forEach((v, index) => {
+      const counters = { in: 0, out: 0 };
+      this.counters[v] = counters;
+      this.byName.set(v, { index, counters, lastOut: undefined });
     });
     this.header =
       opts.format === 'pcap'
@@ -103,7 +131,7 @@ export class Capture {
 
   /** The views written, in interface order. */
   get views(): string[] {
-    return [...this.ifIndex.keys()];
+    return [...this.byName.keys()];
   }
 
   /** Start writing into `sink` (which has already written `header`). */
@@ -113,62 +141,126 @@ export class Capture {
 
   /** One frame and what the nanokernel decided about it. */
   record(frame: Uint8Array, d: Decision): void {
-    if (!this.sink) return;
     switch (d.kind) {
       case 'rx':
-        this.write(WIRE_VIEW, 'in', frame, d);
-        for (const g of d.to) this.write(g, 'in', frame, d);
-        return;
+        return this.rx(frame, d.to, d.cast);
       case 'tx':
-        this.write(d.from, 'out', frame, d);
-        this.write(WIRE_VIEW, 'out', frame, d);
-        return;
+        return this.tx(frame, d.from);
       case 'local':
-        this.write(d.from, 'out', frame, d);
-        this.write(d.to, 'in', frame, d);
-        return;
+        return this.local(frame, d.from, d.to);
       case 'drop':
-        // On the way in or out of the guest named, or of the wire when none is (a frame from the
-        // wire that no guest was given: unknown unicast, spoofed source, runt).
-        this.write(d.port ?? WIRE_VIEW, d.side === 'rx' ? 'in' : 'out', frame, d);
-        return;
+        return this.drop(frame, d.text, d.side, d.port);
     }
   }
 
-  private write(view: string, dir: Direction, frame: Uint8Array, d: Decision): void {
-    const i = this.ifIndex.get(view);
-    if (i === undefined) return;
-    if (dir === 'out') {
-      if (this.lastOut.get(view) === frame && (d.kind === 'local' || d.kind === 'tx')) return;
-      this.lastOut.set(view, frame);
+  /** From the wire, delivered to the guests `to`: in on the wire and in each of theirs. */
+  rx(frame: Uint8Array, to: readonly string[], cast: Cast): void {
+    if (!this.sink) return;
+    this.stamp();
+    let comment: Uint8Array | undefined;
+    if (this.pcapng) {
+      if (to.length === 1) {
+        const byPort = this.rxComments[cast];
+        comment = byPort.get(to[0]!) ?? this.keep(byPort, to[0]!, decisionComment({ kind: 'rx', to, cast }));
+      } else comment = this.textComment(decisionComment({ kind: 'rx', to, cast }));
     }
-    const sink = this.sink!;
+    this.write(WIRE_VIEW, 'in', frame, comment);
+    for (let i = 0; i < to.length; i++) this.write(to[i]!, 'in', frame, comment);
+  }
+
+  /** From guest `from`, out on the wire: out of its view and of the wire's. */
+  tx(frame: Uint8Array, from: string): void {
+    if (!this.sink) return;
+    this.stamp();
+    const comment = this.pcapng ? (this.txComments.get(from) ?? this.keep(this.txComments, from, decisionComment({ kind: 'tx', from }))) : undefined;
+    if (this.sentBefore(from, frame)) return this.write(WIRE_VIEW, 'out', frame, comment);
+    this.write(from, 'out', frame, comment);
+    this.write(WIRE_VIEW, 'out', frame, comment);
+  }
+
+  /** From guest `from` to guest `to`, never on the wire. */
+  local(frame: Uint8Array, from: string, to: string): void {
+    if (!this.sink) return;
+    this.stamp();
+    let comment: Uint8Array | undefined;
+    if (this.pcapng) {
+      let byTo = this.localComments.get(from);
+      if (!byTo) this.localComments.set(from, (byTo = new Map()));
+      comment = byTo.get(to) ?? this.keep(byTo, to, decisionComment({ kind: 'local', from, to }));
+    }
+    if (!this.sentBefore(from, frame)) this.write(from, 'out', frame, comment);
+    this.write(to, 'in', frame, comment);
+  }
+
+  /**
+   * Dropped, with the reason's words: on its way in (`rx`) to the guest `port`, or out (`tx`) of
+   * it; in the wire's view when no port is named (a frame from the wire no guest was given).
+   */
+  drop(frame: Uint8Array, text: string, side: 'rx' | 'tx', port: string | undefined): void {
+    if (!this.sink) return;
+    this.stamp();
+    const comment = this.pcapng ? (this.dropComments.get(text) ?? this.keep(this.dropComments, text, `drop: ${text}`)) : undefined;
+    this.write(port ?? WIRE_VIEW, side === 'rx' ? 'in' : 'out', frame, comment);
+  }
+
+  /**
+   * The frame was already written out of `from`'s view (a broadcast also reported as local
+   * deliveries). Otherwise it is now the last frame out of that view.
+   */
+  private sentBefore(from: string, frame: Uint8Array): boolean {
+    const v = this.byName.get(from);
+    if (v === undefined) return false;
+    if (v.lastOut === frame) return true;
+    v.lastOut = frame;
+    return false;
+  }
+
+  /** The decision's timestamp, taken once for all the views it is written into. */
+  private stamp(): void {
     const ts = this.opts.now();
-    let n: number;
-    if (this.opts.format === 'pcap') {
-      this.ensure(PCAP_RECORD_HEADER_LEN + frame.length);
-      n = writePcapRecord(this.scratch, 0, frame, ts, this.opts.precision ?? 'us', this.snaplen);
+    if (this.pcapng) {
+      this.tsHigh = Number(ts >> 32n);
+      this.tsLow = Number(BigInt.asUintN(32, ts));
     } else {
-      const comment = this.comment(d);
-      this.ensure(enhancedPacketLen(frame.length, this.snaplen, comment));
-      n = writeEnhancedPacket(this.scratch, 0, i, ts, frame, this.snaplen, dir, comment);
+      const sec = ts / 1_000_000_000n;
+      this.tsSec = Number(sec);
+      this.tsFrac = Number(ts - sec * 1_000_000_000n);
     }
-    sink.write(this.scratch.subarray(0, n));
-    this.counters[view]![dir]++;
+  }
+
+  private write(view: string, dir: Direction, frame: Uint8Array, comment: Uint8Array | undefined): void {
+    const v = this.byName.get(view);
+    if (v === undefined) return;
+    let n: number;
+    if (this.pcapng) {
+      this.ensure(enhancedPacketLen(frame.length, this.snaplen, comment));
+      n = writeEnhancedPacketAt(this.scratch, 0, v.index, this.tsHigh, this.tsLow, frame, this.snaplen, dir, comment);
+    } else {
+      this.ensure(PCAP_RECORD_HEADER_LEN + frame.length);
+      n = writePcapRecordAt(this.scratch, 0, frame, this.tsSec, this.tsFrac, this.opts.precision ?? 'us', this.snaplen);
+    }
+    this.sink!.write(this.scratch.subarray(0, n));
+    if (dir === 'in') v.counters.in++;
+    else v.counters.out++;
   }
 
   private ensure(n: number): void {
     if (this.scratch.length < n) this.scratch = new Uint8Array(n);
   }
 
-  /** Comments repeat (a few per guest), so each is encoded once. */
-  private comment(d: Decision): Uint8Array {
-    const text = decisionComment(d);
-    let c = this.comments.get(text);
-    if (!c) {
-      c = new TextEncoder().encode(text);
-      if (this.comments.size < 1024) this.comments.set(text, c);
+  /** Encode a comment and keep it under `key` (while fewer than COMMENTS_MAX are kept). */
+  private keep(map: Map<string, Uint8Array>, key: string, text: string): Uint8Array {
+    const c = utf8.encode(text);
+    if (this.commentCount < COMMENTS_MAX) {
+      map.set(key, c);
+      this.commentCount++;
     }
     return c;
   }
+
+  private textComment(text: string): Uint8Array {
+    return this.textComments.get(text) ?? this.keep(this.textComments, text, text);
+  }
 }
+
+const utf8 = new TextEncoder();

@@ -34,16 +34,32 @@ export function pcapGlobalHeader(precision: PcapPrecision, snaplen = PCAP_SNAPLE
   return buf;
 }
 
+/** Little-endian stores into a byte array (the capture hot path makes no DataView per block). */
+export function setU16le(out: Uint8Array, off: number, v: number): void {
+  out[off] = v;
+  out[off + 1] = v >>> 8;
+}
+
+export function setU32le(out: Uint8Array, off: number, v: number): void {
+  out[off] = v;
+  out[off + 1] = v >>> 8;
+  out[off + 2] = v >>> 16;
+  out[off + 3] = v >>> 24;
+}
+
 /** Write one record (header + frame, truncated to snaplen) into `out` at `off`; returns bytes written. */
 export function writePcapRecord(out: Uint8Array, off: number, frame: Uint8Array, tsNs: bigint, precision: PcapPrecision, snaplen = PCAP_SNAPLEN): number {
-  const capLen = Math.min(frame.length, snaplen);
-  const v = new DataView(out.buffer, out.byteOffset + off, PCAP_RECORD_HEADER_LEN);
   const sec = tsNs / 1_000_000_000n;
-  const fracNs = tsNs % 1_000_000_000n;
-  v.setUint32(record.tsSec, Number(sec) >>> 0, true);
-  v.setUint32(record.tsFrac, precision === 'ns' ? Number(fracNs) : Number(fracNs / 1000n), true);
-  v.setUint32(record.capLen, capLen, true);
-  v.setUint32(record.origLen, frame.length, true);
-  out.set(frame.subarray(0, capLen), off + PCAP_RECORD_HEADER_LEN);
+  return writePcapRecordAt(out, off, frame, Number(sec), Number(tsNs - sec * 1_000_000_000n), precision, snaplen);
+}
+
+/** writePcapRecord with the timestamp as whole seconds and nanoseconds within the second (no BigInt per record). */
+export function writePcapRecordAt(out: Uint8Array, off: number, frame: Uint8Array, sec: number, fracNs: number, precision: PcapPrecision, snaplen = PCAP_SNAPLEN): number {
+  const capLen = Math.min(frame.length, snaplen);
+  setU32le(out, off + record.tsSec, sec >>> 0);
+  setU32le(out, off + record.tsFrac, precision === 'ns' ? fracNs : Math.floor(fracNs / 1000));
+  setU32le(out, off + record.capLen, capLen);
+  setU32le(out, off + record.origLen, frame.length);
+  out.set(capLen === frame.length ? frame : frame.subarray(0, capLen), off + PCAP_RECORD_HEADER_LEN);
   return PCAP_RECORD_HEADER_LEN + capLen;
 }

@@ -3,7 +3,7 @@
 // which OS a frame belonged to and, in the packet comment, what the nanokernel decided.
 // Pure: blocks are built into byte arrays, little endian; sinks write them whole.
 
-import { LINKTYPE_ETHERNET } from './pcap.js';
+import { LINKTYPE_ETHERNET, setU16le, setU32le } from './pcap.js';
 
 export const BLOCK = {
   sectionHeader: 0x0a0d0d0a,
@@ -126,33 +126,39 @@ export function enhancedPacketLen(frameLen: number, snaplen: number, comment: Ui
 export function writeEnhancedPacket(
   out: Uint8Array, off: number, ifIndex: number, tsNs: bigint, frame: Uint8Array, snaplen: number, dir: Direction, comment: Uint8Array | undefined,
 ): number {
+  return writeEnhancedPacketAt(out, off, ifIndex, Number(tsNs >> 32n), Number(BigInt.asUintN(32, tsNs)), frame, snaplen, dir, comment);
+}
+
+/** writeEnhancedPacket with the timestamp as its high and low 32 bits (no BigInt per block). */
+export function writeEnhancedPacketAt(
+  out: Uint8Array, off: number, ifIndex: number, tsHigh: number, tsLow: number, frame: Uint8Array, snaplen: number, dir: Direction, comment: Uint8Array | undefined,
+): number {
   const total = enhancedPacketLen(frame.length, snaplen, comment);
   const capLen = Math.min(frame.length, snaplen);
-  const v = new DataView(out.buffer, out.byteOffset + off, total);
-  v.setUint32(0, BLOCK.enhancedPacket, true);
-  v.setUint32(4, total, true);
-  v.setUint32(epb.ifIndex, ifIndex, true);
-  v.setUint32(epb.tsHigh, Number(tsNs >> 32n) >>> 0, true);
-  v.setUint32(epb.tsLow, Number(tsNs & 0xffffffffn) >>> 0, true);
-  v.setUint32(epb.capLen, capLen, true);
-  v.setUint32(epb.origLen, frame.length, true);
-  out.set(frame.subarray(0, capLen), off + epb.data);
-  let o = epb.data + capLen;
-  out.fill(0, off + o, off + epb.data + pad4(capLen));
-  o = epb.data + pad4(capLen);
-  v.setUint16(o, OPT.epbFlags, true);
-  v.setUint16(o + 2, 4, true);
-  v.setUint32(o + 4, dir === 'in' ? EPB_INBOUND : EPB_OUTBOUND, true);
+  setU32le(out, off, BLOCK.enhancedPacket);
+  setU32le(out, off + 4, total);
+  setU32le(out, off + epb.ifIndex, ifIndex);
+  setU32le(out, off + epb.tsHigh, tsHigh);
+  setU32le(out, off + epb.tsLow, tsLow);
+  setU32le(out, off + epb.capLen, capLen);
+  setU32le(out, off + epb.origLen, frame.length);
+  out.set(capLen === frame.length ? frame : frame.subarray(0, capLen), off + epb.data);
+  let o = off + epb.data + capLen;
+  const padded = off + epb.data + pad4(capLen);
+  while (o < padded) out[o++] = 0;
+  setU16le(out, o, OPT.epbFlags);
+  setU16le(out, o + 2, 4);
+  setU32le(out, o + 4, dir === 'in' ? EPB_INBOUND : EPB_OUTBOUND);
   o += 8;
   if (comment) {
-    v.setUint16(o, OPT.comment, true);
-    v.setUint16(o + 2, comment.length, true);
-    out.set(comment, off + o + 4);
-    out.fill(0, off + o + 4 + comment.length, off + o + 4 + pad4(comment.length));
-    o += 4 + pad4(comment.length);
+    setU16le(out, o, OPT.comment);
+    setU16le(out, o + 2, comment.length);
+    out.set(comment, o + 4);
+    const end = o + 4 + pad4(comment.length);
+    for (let z = o + 4 + comment.length; z < end; z++) out[z] = 0;
+    o = end;
   }
-  v.setUint32(o, 0, true);
-  o += 4;
-  v.setUint32(o, total, true);
+  setU32le(out, o, 0);
+  setU32le(out, o + 4, total);
   return total;
 }
