@@ -7,7 +7,7 @@ import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, statSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileSink } from './file-sink.js';
+import { FileSink, FLUSH_MS } from './file-sink.js';
 import { PCAP_GLOBAL_HEADER_LEN, PCAP_RECORD_HEADER_LEN, pcapGlobalHeader } from './pcap.js';
 
 /** One pcap record (16-byte header with the captured length, then the frame): a whole block. */
@@ -58,6 +58,22 @@ function wholeRecords(bytes: Uint8Array): number {
   }
   return n;
 }
+
+describe('FileSink on a regular file', () => {
+  it('writes a block within FLUSH_MS, not during the call: one write per many frames under a flood', async () => {
+    const path = join(dir, 'f.pcap');
+    const sink = new FileSink(path, HEADER);
+    expect(statSync(path).size).toBe(PCAP_GLOBAL_HEADER_LEN);
+    sink.write(record(new Uint8Array(60)));
+    sink.write(record(new Uint8Array(60)));
+    await new Promise((r) => setImmediate(r));
+    expect(statSync(path).size).toBe(PCAP_GLOBAL_HEADER_LEN); // still buffered after a turn of the loop
+    await new Promise((r) => setTimeout(r, FLUSH_MS + 20));
+    expect(statSync(path).size).toBe(PCAP_GLOBAL_HEADER_LEN + 2 * (PCAP_RECORD_HEADER_LEN + 60));
+    expect(sink.counters.flushes).toBe(1);
+    sink.close();
+  });
+});
 
 describe('FileSink on a pipe', () => {
   it('a stalled reader: record() never blocks, frames beyond the bound are dropped and counted, the stream holds whole records', async () => {

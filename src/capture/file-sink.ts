@@ -1,7 +1,11 @@
 // Where capture bytes go: a file, or stdout (for `| wireshark -k -i -`). The writer hands over
 // whole blocks (a pcap record, a pcapng block); the sink buffers them and writes whole blocks
-// only, flushed on the next turn of the event loop, when the buffer fills, and on close (which
+// only, flushed FLUSH_MS after the first block the buffer took, when the buffer fills, and on close (which
 // the CLI calls on SIGINT/SIGTERM). So a reader never sees half a block, even after SIGKILL.
+// FLUSH_MS and not the next turn of the event loop: under a flood a turn is a few frames, and a
+// write per turn (queued before the gpos's own turn, so its replies waited for the disk) is a
+// syscall per few frames; one per FLUSH_MS is one per hundreds of frames, and a file read as it
+// grows is at most FLUSH_MS behind.
 //
 // And it never blocks the processor. Two kinds of output, because they fail differently:
 // - a pipe, FIFO or socket (a reader on the other end: `| wireshark -k -i -`) is written without
@@ -16,6 +20,8 @@ import { Socket } from 'node:net';
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 
 const BUFFER_BYTES = 256 * 1024;
+/** Longest a block waits in the buffer before it is written (unless the buffer fills first). */
+export const FLUSH_MS = 2;
 /** Bytes a stream reader may leave unread before blocks are dropped (about 3000 full frames). */
 export const DEFAULT_MAX_PENDING_BYTES = 4 * 1024 * 1024;
 /** How long close() waits for a stream reader to take the last bytes before giving up on it. */
@@ -48,7 +54,7 @@ export interface SinkCounters {
 export const emptySinkCounters = (): SinkCounters => ({ blocks: 0, bytes: 0, flushes: 0, writeErrors: 0, dropped: 0, files: 0 });
 
 export interface FileSinkOptions {
-  /** Write each block at once instead of on the next turn (the live stream: Wireshark sees each frame as it happens). */
+  /** Write each block at once instead of within FLUSH_MS (the live stream: Wireshark sees each frame as it happens). */
   flushEachBlock?: boolean;
   counters?: SinkCounters;
   /** Called once, with the first write error. */
@@ -128,12 +134,15 @@ export class FileSink implements CaptureSink {
     if (this.flushEachBlock) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => {
-        this.flushScheduled = false;
-        this.flush();
-      });
+      // unref: a pending flush alone never keeps the process up; close() writes the rest.
+      setTimeout(this.flushLater, FLUSH_MS).unref();
     }
   }
+
+  private readonly flushLater = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
 
   flush(): void {
     if (this.used === 0 || this.failed) return;

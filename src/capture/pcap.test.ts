@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pcapGlobalHeader, writePcapRecord, PCAP_RECORD_HEADER_LEN } from './pcap.js';
-import { FileSink } from './file-sink.js';
+import { FileSink, FLUSH_MS } from './file-sink.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -57,7 +57,7 @@ describe('FileSink', () => {
       sink.flush();
       expect(readPcap(readFileSync(path)).records).toHaveLength(250);
       for (const f of frames.slice(250)) put(f); // crosses the 256 KiB buffer at least once
-      await new Promise((r) => setImmediate(r)); // flushed on the next turn without being asked
+      await new Promise((r) => setTimeout(r, FLUSH_MS + 20)); // flushed within FLUSH_MS without being asked
       const mid = readPcap(readFileSync(path));
       expect(mid.records).toHaveLength(500);
       sink.close();
