@@ -26,15 +26,17 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY . .
 # npm ci proper: reinstalls from the cache filled above, builds the native modules, runs the
-# addon build (install) and tsc (prepare). Then keep only what runs.
+# addon build (install) and tsc and the bundle (prepare). Then keep only what runs: the bin loads
+# dist/bundle/ (scripts/bundle.mjs), never the rest of dist/.
 RUN npm ci --prefer-offline \
- && test -f dist/cli/main.js \
+ && test -f dist/bundle/nanoshare.js \
+ && test -f dist/bundle/run.js \
  && ls native/build/Release/*.node \
  && npm prune --omit=dev \
- && mkdir -p /out/native/build/Release \
- && cp -a package.json package-lock.json bin dist node_modules /out/ \
- && cp -a native/build/Release/*.node /out/native/build/Release/ \
- && find /out/dist -name '*.test.js*' -delete
+ && mkdir -p /out/native/build/Release /out/dist \
+ && cp -a package.json package-lock.json bin node_modules /out/ \
+ && cp -a dist/bundle /out/dist/ \
+ && cp -a native/build/Release/*.node /out/native/build/Release/
 
 # ---- runtime: slim, with iproute2 (the CLI sets up the TAP, bridge and addresses with `ip`)
 FROM ${BASE}
