@@ -13,7 +13,10 @@
 // and pause time per million frames (from --trace-gc), and a soak: the gpos flooded for
 // --flood-seconds (60 in the full run) with the rtos's lateness and RSS read after it.
 // `--boot-only`: only exec to the first reply and RSS after boot, nanoshare booted --rounds times
-// (10 unless given) in the same lab and the same way; seconds instead of minutes.
+// (10 unless given) in the same lab and the same way; seconds instead of minutes. It also gives
+// the process's CPU and run-queue time up to the reply (a loaded machine shows as wait) and, boot
+// by boot, Node's own start (`node -e 0`) spawned the same way: the floor under any Node program.
+// nanoshare is spawned without NODE_EXTRA_CA_CERTS (BOOT_ENV says why; the tables say so).
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -167,7 +170,7 @@ class Nanoshare {
     this.child = ns.spawn([process.execPath, '--single-threaded-gc', '--trace-gc', BIN, 'run', '--tap', NS_TAP, '--bridge', BRIDGE,
       '--control', this.control, '--stats-interval', '0', '--log-level', 'warn', '--address-probe', 'off',
       // The MACs the probing side's static neighbours name (unset, they would be derived).
-      '--rtos-mac', RTOS.mac, '--gpos-mac', GPOS.mac, ...extra]);
+      '--rtos-mac', RTOS.mac, '--gpos-mac', GPOS.mac, ...extra], { env: BOOT_ENV });
     this.child.stdout!.setEncoding('utf8');
     this.child.stdout!.on('data', (d: string) => {
       this.out += d;
@@ -215,6 +218,47 @@ class Nanoshare {
 
   stop(): Promise<void> {
     return stopChild(this.child);
+  }
+}
+
+/**
+ * The environment nanoshare is spawned with, and Node's own start measured beside it: the bench's
+ * own without NODE_EXTRA_CA_CERTS. Node 20 reads that CA file at startup, before any of our code
+ * (80 ms on the VM these figures come from, whose environment sets it); nanoshare makes no TLS
+ * connection and a user's machine normally has no such variable. Said under each table, with
+ * Node's own start in both environments (nodeStartMs), so a reader sees what it costs.
+ */
+export const BOOT_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== 'NODE_EXTRA_CA_CERTS'));
+
+/** Node's own floor, spawned as nanoshare is (in the lab namespace, same flag): exec to exit of `node -e 0`, in ms. */
+export async function nodeStartMs(ns: Netns, env: NodeJS.ProcessEnv): Promise<number> {
+  const t0 = hrNs();
+  const child = ns.spawn([process.execPath, '--single-threaded-gc', '-e', '0'], { env, stdio: 'ignore' });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('exit', (c) => resolve(c));
+    child.once('error', reject);
+  });
+  if (code !== 0) throw new Error(`node -e 0 in the lab namespace exited with ${code}`);
+  return (hrNs() - t0) / 1e6;
+}
+
+/** Node's start with the bench's own environment too, when it sets NODE_EXTRA_CA_CERTS (else undefined). */
+const EXTRA_CA_ENV: NodeJS.ProcessEnv | undefined = process.env.NODE_EXTRA_CA_CERTS ? process.env : undefined;
+
+/** The line under a table that says how nanoshare was spawned, with Node's own start (medians, ms). */
+function environmentNote(nodeMs: readonly number[], nodeExtraCaMs: readonly number[]): string {
+  const bare = `Node's own start there (node -e 0, spawned the same way): ${f(median(nodeMs), 1)} ms`;
+  if (!EXTRA_CA_ENV) return `nanoshare spawned with the bench's environment. ${bare}.`;
+  return `nanoshare spawned without this environment's NODE_EXTRA_CA_CERTS (Node 20 reads that CA file at startup; nanoshare makes no TLS connection). ${bare}; ${f(median(nodeExtraCaMs), 1)} ms with NODE_EXTRA_CA_CERTS=${EXTRA_CA_ENV.NODE_EXTRA_CA_CERTS}.`;
+}
+
+/** Time on a CPU and time waiting for one (the run queue), in ms, of process `pid` so far (/proc/PID/schedstat, ns). */
+export function schedMs(pid: number | undefined): { cpuMs: number; waitMs: number } {
+  try {
+    const [cpu, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { cpuMs: cpu! / 1e6, waitMs: wait! / 1e6 };
+  } catch {
+    return { cpuMs: NaN, waitMs: NaN };
   }
 }
 
@@ -297,16 +341,17 @@ interface Lab {
   o: FloorOptions;
 }
 
-/** Boot nanoshare and wait for the rtos's first reply; exec-to-reply in ms. */
-async function bootNanoshare(lab: Lab, extra: string[]): Promise<{ m: Nanoshare; bootMs: number }> {
+/** Boot nanoshare and wait for the rtos's first reply; exec-to-reply in ms, and its CPU and run-queue time read just after. */
+async function bootNanoshare(lab: Lab, extra: string[]): Promise<{ m: Nanoshare; bootMs: number; sched: { cpuMs: number; waitMs: number } }> {
   const first = lab.probe.first(RTOS.ip);
   const t0 = hrNs();
   const m = new Nanoshare(lab.ns, lab.dir, extra);
   const r = await first;
+  const sched = schedMs(m.child.pid);
   if (r.atNs === null) throw new Error('nanoshare did not answer within 20 s');
   const bootMs = (r.atNs - t0) / 1e6;
   await m.waitControl();
-  return { m, bootMs };
+  return { m, bootMs, sched };
 }
 
 async function roundNanoshare(lab: Lab, rows: Record<RowName, RoundRow>, late: PhaseLateness[]): Promise<void> {
@@ -474,7 +519,7 @@ function summarize(rounds: Array<Record<RowName, RoundRow>>, late: PhaseLateness
   return { rows, lateness };
 }
 
-export function report(o: FloorOptions, s: Summary, sk: Soak, load: { before: number[]; after: number[] }): string {
+export function report(o: FloorOptions, s: Summary, sk: Soak, load: { before: number[]; after: number[] }, node: { ms: number[]; extraCaMs: number[] } = { ms: [], extraCaMs: [] }): string {
   const label: Record<RowName, string> = {
     rtos: 'nanoshare rtos', gpos: 'nanoshare gpos', floor: 'C responder (one read, one write per frame)', kernel: 'Linux kernel behind a veth',
   };
@@ -490,6 +535,7 @@ export function report(o: FloorOptions, s: Summary, sk: Soak, load: { before: nu
         `${f(r.rssBootMb, 1)}/${f(r.rssFloodMb, 1)}`, Number.isFinite(r.gcPerMFrames) ? `${f(r.gcPerMFrames, 0)} / ${f(r.gcPauseMsPerMFrames, 0)}` : '-'];
     }),
   ]));
+  out.push(environmentNote(node.ms, node.extraCaMs));
   out.push('');
   out.push(table([
     ['rtos control task lateness (us)', 'p50', 'p99', 'max'],
@@ -522,29 +568,38 @@ export function report(o: FloorOptions, s: Summary, sk: Soak, load: { before: nu
 
 /** `--boot-only`: nanoshare booted o.rounds times as the full run boots it; exec to first reply and RSS after boot. */
 async function bootOnly(lab: Lab, before: number[]): Promise<number> {
-  const boots: Array<{ bootMs: number; rssBootMb: number }> = [];
+  const boots: Array<{ bootMs: number; rssBootMb: number; cpuMs: number; waitMs: number }> = [];
+  const nodeMs: number[] = [];
+  const nodeExtraCaMs: number[] = [];
+  // Interleaved: a boot, then Node's own start (in both environments when the bench's sets NODE_EXTRA_CA_CERTS).
   for (let i = 0; i < lab.o.rounds; i++) {
-    const { m, bootMs } = await bootNanoshare(lab, []);
-    boots.push({ bootMs, rssBootMb: rssMb(m.child.pid) });
+    const { m, bootMs, sched } = await bootNanoshare(lab, []);
+    boots.push({ bootMs, rssBootMb: rssMb(m.child.pid), ...sched });
     await m.stop();
+    nodeMs.push(await nodeStartMs(lab.ns, BOOT_ENV));
+    if (EXTRA_CA_ENV) nodeExtraCaMs.push(await nodeStartMs(lab.ns, EXTRA_CA_ENV));
   }
   const load = { before, after: loadavg() };
   const bootMs = boots.map((b) => b.bootMs);
   const rss = boots.map((b) => b.rssBootMb);
+  const range = (xs: readonly number[]): string => `${f(median(xs), 1)} (${f(Math.min(...xs), 1)}-${f(Math.max(...xs), 1)})`;
   const out: string[] = [];
   out.push(`nanoshare bench floor --boot-only: ${boots.length} boots, one after the other, medians (min-max)`);
   out.push(`machine: ${cpus().length} cpus, load average ${load.before.map((x) => x.toFixed(2)).join(' ')} before, ${load.after.map((x) => x.toFixed(2)).join(' ')} after`);
   out.push('');
   out.push(table([
-    ['responder', 'exec to 1st reply ms', 'RSS after boot MB'],
-    ['nanoshare rtos', `${f(median(bootMs), 1)} (${f(Math.min(...bootMs), 1)}-${f(Math.max(...bootMs), 1)})`, `${f(median(rss), 1)} (${f(Math.min(...rss), 1)}-${f(Math.max(...rss), 1)})`],
+    ['responder', 'exec to 1st reply ms', 'of which on a CPU / waiting for one ms', 'RSS after boot MB'],
+    ['nanoshare rtos', range(bootMs), `${range(boots.map((b) => b.cpuMs))} / ${range(boots.map((b) => b.waitMs))}`, range(rss)],
+    ['node -e 0 (exec to exit)', range(nodeMs), '-', '-'],
   ]));
+  out.push(environmentNote(nodeMs, nodeExtraCaMs));
+  out.push('CPU and run-queue times: /proc/PID/schedstat of the nanoshare process (not its `ip` children), read when the reply reaches the bench; on a loaded machine the wait grows, the CPU time much less.');
   out.push('');
   out.push(`${median(bootMs) < 150 ? 'met    ' : 'MISSED '} exec to first reply < 150 ms (${f(median(bootMs), 1)})`);
   out.push(`${median(rss) < 64 ? 'met    ' : 'MISSED '} RSS after boot < 64 MB (${f(median(rss), 1)})`);
   const text = out.join('\n') + '\n';
   if (lab.o.json) {
-    process.stdout.write(JSON.stringify({ options: lab.o, cpus: cpus().length, load, boots }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ options: lab.o, cpus: cpus().length, load, boots, nodeStartMs: nodeMs, nodeStartExtraCaMs: nodeExtraCaMs }, null, 2) + '\n');
     process.stderr.write(text);
   } else process.stdout.write(text);
   return 0;
@@ -577,6 +632,7 @@ export async function benchFloor(argv: readonly string[] = []): Promise<number> 
     if (o.bootOnly) return await bootOnly(lab, before);
     const rounds: Array<Record<RowName, RoundRow>> = [];
     const late: PhaseLateness[][] = [];
+    const node = { ms: [] as number[], extraCaMs: [] as number[] };
     for (let i = 0; i < o.rounds; i++) {
       const rows: Record<RowName, RoundRow> = { rtos: nanRow(), gpos: nanRow(), floor: nanRow(), kernel: nanRow() };
       const l: PhaseLateness[] = [];
@@ -584,6 +640,8 @@ export async function benchFloor(argv: readonly string[] = []): Promise<number> 
       await roundCapture(lab, rows);
       await roundFloor(lab, rows.floor);
       await roundKernel(lab, rows.kernel);
+      node.ms.push(await nodeStartMs(ns, BOOT_ENV));
+      if (EXTRA_CA_ENV) node.extraCaMs.push(await nodeStartMs(ns, EXTRA_CA_ENV));
       rounds.push(rows);
       late.push(l);
       process.stderr.write(`bench floor: round ${i + 1}/${o.rounds} done\n`);
@@ -593,9 +651,9 @@ export async function benchFloor(argv: readonly string[] = []): Promise<number> 
     const load = { before, after: loadavg() };
     // With --json the table still goes to stderr, so one run gives both.
     if (o.json) {
-      process.stdout.write(JSON.stringify({ options: o, cpus: cpus().length, load, summary, soak: sk, rounds, lateness: late }, null, 2) + '\n');
-      process.stderr.write(report(o, summary, sk, load));
-    } else process.stdout.write(report(o, summary, sk, load));
+      process.stdout.write(JSON.stringify({ options: o, cpus: cpus().length, load, summary, soak: sk, rounds, lateness: late, nodeStartMs: node.ms, nodeStartExtraCaMs: node.extraCaMs }, null, 2) + '\n');
+      process.stderr.write(report(o, summary, sk, load, node));
+    } else process.stdout.write(report(o, summary, sk, load, node));
     return 0;
   } finally {
     probe.close();
