@@ -15,7 +15,16 @@ const FRAMES = Number(process.env.BENCH_ECHO_FRAMES ?? 200_000);
 const BATCH = 32;
 const PAYLOAD = 64;
 
-function machineEcho(): { frames: number; ns: number; heapMb: number; replies: number } {
+interface EchoRig {
+  m: ReturnType<typeof buildMachine>;
+  link: MemoryLink;
+  clock: ManualClock;
+  /** UDP datagrams to the gpos's echo port, from BATCH source ports. */
+  batch: Uint8Array[];
+}
+
+/** The machine on an in-memory link, its ARP entry for the host learnt, and BATCH echo requests. */
+function echoRig(): EchoRig {
   const clock = new ManualClock();
   const link = new MemoryLink('mem0', 1500, 1024);
   const cfg = defaultConfig();
@@ -31,7 +40,13 @@ function machineEcho(): { frames: number; ns: number; heapMb: number; replies: n
   const gposIp = parseIpv4('10.77.0.11')!;
   link.inject([arpFrame(MAC_BROADCAST, host, new ArpRepr(ArpOperation.Request, host, hostIp, 0, gposIp))]);
   clock.advance(0);
+  link.drain();
   const batch = Array.from({ length: BATCH }, (_, i) => udpFrame(gpos, host, hostIp, gposIp, 20000 + i, 7, new Uint8Array(PAYLOAD)));
+  return { m, link, clock, batch };
+}
+
+function machineEcho(): { frames: number; ns: number; heapMb: number; replies: number } {
+  const { m, link, clock, batch } = echoRig();
   let replies = 0;
   const run = (n: number): void => {
     for (let i = 0; i < n; i += BATCH) {
@@ -50,6 +65,40 @@ function machineEcho(): { frames: number; ns: number; heapMb: number; replies: n
   const heapMb = (process.memoryUsage().heapUsed - heap0) / 2 ** 20;
   m.stop();
   return { frames: FRAMES, ns, heapMb, replies };
+}
+
+const COLD_ECHOES = 300;
+const IDLE_MS = 2;
+
+/**
+ * One datagram at a time: its echo's time in the process (in through the NIC to the reply on the
+ * link), back to back and after the process slept IDLE_MS (a probe every 2 ms, as the floor bench's
+ * low rate). The same code either way, so the difference is what the path costs cold: its code
+ * and objects no longer in the caches when a request comes alone. Medians, in microseconds.
+ */
+async function machineColdEcho(): Promise<{ hotUs: number; coldUs: number }> {
+  const { m, link, clock, batch } = echoRig();
+  const one = [batch[0]!];
+  const echo = (): number => {
+    const t0 = performance.now();
+    link.inject(one);
+    clock.advance(0);
+    const n = link.drain().length;
+    const us = (performance.now() - t0) * 1000;
+    if (n !== 1) throw new Error(`bench echo: ${n} replies to one datagram`);
+    return us;
+  };
+  for (let i = 0; i < 20_000; i++) echo(); // warm up the JIT
+  const hot: number[] = [];
+  const cold: number[] = [];
+  for (let i = 0; i < COLD_ECHOES; i++) hot.push(echo());
+  for (let i = 0; i < COLD_ECHOES; i++) {
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    cold.push(echo());
+  }
+  m.stop();
+  const median = (xs: number[]): number => xs.sort((a, b) => a - b)[xs.length >> 1]!;
+  return { hotUs: median(hot), coldUs: median(cold) };
 }
 
 function dgramEcho(count: number): Promise<{ frames: number; ns: number; replies: number }> {
@@ -90,6 +139,12 @@ export async function benchEcho(): Promise<number> {
     ['nanoshare: NIC -> nanokernel -> gpos -> back (in-memory link)', String(mine.frames), String(mine.replies), (mine.ns / mine.frames / 1000).toFixed(2), Math.round((mine.frames * 1e9) / mine.ns).toString(), mine.heapMb.toFixed(1)],
     ['peer: Node dgram echo over the kernel loopback', String(peer.frames), String(peer.replies), (peer.ns / peer.frames / 1000).toFixed(2), Math.round((peer.frames * 1e9) / peer.ns).toString(), '-'],
   ];
-  process.stdout.write(['nanoshare bench echo', table(rows), ''].join('\n') + '\n');
+  const one = await machineColdEcho();
+  const coldRows = [
+    ['one datagram at a time (the same path, medians of ' + COLD_ECHOES + ')', 'us in the process'],
+    ['back to back (its code and objects in the caches)', one.hotUs.toFixed(1)],
+    [`after ${IDLE_MS} ms asleep (a request that comes alone)`, one.coldUs.toFixed(1)],
+  ];
+  process.stdout.write(['nanoshare bench echo', table(rows), '', table(coldRows), ''].join('\n') + '\n');
   return mine.replies === mine.frames ? 0 : 1;
 }
