@@ -105,16 +105,24 @@ describe('Nanokernel scheduler', () => {
   });
 
   it('preempts the secondary at the next unit boundary when the primary gets a frame', () => {
-    const { nk, clock, link, log, gpos, domain } = setup({ quantumUs: 10_000 }, 50);
+    const { nk, clock, link, log, rtos, gpos, domain } = setup({ quantumUs: 10_000 }, 50);
     gpos.work = 10;
     let n = 0;
+    let preemptedIn: number | undefined;
+    let primaryIn: number | undefined;
     gpos.onStep = () => {
-      if (++n === 3) link.inject([frameTo(RTOS_MAC)]); // arrives while the secondary runs
+      if (++n === 3) {
+        link.inject([frameTo(RTOS_MAC)]); // arrives while the secondary runs
+        preemptedIn = nk.runs;
+      }
     };
+    rtos.onInterrupt = () => (primaryIn ??= nk.runs);
     nk.start();
     clock.advance(0);
     const third = log.indexOf('gpos:step', log.indexOf('gpos:step', log.indexOf('gpos:step') + 1) + 1);
     expect(log[third + 1]).toBe(`rtos:irq${Irq.NetRx}`);
+    // Straight back to the primary, in the same run: no turn of the event loop in between.
+    expect(primaryIn).toBe(preemptedIn);
     expect(domain('gpos').stats.preemptions).toBe(1);
     expect(log.filter((x) => x === 'gpos:step')).toHaveLength(10);
   });

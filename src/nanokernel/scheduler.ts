@@ -148,6 +148,8 @@ export class Scheduler {
   private primaries: Domain[] = [];
   /** The last run held a secondary back for the primary's imminent deadline. */
   private waitingForPrimary = false;
+  /** The last secondary quantum ended because the primary had work (a field, not a result object: no garbage per quantum). */
+  private preempted = false;
 
   constructor(
     readonly processor: Processor,
@@ -274,9 +276,9 @@ export class Scheduler {
         }
         if (this.primaryHasWork() || !secondaries) break; // slice spent, or interrupt context
         const q = this.runSecondaryQuantum();
-        guestUs += q.spentUs;
+        guestUs += q;
         // A preempted quantum hands the processor straight back to the primary.
-        if (!q.preempted || clock.now() - start >= this.opts.sliceUs) break;
+        if (!this.preempted || clock.now() - start >= this.opts.sliceUs) break;
       }
       this.io.transmit();
     } finally {
@@ -289,8 +291,8 @@ export class Scheduler {
     if (this.hasWork()) this.processor.wake();
   }
 
-  /** Give one quantum to the next secondary with work (round robin among secondaries). */
-  private runSecondaryQuantum(): { spentUs: number; preempted: boolean } {
+  /** Give one quantum to the next secondary with work (round robin among secondaries); its time, `preempted` set. */
+  private runSecondaryQuantum(): number {
     const secondaries = this.secondaries;
     const n = secondaries.length;
     for (let i = 0; i < n; i++) {
@@ -299,7 +301,8 @@ export class Scheduler {
       this.secondaryCursor = (this.secondaryCursor + i + 1) % n;
       return this.runQuantum(d);
     }
-    return { spentUs: 0, preempted: false };
+    this.preempted = false;
+    return 0;
   }
 
   /** True when a unit of `d` started now would likely still run at the primary's next deadline. */
@@ -312,13 +315,14 @@ export class Scheduler {
     return true;
   }
 
-  /** Units of `d` until its work, the quantum's time or frames run out, or the primary has work. */
-  private runQuantum(d: Domain): { spentUs: number; preempted: boolean } {
+  /** Units of `d` until its work, the quantum's time or frames run out, or the primary has work (`preempted`); their time. */
+  private runQuantum(d: Domain): number {
+    this.preempted = false;
     const clock = this.clock;
     const q0 = clock.now();
     const f0 = d.stats.framesHandled;
     let spentUs = 0;
-    if (this.guarded(d, q0)) return { spentUs, preempted: false };
+    if (this.guarded(d, q0)) return spentUs;
     d.stats.quanta++;
     for (;;) {
       spentUs += this.runUnit(d);
@@ -326,13 +330,14 @@ export class Scheduler {
       this.io.receive();
       const now = clock.now();
       this.checkTimers(now);
-      if (!this.domainHasWork(d)) return { spentUs, preempted: false };
+      if (!this.domainHasWork(d)) return spentUs;
       if (this.primaryHasWork()) {
         d.stats.preemptions++;
-        return { spentUs, preempted: true };
+        this.preempted = true;
+        return spentUs;
       }
-      if (now - q0 >= this.opts.quantumUs || d.stats.framesHandled - f0 >= this.opts.quantumFrames) return { spentUs, preempted: false };
-      if (this.guarded(d, now)) return { spentUs, preempted: false };
+      if (now - q0 >= this.opts.quantumUs || d.stats.framesHandled - f0 >= this.opts.quantumFrames) return spentUs;
+      if (this.guarded(d, now)) return spentUs;
     }
   }
 
