@@ -26,11 +26,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY . .
 # npm ci proper: reinstalls from the cache filled above, builds the native modules, runs the
-# addon build (install) and tsc and the bundle (prepare). Then keep only what runs: the bin loads
-# dist/bundle/ (scripts/bundle.mjs), never the rest of dist/.
+# addon build (install) and tsc and the bundle (prepare). Then keep only what runs: the bin requires
+# dist/bundle/nanoshare.cjs (scripts/bundle.mjs), never the rest of dist/.
 RUN npm ci --prefer-offline \
- && test -f dist/bundle/nanoshare.js \
- && test -f dist/bundle/run.js \
+ && test -f dist/bundle/nanoshare.cjs \
  && ls native/build/Release/*.node \
  && npm prune --omit=dev \
  && mkdir -p /out/native/build/Release /out/dist \

@@ -1,20 +1,23 @@
 #!/usr/bin/env node
-// Bundles the compiled program (dist/, from tsc) into dist/bundle/, which bin/nanoshare loads.
-// Why: loading ~90 ES modules one by one (resolve, read, compile, link each) was the largest part
-// of the time from exec to the first reply (issue 8); esbuild joins them into a few files with the
-// same code. What stays a separate load:
+// Bundles the compiled program (dist/, from tsc) into one CommonJS file, dist/bundle/nanoshare.cjs,
+// which bin/nanoshare requires. Why (issue 8, exec to the first reply): loading ~90 ES modules one
+// by one (resolve, read, compile, link each) was the largest part of a boot, and any ES module at
+// all starts Node's ES module loader (~10 ms more than a CommonJS start on the 2-core VM); one
+// CommonJS file of the same code is read and compiled once. What is not in it, or not run:
 // - every npm package (pino, pino-pretty, prom-client, TypeBox...): `packages: 'external'`, so
 //   each is loaded from node_modules exactly as before, and only when used;
 // - the native TAP addon (a .node file, loaded by path from native/build/Release);
 // - what `nanoshare run` imports only when a feature is on (the other commands, --metrics,
-//   --capture, replay, VXLAN, the schema's error messages): `splitting` keeps each dynamic import a
-//   chunk of its own, loaded when used, with the code they share in shared chunks, so every module
-//   is still evaluated once (its classes and state are one, as in dist/).
+//   --capture, replay, VXLAN, the schema's error messages): its code is in the file, but esbuild
+//   wraps each dynamically imported module (and what only it imports) in a function that runs at
+//   the import, with the require() of its packages inside, so it is neither run nor are its
+//   packages loaded before. Every module still runs once (one class, one state, as in dist/).
 // dist/bundle/ is two levels under the repository like dist/cli/, so the paths the code resolves
-// from import.meta.url (package.json, the addon) are the same from both.
-// Run by `npm run build`, `npm ci` (prepare), `npm test` and `npm run bench`, after tsc.
-// test/boot-modules.test.ts builds again in memory with bundleOptions() and fails if the files
-// differ (a stale bundle) or if the run path loads anything else.
+// from import.meta.url (package.json, the addon) are the same from both; CommonJS has no
+// import.meta, so import.meta.url is this file's URL, set in the banner.
+// Run by `npm run build`, `npm ci` (prepare), `npm test`, `npm run bench` and `npm run soak`, after
+// tsc. test/boot-modules.test.ts builds again in memory with bundleOptions() and fails if the files
+// differ (a stale bundle), and checks what the bin loads on its way to the first reply.
 import { build } from 'esbuild';
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -27,17 +30,16 @@ export const BUNDLE_DIR = join(ROOT, 'dist', 'bundle');
 export function bundleOptions() {
   return {
     absWorkingDir: ROOT,
-    // nanoshare.js: the bin's entry (main: every command); run.js: `nanoshare run` (the machine),
-    // named so the test (and a reader) can find it; main imports it when the command is `run`.
-    entryPoints: { nanoshare: 'dist/cli/main.js', run: 'dist/cli/run.js' },
+    entryPoints: { nanoshare: 'dist/cli/main.js' },
     outdir: 'dist/bundle',
+    outExtension: { '.js': '.cjs' },
     bundle: true,
-    splitting: true,
-    format: 'esm',
+    format: 'cjs',
     platform: 'node',
     target: 'node20',
     packages: 'external',
-    chunkNames: 'chunk-[hash]',
+    define: { 'import.meta.url': '__nanoshare_import_meta_url' },
+    banner: { js: 'var __nanoshare_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
     // dist/'s own source maps are followed, so these map back to src/*.ts.
     sourcemap: 'linked',
     metafile: true,

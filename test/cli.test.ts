@@ -46,7 +46,7 @@ function expectOneLineError(r: Result, code: number, ...mentions: Array<string |
 }
 
 beforeAll(() => {
-  if (!existsSync(join(ROOT, 'dist', 'bundle', 'nanoshare.js'))) throw new Error('dist/bundle/ is missing: run `npm run build` first');
+  if (!existsSync(join(ROOT, 'dist', 'bundle', 'nanoshare.cjs'))) throw new Error('dist/bundle/ is missing: run `npm run build` first');
 });
 
 describe('nanoshare --help', () => {
