@@ -1,6 +1,10 @@
 // Host-side network setup with iproute2: bring the TAP up and give it the host's address, or
 // attach it to a bridge; undo exactly what was done on exit. A TAP we created disappears by
 // itself when its file descriptor closes; a TAP that already existed is left as it was found.
+// Each `ip` run is a fork and an exec on the way to the first reply (issue 8), so a boot runs two:
+// one listing of the links before the TAP is opened (did it exist? is the bridge a bridge?), and
+// one `ip -batch -` with every change after (MTU, bridge or up, address), whose failure is
+// reported as the one command that failed, with ip's own message.
 import { execFile } from 'node:child_process';
 import { formatIpv4Cidr } from '../wire/address.js';
 import type { MachineConfig } from '../board/config.js';
@@ -13,15 +17,73 @@ export class HostNetError extends Error {
   }
 }
 
+/** The one-line error of an `ip` run that failed, from its stderr (or why it did not run). */
+function ipFailure(args: readonly string[], err: Error, stderr: string): HostNetError {
+  const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+  return new HostNetError(missing ? 'the `ip` command is missing: install iproute2' : `ip ${args.join(' ')}: ${stderr.trim() || err.message}`);
+}
+
 /** Run `ip ARGS`; resolves with stdout, rejects with ip's own message. */
 export const ip: IpCommand = (args) =>
   new Promise((resolve, reject) => {
     execFile('ip', args, { timeout: 10_000 }, (err, stdout, stderr) => {
-      if (err) {
-        const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-        reject(new HostNetError(missing ? 'the `ip` command is missing: install iproute2' : `ip ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
-      } else resolve(String(stdout));
+      if (err) reject(ipFailure(args, err, String(stderr)));
+      else resolve(String(stdout));
     });
+  });
+
+/** Several `ip` commands run in order by one `ip -batch -`; rejects with an IpBatchError naming the first that failed. */
+export interface IpBatch {
+  (commands: ReadonlyArray<readonly string[]>): Promise<void>;
+}
+
+/** A batch stopped at `index` (the commands before it were done, the ones after it were not run). */
+export class IpBatchError extends HostNetError {
+  constructor(message: string, readonly index: number) {
+    super(message);
+  }
+}
+
+/**
+ * Which command of a batch of `count` failed, and ip's message for it, from `ip -batch`'s stderr
+ * (ip's message, then "Command failed -:N" with N counted from 1). Undefined when stderr does not
+ * say (then nothing can be said about which commands were done).
+ */
+export function batchFailure(stderr: string, count: number): { index: number; message: string } | undefined {
+  const lines = stderr.split('\n');
+  const at = lines.findIndex((l) => /^Command failed -:\d+$/.test(l.trim()));
+  if (at < 0) return undefined;
+  const index = Number(/(\d+)$/.exec(lines[at]!.trim())![1]) - 1;
+  if (index < 0 || index >= count) return undefined;
+  return { index, message: lines.slice(0, at).map((l) => l.trim()).filter((l) => l.length > 0).join('; ') || 'failed' };
+}
+
+/** One batch line: ip splits it on white space, so an argument holding any cannot be passed (a validated config never has one). */
+function batchLine(args: readonly string[]): string {
+  for (const a of args) {
+    if (a.length === 0 || /[\s"'\\#]/.test(a)) throw new HostNetError(`ip ${args.join(' ')}: argument ${JSON.stringify(a)} cannot be passed to ip -batch`);
+  }
+  return args.join(' ');
+}
+
+/** Run `commands` with one `ip -batch -` (one fork and exec instead of one per command). */
+export const ipBatch: IpBatch = (commands) =>
+  new Promise((resolve, reject) => {
+    if (commands.length === 0) return resolve();
+    let input: string;
+    try {
+      input = commands.map(batchLine).join('\n') + '\n';
+    } catch (e) {
+      return reject(e);
+    }
+    const child = execFile('ip', ['-batch', '-'], { timeout: 10_000 }, (err, _stdout, stderr) => {
+      if (!err) return resolve();
+      const failed = batchFailure(String(stderr), commands.length);
+      if (failed) reject(new IpBatchError(`ip ${commands[failed.index]!.join(' ')}: ${failed.message}`, failed.index));
+      else reject(ipFailure(['-batch', '-'], err, String(stderr)));
+    });
+    child.stdin?.on('error', () => undefined); // ip gone before reading (ENOENT): the callback reports it
+    child.stdin?.end(input);
   });
 
 export async function linkExists(name: string): Promise<boolean> {
@@ -38,42 +100,91 @@ interface LinkInfo {
   linkinfo?: { info_kind?: string };
 }
 
-/** Set up the host side of an open TAP. Returns the teardown, which never throws. */
-export async function setupHostNet(cfg: MachineConfig, tap: string, tapExisted: boolean): Promise<() => Promise<void>> {
+/** The links of this network namespace by name, with their kind ('' for a plain interface). */
+export type LinkKinds = ReadonlyMap<string, string>;
+
+/** Every link and its kind, from one `ip -j -d link show`; undefined when ip cannot say (then each question is asked on its own). */
+export async function listLinks(run: IpCommand = ip): Promise<LinkKinds | undefined> {
+  try {
+    const links = JSON.parse(await run(['-j', '-d', 'link', 'show'])) as LinkInfo[];
+    return new Map(links.map((l) => [l.ifname, l.linkinfo?.info_kind ?? '']));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kind of link `name` ('' for a plain interface), or undefined when there is none: from `links`, else asked. */
+async function kindOf(name: string, links: LinkKinds | undefined, run: IpCommand): Promise<string | undefined> {
+  if (links) return links.get(name);
+  try {
+    return (JSON.parse(await run(['-j', '-d', 'link', 'show', 'dev', name])) as LinkInfo[])[0]?.linkinfo?.info_kind ?? '';
+  } catch {
+    return undefined;
+  }
+}
+
+/** A change of the host and what undoes it (only a TAP that existed before is restored: one we created goes with us). */
+interface Step {
+  args: string[];
+  undo: string[][];
+}
+
+/** How setupHostNet reaches iproute2 (the real `ip` unless a test gives a fake). */
+export interface HostNetIp {
+  ip: IpCommand;
+  batch: IpBatch;
+}
+
+/**
+ * Set up the host side of an open TAP. `links`: the links before the TAP was opened (listLinks).
+ * Returns the teardown, which never throws.
+ */
+export async function setupHostNet(cfg: MachineConfig, tap: string, tapExisted: boolean, links?: LinkKinds, run: HostNetIp = { ip, batch: ipBatch }): Promise<() => Promise<void>> {
   const undo: Array<() => Promise<unknown>> = [];
   const teardown = async (): Promise<void> => {
     for (const u of undo.reverse()) await u().catch(() => undefined);
   };
+  const keep = (step: Step): void => {
+    for (const u of step.undo) undo.push(() => run.ip(u));
+  };
+  /** Run the steps in one batch; what was done is undone by the teardown, also when a later one failed. */
+  const apply = async (steps: Step[]): Promise<void> => {
+    try {
+      await run.batch(steps.map((s) => s.args));
+    } catch (e) {
+      if (e instanceof IpBatchError) steps.slice(0, e.index).forEach(keep);
+      throw e;
+    }
+    steps.forEach(keep);
+  };
+  const restore = (...u: string[][]): string[][] => (tapExisted ? u : []);
   try {
-    if (cfg.mtu !== 1500) await ip(['link', 'set', 'dev', tap, 'mtu', String(cfg.mtu)]);
+    const steps: Step[] = [];
+    if (cfg.mtu !== 1500) steps.push({ args: ['link', 'set', 'dev', tap, 'mtu', String(cfg.mtu)], undo: [] });
     if (cfg.bridge) {
       const br = cfg.bridge;
-      let info: LinkInfo[];
-      try {
-        info = JSON.parse(await ip(['-j', '-d', 'link', 'show', 'dev', br])) as LinkInfo[];
-      } catch {
-        throw new HostNetError(`--bridge ${br}: no such interface (create it first: ip link add ${br} type bridge)`, 2);
+      const kind = await kindOf(br, links, run.ip);
+      if (kind === undefined) throw new HostNetError(`--bridge ${br}: no such interface (create it first: ip link add ${br} type bridge)`, 2);
+      if (kind !== 'bridge') throw new HostNetError(`--bridge ${br}: not a bridge (it is ${kind || 'a plain interface'})`, 2);
+      // Joining the bridge and coming up in one command (one netlink request: the master, then the flags).
+      steps.push({ args: ['link', 'set', 'dev', tap, 'master', br, 'up'], undo: restore(['link', 'set', 'dev', tap, 'nomaster'], ['link', 'set', 'dev', tap, 'down']) });
+    } else {
+      if (cfg.uplink) {
+        await apply(steps.splice(0)); // the MTU before the uplink, as it always was
+        const bridge = uplinkBridgeName(tap);
+        try {
+          undo.push(await setupUplink(run.ip, { uplink: cfg.uplink, tap, bridge }));
+        } catch (e) {
+          throw new HostNetError(`--uplink ${cfg.uplink}: ${(e as Error).message}`, e instanceof UplinkInputError ? 2 : 1);
+        }
       }
-      if (info[0]?.linkinfo?.info_kind !== 'bridge') throw new HostNetError(`--bridge ${br}: not a bridge (it is ${info[0]?.linkinfo?.info_kind ?? 'a plain interface'})`, 2);
-      // Joining the bridge and coming up in one `ip` (one netlink request: the master, then the
-      // flags): each `ip` run is a fork and an exec on the way to the first reply.
-      await ip(['link', 'set', 'dev', tap, 'master', br, 'up']);
-      if (tapExisted) undo.push(() => ip(['link', 'set', 'dev', tap, 'nomaster']));
-    } else if (cfg.uplink) {
-      const bridge = uplinkBridgeName(tap);
-      try {
-        undo.push(await setupUplink(ip, { uplink: cfg.uplink, tap, bridge }));
-      } catch (e) {
-        throw new HostNetError(`--uplink ${cfg.uplink}: ${(e as Error).message}`, e instanceof UplinkInputError ? 2 : 1);
+      steps.push({ args: ['link', 'set', 'dev', tap, 'up'], undo: restore(['link', 'set', 'dev', tap, 'down']) });
+      if (cfg.hostIp && !cfg.uplink) {
+        const cidr = formatIpv4Cidr(cfg.hostIp);
+        steps.push({ args: ['addr', 'replace', cidr, 'dev', tap], undo: restore(['addr', 'del', cidr, 'dev', tap]) });
       }
     }
-    if (!cfg.bridge) await ip(['link', 'set', 'dev', tap, 'up']);
-    if (tapExisted) undo.push(() => ip(['link', 'set', 'dev', tap, 'down']));
-    if (cfg.hostIp && !cfg.bridge && !cfg.uplink) {
-      const cidr = formatIpv4Cidr(cfg.hostIp);
-      await ip(['addr', 'replace', cidr, 'dev', tap]);
-      if (tapExisted) undo.push(() => ip(['addr', 'del', cidr, 'dev', tap]));
-    }
+    await apply(steps);
   } catch (e) {
     await teardown();
     throw e;

@@ -5,7 +5,7 @@
 import type { Link } from '../link/link.js';
 import { TapLink, TapError } from '../link/tap.js';
 import type { MachineConfig } from '../board/config.js';
-import { setupHostNet, linkExists, HostNetError } from './hostnet.js';
+import { setupHostNet, listLinks, HostNetError } from './hostnet.js';
 
 export class LinkOpenError extends Error {
   constructor(message: string, readonly exitCode: number) {
@@ -27,7 +27,9 @@ export async function openLink(cfg: MachineConfig): Promise<OpenedLink> {
   const spec = cfg.link;
   switch (spec.kind) {
     case 'tap': {
-      const tapExisted = await linkExists(spec.name);
+      // One `ip` for both questions asked before the TAP is opened: did it exist, and what is the bridge.
+      const links = await listLinks();
+      const tapExisted = links?.has(spec.name) ?? false;
       let tap: TapLink;
       try {
         tap = TapLink.open(spec.name, { mtu: cfg.mtu, tso: cfg.tso });
@@ -37,7 +39,7 @@ export async function openLink(cfg: MachineConfig): Promise<OpenedLink> {
         throw e;
       }
       try {
-        const teardown = await setupHostNet(cfg, tap.name, tapExisted);
+        const teardown = await setupHostNet(cfg, tap.name, tapExisted, links);
         return { link: tap, teardown, describe: { tap: tap.name }, tapExisted };
       } catch (e) {
         tap.close();
