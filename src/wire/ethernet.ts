@@ -34,6 +34,7 @@ export const ETHERNET_HEADER_LEN: number = field.etherType + TYPE_LEN;
 /** Length added by one 802.1Q tag. */
 export const VLAN_TAG_LEN: number = TCI_LEN + TYPE_LEN;
 const TAGGED_HEADER_LEN = ETHERNET_HEADER_LEN + VLAN_TAG_LEN;
+const SCRATCH_FRAME = new Uint8Array(ETHERNET_HEADER_LEN);
 
 /**
  * The header's length (14, or 18 with an 802.1Q tag), or 0 when the frame is too short for it.
@@ -53,32 +54,51 @@ export function payloadEtherType(buf: Uint8Array, hdrLen: number): number {
 /** A zero-copy view of an Ethernet frame (FCS not included). */
 export class EthernetFrame {
   private constructor(
-    readonly buffer: Uint8Array,
-    private readonly hdrLen: number,
+    private buf: Uint8Array,
+    private hdrLen: number,
   ) {}
 
-  /** Check lengths (14 bytes, 18 if 802.1Q-tagged) and wrap `buf`, or return why not. */
-  static checked(buf: Uint8Array): EthernetFrame | WireError {
+  /**
+   * Check lengths (14 bytes, 18 if 802.1Q-tagged) and wrap `buf`, or return why not. With
+   * `reuse`, a receive path that looks at one frame at a time points that one view at `buf`
+   * instead of making a new one per frame (what the view showed before is gone).
+   */
+  static checked(buf: Uint8Array, reuse?: EthernetFrame): EthernetFrame | WireError {
     const hdrLen = ethernetHeaderLen(buf);
-    if (hdrLen > 0) return new EthernetFrame(buf, hdrLen);
+    if (hdrLen > 0) {
+      if (reuse === undefined) return new EthernetFrame(buf, hdrLen);
+      reuse.buf = buf;
+      reuse.hdrLen = hdrLen;
+      return reuse;
+    }
     return buf.length < ETHERNET_HEADER_LEN
       ? new WireError('ethernet', 'truncated', buf.length, `truncated header (${buf.length} of ${ETHERNET_HEADER_LEN} bytes)`)
       : new WireError('ethernet', 'truncated', buf.length, `truncated 802.1Q tag (${buf.length} of ${TAGGED_HEADER_LEN} bytes)`);
   }
 
+  /** A view for checked()'s `reuse`: it shows an empty untagged frame until checked() points it at one. */
+  static scratch(): EthernetFrame {
+    return new EthernetFrame(SCRATCH_FRAME, ETHERNET_HEADER_LEN);
+  }
+
+  /** The whole frame. */
+  get buffer(): Uint8Array {
+    return this.buf;
+  }
+
   /** Destination MAC. */
   dstAddr(): Mac {
-    return readMac(this.buffer, field.dst);
+    return readMac(this.buf, field.dst);
   }
 
   /** Source MAC. */
   srcAddr(): Mac {
-    return readMac(this.buffer, field.src);
+    return readMac(this.buf, field.src);
   }
 
   /** The payload's EtherType: the inner one when the frame carries an 802.1Q tag. */
   etherType(): number {
-    return readU16(this.buffer, this.isTagged() ? field.vlanInnerType : field.etherType);
+    return readU16(this.buf, this.isTagged() ? field.vlanInnerType : field.etherType);
   }
 
   /** True if the frame carries an 802.1Q tag. */
@@ -88,22 +108,22 @@ export class EthernetFrame {
 
   /** 802.1Q VLAN ID (0..4095), undefined when untagged. */
   vlanId(): number | undefined {
-    return this.isTagged() ? readU16(this.buffer, field.vlanTci) & VID_MASK : undefined;
+    return this.isTagged() ? readU16(this.buf, field.vlanTci) & VID_MASK : undefined;
   }
 
   /** 802.1Q priority code point (0..7), undefined when untagged. */
   vlanPcp(): number | undefined {
-    return this.isTagged() ? (readU16(this.buffer, field.vlanTci) >>> PCP_SHIFT) & PCP_MASK : undefined;
+    return this.isTagged() ? (readU16(this.buf, field.vlanTci) >>> PCP_SHIFT) & PCP_MASK : undefined;
   }
 
-  /** Header length: 14, or 18 with an 802.1Q tag. */
+  /** Header length: 14, or 18 with an 802.1Q tag; also where the payload starts in `buffer`. */
   headerLen(): number {
     return this.hdrLen;
   }
 
   /** The bytes after the header (a subarray; may include trailing padding). */
   payload(): Uint8Array {
-    return this.buffer.subarray(this.hdrLen);
+    return this.buf.subarray(this.hdrLen);
   }
 }
 
@@ -131,14 +151,25 @@ export class EthernetRepr {
   emit(buf: Uint8Array): void {
     const len = this.bufferLen();
     if (buf.length < len) throw new RangeError(`ethernet: emit needs ${len} bytes, got ${buf.length}`);
-    writeMac(buf, field.dst, this.dst);
-    writeMac(buf, field.src, this.src);
     if (this.vlanId === undefined) {
-      writeU16(buf, field.etherType, this.etherType);
+      emitEthernetHeader(buf, 0, this.dst, this.src, this.etherType);
       return;
     }
+    writeMac(buf, field.dst, this.dst);
+    writeMac(buf, field.src, this.src);
     writeU16(buf, field.etherType, EtherType.Vlan);
     writeU16(buf, field.vlanTci, (((this.vlanPcp ?? 0) & PCP_MASK) << PCP_SHIFT) | (this.vlanId & VID_MASK));
     writeU16(buf, field.vlanInnerType, this.etherType);
   }
+}
+
+/**
+ * Write an untagged header at buf[off..off+14): EthernetRepr's emit without a repr, for a sender
+ * that builds a frame per packet and makes no object for it. Throws RangeError without the room.
+ */
+export function emitEthernetHeader(buf: Uint8Array, off: number, dst: Mac, src: Mac, etherType: number): void {
+  if (!(off >= 0) || buf.length < off + ETHERNET_HEADER_LEN) throw new RangeError(`ethernet: emit needs ${ETHERNET_HEADER_LEN} bytes at ${off}, got ${buf.length}`);
+  writeMac(buf, off + field.dst, dst);
+  writeMac(buf, off + field.src, src);
+  writeU16(buf, off + field.etherType, etherType);
 }

@@ -47,58 +47,111 @@ const field = {
 
 /** Length of the ICMP header, rest-of-header included. */
 export const ICMPV4_HEADER_LEN: number = field.data;
+const SCRATCH = new Uint8Array(0);
 
-/** A zero-copy view of an ICMPv4 message whose checksum has been checked. */
+/**
+ * A zero-copy view of an ICMPv4 message whose checksum has been checked: the message is
+ * bytes[offset..end) (the IP payload inside a whole frame, say), so a receive path needs no
+ * subarray to look at it.
+ */
 export class Icmpv4Packet {
-  private constructor(readonly buffer: Uint8Array) {}
+  private constructor(
+    private buf: Uint8Array,
+    private off: number,
+    private stop: number,
+  ) {}
 
-  /** Check length (>= 8) and the checksum over the whole of `buf` (pass exactly the IP payload). */
-  static checked(buf: Uint8Array): Icmpv4Packet | WireError {
-    if (buf.length < ICMPV4_HEADER_LEN) {
-      return new WireError('icmpv4', 'truncated', buf.length, `truncated header (${buf.length} of ${ICMPV4_HEADER_LEN} bytes)`);
+  /**
+   * Check length (>= 8) and the checksum over the whole of buf[off..end) (pass exactly the IP
+   * payload). With `reuse`, a receive path that looks at one message at a time points that one
+   * view at it instead of making a new one per message.
+   */
+  static checked(buf: Uint8Array, off = 0, end: number = buf.length, reuse?: Icmpv4Packet): Icmpv4Packet | WireError {
+    const len = end - off;
+    if (!(off >= 0) || end > buf.length || len < ICMPV4_HEADER_LEN) {
+      return new WireError('icmpv4', 'truncated', len, `truncated header (${len} of ${ICMPV4_HEADER_LEN} bytes)`);
     }
-    if (internetChecksum(buf) !== 0) return new WireError('icmpv4', 'bad-checksum', field.checksum, 'bad checksum');
-    return new Icmpv4Packet(buf);
+    if (internetChecksum(buf, 0, off, end) !== 0) return new WireError('icmpv4', 'bad-checksum', field.checksum, 'bad checksum');
+    if (reuse === undefined) return new Icmpv4Packet(buf, off, end);
+    reuse.buf = buf;
+    reuse.off = off;
+    reuse.stop = end;
+    return reuse;
+  }
+
+  /** A view for checked()'s `reuse`; it shows nothing until checked() points it at a message. */
+  static scratch(): Icmpv4Packet {
+    return new Icmpv4Packet(SCRATCH, 0, 0);
+  }
+
+  /** The array the message is in: see `offset` and `end`. */
+  get bytes(): Uint8Array {
+    return this.buf;
+  }
+
+  /** Where the message starts in `bytes`. */
+  get offset(): number {
+    return this.off;
+  }
+
+  /** One past the message's last byte in `bytes`. */
+  get end(): number {
+    return this.stop;
+  }
+
+  /** The message's length in bytes, header included. */
+  get length(): number {
+    return this.stop - this.off;
+  }
+
+  /** The message's bytes: a subarray unless the view covers all of `bytes`. */
+  get buffer(): Uint8Array {
+    return this.off === 0 && this.stop === this.buf.length ? this.buf : this.buf.subarray(this.off, this.stop);
   }
 
   /** Message type (see Icmpv4Type). */
   msgType(): number {
-    return this.buffer[field.type]!;
+    return this.buf[this.off + field.type]!;
   }
 
   /** Message code. */
   msgCode(): number {
-    return this.buffer[field.code]!;
+    return this.buf[this.off + field.code]!;
   }
 
   /** Checksum field as received. */
   checksum(): number {
-    return readU16(this.buffer, field.checksum);
+    return readU16(this.buf, this.off + field.checksum);
   }
 
   /** Echo identifier (meaningful for echo request/reply). */
   echoIdent(): number {
-    return readU16(this.buffer, field.echoIdent);
+    return readU16(this.buf, this.off + field.echoIdent);
   }
 
   /** Echo sequence number (meaningful for echo request/reply). */
   echoSeqNo(): number {
-    return readU16(this.buffer, field.echoSeqNo);
+    return readU16(this.buf, this.off + field.echoSeqNo);
   }
 
   /** Next-hop MTU of a "fragmentation needed" message (RFC 1191); 0 if not given. */
   nextHopMtu(): number {
-    return readU16(this.buffer, field.unreachMtu);
+    return readU16(this.buf, this.off + field.unreachMtu);
   }
 
   /** The 4 rest-of-header bytes plus the data: everything after type, code, checksum. */
   rest(): Uint8Array {
-    return this.buffer.subarray(field.rest);
+    return this.buf.subarray(this.off + field.rest, this.stop);
   }
 
   /** The bytes after the 8-byte header. */
   data(): Uint8Array {
-    return this.buffer.subarray(field.data);
+    return this.buf.subarray(this.dataStart(), this.stop);
+  }
+
+  /** Where the data after the 8-byte header starts in `bytes`. */
+  dataStart(): number {
+    return this.off + field.data;
   }
 }
 
@@ -156,12 +209,9 @@ export function emitIcmpv4(r: Icmpv4Repr, buf: Uint8Array): void {
   switch (r.kind) {
     case 'echo-request':
     case 'echo-reply':
-      buf[field.type] = r.kind === 'echo-request' ? Icmpv4Type.EchoRequest : Icmpv4Type.EchoReply;
-      buf[field.code] = 0;
-      writeU16(buf, field.echoIdent, r.ident);
-      writeU16(buf, field.echoSeqNo, r.seqNo);
       buf.set(r.data, field.data);
-      break;
+      emitIcmpv4Echo(buf, 0, r.kind === 'echo-request' ? Icmpv4Type.EchoRequest : Icmpv4Type.EchoReply, r.ident, r.seqNo, r.data.length);
+      return;
     case 'dst-unreachable':
       buf[field.type] = Icmpv4Type.DstUnreachable;
       buf[field.code] = r.code & 0xff;
@@ -177,4 +227,20 @@ export function emitIcmpv4(r: Icmpv4Repr, buf: Uint8Array): void {
   }
   writeU16(buf, field.checksum, 0);
   writeU16(buf, field.checksum, internetChecksum(buf, 0, 0, len));
+}
+
+/**
+ * Write an echo request or reply (`type`) header in front of `dataLen` bytes of data already at
+ * buf[off+8..), and the checksum over both: emitIcmpv4's echo without a repr, for a reply built
+ * per request with no object made for it. Throws RangeError without the room.
+ */
+export function emitIcmpv4Echo(buf: Uint8Array, off: number, type: number, ident: number, seqNo: number, dataLen: number): void {
+  const end = off + ICMPV4_HEADER_LEN + dataLen;
+  if (!(off >= 0) || !(dataLen >= 0) || buf.length < end) throw new RangeError(`icmpv4: emit needs ${ICMPV4_HEADER_LEN + dataLen} bytes at ${off}, got ${buf.length}`);
+  buf[off + field.type] = type;
+  buf[off + field.code] = 0;
+  writeU16(buf, off + field.echoIdent, ident);
+  writeU16(buf, off + field.echoSeqNo, seqNo);
+  writeU16(buf, off + field.checksum, 0);
+  writeU16(buf, off + field.checksum, internetChecksum(buf, 0, off, end));
 }
