@@ -264,6 +264,6 @@ export const arpProtocol: NetProtocol = {
   name: 'arp',
   install(inner: InterfaceInner): void {
     inner.sockets.add(ARP_STATE, new ArpState(inner));
-    inner.etherTypes.register(EtherType.Arp, processArp);
+    inner.etherTypes.register(EtherType.Arp, (i, frame, off, rx) => processArp(i, frame.subarray(off), rx));
   },
 };

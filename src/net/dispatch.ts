@@ -7,7 +7,10 @@
 import type { Ipv4Packet, Mac } from '../wire/index.js';
 import type { InterfaceInner } from './iface.js';
 
-/** What the link layer knew about a received frame, passed up with its payload. */
+/**
+ * What the link layer knew about a received frame, passed up with its payload. The object is
+ * the interface's, filled in again for the next frame: a handler that keeps a field copies it.
+ */
 export interface RxMeta {
   /** Ethernet source address (ARP checks its sender against it). */
   readonly srcMac: Mac;
@@ -15,10 +18,17 @@ export interface RxMeta {
   readonly l2Group: boolean;
 }
 
-/** Handles one Ethernet payload (possibly padded) of the EtherType it is registered for. */
-export type EtherTypeHandler = (inner: InterfaceInner, payload: Uint8Array, rx: RxMeta) => void;
+/**
+ * Handles one Ethernet payload of the EtherType it is registered for: frame[off..] (possibly
+ * padded), given as the whole frame and an offset so that no view is made per frame. The frame
+ * is the receive path's: a handler that keeps bytes past its call copies them.
+ */
+export type EtherTypeHandler = (inner: InterfaceInner, frame: Uint8Array, off: number, rx: RxMeta) => void;
 
-/** Handles one IPv4 packet that processIpv4 accepted (ours, not a fragment, sane source). */
+/**
+ * Handles one IPv4 packet that processIpv4 accepted (ours, not a fragment, sane source). The
+ * view is the interface's, pointed at the next packet after the call: keep none of it.
+ */
 export type Ipv4ProtocolHandler = (inner: InterfaceInner, ip: Ipv4Packet, rx: RxMeta) => void;
 
 /** A number → handler table; each number registered once. */

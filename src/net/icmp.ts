@@ -9,11 +9,11 @@
 // every icmpErrorIntervalUs (default 100 ms) — 10 per second sustained, like a scanned Linux
 // host's per-peer limit but global, so a spoofed-source flood cannot make us amplify.
 
-import { ICMPV4_HEADER_LEN, IPV4_HEADER_LEN, Icmpv4Packet, IpProtocol, emitIcmpv4, icmpv4ReprLen, isWireError, parseIcmpv4Repr } from '../wire/index.js';
+import { ICMPV4_HEADER_LEN, IPV4_HEADER_LEN, Icmpv4Packet, Icmpv4Type, IpProtocol, copyBytes, emitIcmpv4, emitIcmpv4Echo, icmpv4ReprLen, isWireError } from '../wire/index.js';
 import type { Icmpv4Repr, Ipv4, Ipv4Packet } from '../wire/index.js';
 import type { NetProtocol } from './dispatch.js';
 import type { InterfaceInner } from './iface.js';
-import { dispatchIpv4 } from './ipv4.js';
+import { IPV4_HEADROOM, dispatchIpv4 } from './ipv4.js';
 import { PacketBuffer } from './packet-buffer.js';
 import { SocketKey } from './socket-set.js';
 import type { ProtocolState } from './socket-set.js';
@@ -24,6 +24,8 @@ export type EchoReplyHandler = (src: Ipv4, ident: number, seqNo: number, data: U
 /** ICMP's state in the socket set: who gets echo replies, and the error token bucket. No timers: the bucket refills lazily. */
 export class IcmpSockets implements ProtocolState {
   echoReplyHandler: EchoReplyHandler | undefined;
+  /** The one PacketBuffer echo replies are built in, reset() for each (dispatchIpv4 keeps none). */
+  readonly reply = PacketBuffer.alloc(0, 0);
   private tokens: number;
   private refillAt: number;
 
@@ -75,32 +77,44 @@ const MAX_QUOTE = ICMP_ERROR_MAX_DATAGRAM - IPV4_HEADER_LEN - ICMPV4_HEADER_LEN;
 
 /** Ingress: one ICMP message in a packet processIpv4 accepted. */
 export function processIcmpv4(inner: InterfaceInner, ip: Ipv4Packet): void {
-  const p = Icmpv4Packet.checked(ip.payload());
+  const views = inner.rxViews();
+  const p = Icmpv4Packet.checked(ip.bytes, ip.payloadStart(), ip.payloadEnd(), views?.icmpv4);
   if (isWireError(p)) return inner.malformed(p);
-  const r = parseIcmpv4Repr(p);
   const c = inner.counters;
-  switch (r.kind) {
-    case 'echo-request': {
-      c.icmpEchoRequestsRx++;
-      // Like Linux's icmp_echo_ignore_broadcasts=1 (smurf amplification).
-      if (inner.isBroadcast(ip.dstAddr())) return inner.dropRx('broadcast-echo');
-      inner.handled();
-      const reply: Icmpv4Repr = { kind: 'echo-reply', ident: r.ident, seqNo: r.seqNo, data: r.data };
-      if (dispatchIcmpv4(inner, ip.srcAddr(), reply)) c.icmpEchoRepliesTx++;
-      return;
-    }
-    case 'echo-reply': {
-      c.icmpEchoRepliesRx++;
-      const h = inner.sockets.require(ICMP_SOCKETS).echoReplyHandler;
-      if (h === undefined) return inner.dropRx('unsupported');
-      inner.handled();
-      h(ip.srcAddr(), r.ident, r.seqNo, r.data);
-      return;
-    }
-    default:
-      // Destination unreachable, time exceeded, ...: no socket of ours acts on them yet.
-      return inner.dropRx('unsupported');
+  const type = p.msgType();
+  // Echo with a non-zero code is no echo (parseIcmpv4Repr's 'other').
+  if (p.msgCode() !== 0 || (type !== Icmpv4Type.EchoRequest && type !== Icmpv4Type.EchoReply)) {
+    // Destination unreachable, time exceeded, ...: no socket of ours acts on them yet.
+    return inner.dropRx('unsupported');
   }
+  if (type === Icmpv4Type.EchoRequest) {
+    c.icmpEchoRequestsRx++;
+    // Like Linux's icmp_echo_ignore_broadcasts=1 (smurf amplification).
+    if (inner.isBroadcast(ip.dstAddr())) return inner.dropRx('broadcast-echo');
+    inner.handled();
+    if (dispatchEchoReply(inner, ip.srcAddr(), p, views === undefined)) c.icmpEchoRepliesTx++;
+    return;
+  }
+  c.icmpEchoRepliesRx++;
+  const h = inner.sockets.require(ICMP_SOCKETS).echoReplyHandler;
+  if (h === undefined) return inner.dropRx('unsupported');
+  inner.handled();
+  h(ip.srcAddr(), p.echoIdent(), p.echoSeqNo(), p.data());
+}
+
+/**
+ * Egress: the reply to echo request `req`, built straight from its bytes (ident, sequence number
+ * and data copied, type and checksum written) into a frame with room for exactly the headers
+ * below: no repr, no view but the frame. `fresh`: a PacketBuffer of its own (a nested frame must
+ * not take the one its caller is still sending from).
+ */
+function dispatchEchoReply(inner: InterfaceInner, dst: Ipv4, req: Icmpv4Packet, fresh: boolean): boolean {
+  const len = req.length;
+  const pb = fresh ? PacketBuffer.alloc(len, IPV4_HEADROOM) : inner.sockets.require(ICMP_SOCKETS).reply.reset(len, IPV4_HEADROOM);
+  const at = pb.start;
+  copyBytes(pb.buf, at, req.bytes, req.offset, len);
+  emitIcmpv4Echo(pb.buf, at, Icmpv4Type.EchoReply, req.echoIdent(), req.echoSeqNo(), len - ICMPV4_HEADER_LEN);
+  return dispatchIpv4(inner, dst, IpProtocol.Icmp, pb);
 }
 
 /** Egress: one ICMP message to `dst`. */

@@ -5,7 +5,7 @@
 // icmp.ts, udp.ts) are functions over this state plus their own entry in the socket set;
 // stack.ts is the public face.
 
-import { MAC_BROADCAST, isMulticastMac, prefixMask, subnetBroadcast } from '../wire/index.js';
+import { EthernetFrame, Icmpv4Packet, Ipv4Packet, MAC_BROADCAST, isMulticastMac, prefixMask, subnetBroadcast } from '../wire/index.js';
 import type { IpAddr, Ipv4, Ipv4Cidr, Mac, WireError } from '../wire/index.js';
 import { ArpCache } from './arp-cache.js';
 import { newNetCounters } from './counters.js';
@@ -137,6 +137,18 @@ export interface PendingResolution {
   nextRetryAt: number;
 }
 
+/**
+ * The objects a received frame is looked at through (views of its bytes, its link-layer facts),
+ * re-pointed per frame so the receive path makes none per frame. Valid while the frame is in
+ * hand only: a handler keeps none of them, and copies what it keeps.
+ */
+export class RxScratch {
+  readonly eth = EthernetFrame.scratch();
+  readonly ipv4 = Ipv4Packet.scratch();
+  readonly icmpv4 = Icmpv4Packet.scratch();
+  readonly rx: { srcMac: Mac; l2Group: boolean } = { srcMac: 0, l2Group: false };
+}
+
 export class InterfaceInner {
   readonly cfg: ResolvedConfig;
   readonly counters: NetCounters = newNetCounters();
@@ -160,6 +172,9 @@ export class InterfaceInner {
    * our MAC, RFC 2131 4.1). The DHCP client checks xid and chaddr.
    */
   anyDstUdpPort: number | undefined;
+  /** Frames in hand: processFrame nests when two stacks wired back to back answer each other at once. */
+  rxDepth = 0;
+  private readonly rxScratch = new RxScratch();
   private ident = 0;
   /** The IPv4 address is still being probed (RFC 5227): `addr` is 0.0.0.0 until it is taken. */
   tentative: boolean;
@@ -185,6 +200,14 @@ export class InterfaceInner {
 
   get mac(): Mac {
     return this.cfg.mac;
+  }
+
+  /**
+   * The scratch views for the frame in hand, or undefined (make new ones) when it is not the
+   * outermost one: a nested frame must not re-point the views its caller is still reading.
+   */
+  rxViews(): RxScratch | undefined {
+    return this.rxDepth === 1 ? this.rxScratch : undefined;
   }
   /** Our IPv4 address, or 0 while it is tentative: nothing answers for it or sends from it. */
   get addr(): Ipv4 {

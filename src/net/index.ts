@@ -45,8 +45,10 @@
 //    `inner.ipv4Protocols.register(IpProtocol.Tcp, processTcp)` with
 //    `processTcp(inner, ip: Ipv4Packet, rx: RxMeta)`, called for packets processIpv4 accepted
 //    (for us, not a fragment, source not a martian). A new EtherType:
-//    `inner.etherTypes.register(EtherType.Ipv6, processIpv6)` with `(inner, payload, rx)`,
-//    called after the Ethernet checks (our MAC or a group MAC, sane source, untagged).
+//    `inner.etherTypes.register(EtherType.Ipv6, processIpv6)` with `(inner, frame, off, rx)`
+//    (the payload is frame[off..]), called after the Ethernet checks (our MAC or a group MAC,
+//    sane source, untagged). The frame, the Ipv4Packet view and `rx` are the receive path's,
+//    re-pointed for the next frame: a handler that keeps anything copies it.
 //    `rx.srcMac` is the Ethernet source, `rx.l2Group` says it came to a broadcast/multicast MAC.
 //    Multicast MACs other than broadcast reach no handler until joined: NetStack.joinMulticastMac
 //    (or inner.multicastMacs.add) for 33:33:00:00:00:01, a solicited-node group, ...

@@ -8,13 +8,14 @@
 import {
   ETHERNET_HEADER_LEN,
   EtherType,
-  EthernetRepr,
   IPV4_HEADER_LEN,
   Icmpv4DstUnreachable,
   IpProtocol,
   Ipv4Packet,
   Ipv4Repr,
   MAC_BROADCAST,
+  emitEthernetHeader,
+  emitIpv4Header,
   isWireError,
   rewriteIpv4Fragment,
 } from '../wire/index.js';
@@ -45,15 +46,27 @@ function multicastMac(ip: Ipv4): Mac {
 
 /** Route `dst`: broadcast and multicast map to group MACs, the subnet is on-link, the rest via the gateway. */
 export function route(inner: InterfaceInner, dst: Ipv4): Route | undefined {
-  if (inner.isBroadcast(dst)) return { mac: MAC_BROADCAST };
-  if (isMulticastIp(dst)) return { mac: multicastMac(dst) };
+  const mac = groupMac(inner, dst);
+  if (mac !== undefined) return { mac };
+  const nextHop = routeNextHop(inner, dst);
+  return nextHop === undefined ? undefined : { nextHop };
+}
+
+/** route()'s group half: the MAC a broadcast or multicast `dst` goes to, or undefined. */
+function groupMac(inner: InterfaceInner, dst: Ipv4): Mac | undefined {
+  if (inner.isBroadcast(dst)) return MAC_BROADCAST;
+  if (isMulticastIp(dst)) return multicastMac(dst);
+  return undefined;
+}
+
+/** route()'s unicast half (for a `dst` groupMac() left): the neighbour to send to, or undefined. */
+function routeNextHop(inner: InterfaceInner, dst: Ipv4): Ipv4 | undefined {
   // No loopback device: ourselves, 0.0.0.0, 127/8 and class E are unroutable from here.
   const top = dst >>> 24;
   // Without an address (DHCP before its lease) only broadcast goes out.
   if (dst === inner.addr || inner.addr === 0 || top === 0 || top === 127 || top >= 240) return undefined;
-  if (inner.inSubnet(dst)) return { nextHop: dst };
-  const gw = inner.cfg.gateway;
-  return gw === undefined ? undefined : { nextHop: gw };
+  if (inner.inSubnet(dst)) return dst;
+  return inner.cfg.gateway;
 }
 
 /**
@@ -66,34 +79,46 @@ export interface L4Header {
   emit(pb: PacketBuffer, src: Ipv4, dst: Ipv4): void;
 }
 
+/** Headroom for the headers dispatchIpv4 pushes: Ethernet and IPv4 without options. */
+export const IPV4_HEADROOM = ETHERNET_HEADER_LEN + IPV4_HEADER_LEN;
+
 /**
  * Egress: `pb` holds the layer-4 payload (or whole message); push the L4 header, the IPv4 header
  * and the Ethernet header in front of it, then send the frame or queue it behind ARP. A
  * datagram larger than the MTU is sent as fragments. `via`: the next hop's MAC, known already
  * (no routing, no ARP). False (counted) when there is no route,
- * it exceeds 65535 bytes, or a frame cannot be sent or queued.
+ * it exceeds 65535 bytes, or a frame cannot be sent or queued. Keeps no reference to `pb`
+ * (the caller may reset() it for its next packet) and makes no object of its own.
  */
 export function dispatchIpv4(inner: InterfaceInner, dst: Ipv4, protocol: number, pb: PacketBuffer, l4?: L4Header, via?: Mac): boolean {
   if (inner.tentative) return inner.dropTx('tentative');
-  const r = via === undefined ? route(inner, dst) : inner.addr === 0 ? undefined : { mac: via };
-  if (r === undefined) return inner.dropTx('no-route');
+  // Either a MAC to send to (a group, or `via`) or a neighbour whose MAC ARP finds.
+  let mac: Mac | undefined;
+  let nextHop: Ipv4 | undefined;
+  if (via !== undefined) {
+    if (inner.addr !== 0) mac = via;
+  } else {
+    mac = groupMac(inner, dst);
+    if (mac === undefined) nextHop = routeNextHop(inner, dst);
+  }
+  if (mac === undefined && nextHop === undefined) return inner.dropTx('no-route');
   const l4Len = pb.length + (l4 === undefined ? 0 : l4.len);
   const ipLen = IPV4_HEADER_LEN + l4Len;
   if (ipLen > MAX_DATAGRAM) return inner.dropTx('too-big');
   const src = inner.addr;
   l4?.emit(pb, src, dst);
-  if (ipLen > inner.cfg.mtu) return dispatchFragments(inner, r, dst, protocol, pb);
-  new Ipv4Repr(src, dst, protocol, l4Len, DEFAULT_TTL, inner.nextIdent(), true).emit(pb.push(IPV4_HEADER_LEN));
+  if (ipLen > inner.cfg.mtu) return dispatchFragments(inner, mac, nextHop, dst, protocol, pb);
+  emitIpv4Header(pb.buf, pb.pushAt(IPV4_HEADER_LEN), src, dst, protocol, l4Len, DEFAULT_TTL, inner.nextIdent(), true, 0);
   inner.counters.ipv4Tx++;
-  return sendFrame(inner, r, pb);
+  return sendFrame(inner, mac, nextHop, pb);
 }
 
-function sendFrame(inner: InterfaceInner, r: Route, pb: PacketBuffer): boolean {
-  const toGroup = 'mac' in r;
+/** Push the Ethernet header and send to `mac`, or (mac undefined) to neighbour `nextHop` through ARP. */
+function sendFrame(inner: InterfaceInner, mac: Mac | undefined, nextHop: Ipv4 | undefined, pb: PacketBuffer): boolean {
   // A neighbour's MAC is written once ARP has it (dispatchToNeighbour); until then it is zero.
-  new EthernetRepr(toGroup ? r.mac : 0, inner.mac, EtherType.Ipv4).emit(pb.push(ETHERNET_HEADER_LEN));
+  emitEthernetHeader(pb.buf, pb.pushAt(ETHERNET_HEADER_LEN), mac ?? 0, inner.mac, EtherType.Ipv4);
   const frame = pb.frame();
-  return toGroup ? inner.transmit(frame) : dispatchToNeighbour(inner, r.nextHop, frame);
+  return mac !== undefined ? inner.transmit(frame) : dispatchToNeighbour(inner, nextHop!, frame);
 }
 
 /**
@@ -101,7 +126,7 @@ function sendFrame(inner: InterfaceInner, r: Route, pb: PacketBuffer): boolean {
  * pieces of the largest multiple of 8 that fits the MTU, each behind a copy of the header with
  * its offset and MF. All fragments share one ident; every one but the last has MF set.
  */
-function dispatchFragments(inner: InterfaceInner, r: Route, dst: Ipv4, protocol: number, whole: PacketBuffer): boolean {
+function dispatchFragments(inner: InterfaceInner, mac: Mac | undefined, nextHop: Ipv4 | undefined, dst: Ipv4, protocol: number, whole: PacketBuffer): boolean {
   const src = inner.addr;
   const l4 = whole.view();
   const l4Len = l4.length;
@@ -112,25 +137,26 @@ function dispatchFragments(inner: InterfaceInner, r: Route, dst: Ipv4, protocol:
   let ok = true;
   for (let off = 0; off < l4Len; off += maxData) {
     const n = Math.min(maxData, l4Len - off);
-    const pb = PacketBuffer.alloc(n, ETHERNET_HEADER_LEN + IPV4_HEADER_LEN);
+    const pb = PacketBuffer.alloc(n, IPV4_HEADROOM);
     pb.view().set(l4.subarray(off, off + n));
     const ip = pb.push(IPV4_HEADER_LEN);
     new Ipv4Repr(src, dst, protocol, n, DEFAULT_TTL, ident, false).emit(ip);
     rewriteIpv4Fragment(ip.subarray(0, IPV4_HEADER_LEN), IPV4_HEADER_LEN + n, off, off + n < l4Len);
     inner.counters.ipv4FragmentsTx++;
-    if (!sendFrame(inner, r, pb)) ok = false;
+    if (!sendFrame(inner, mac, nextHop, pb)) ok = false;
   }
   return ok;
 }
 
 /**
- * Ingress checks: one IPv4 packet (an Ethernet payload, possibly padded) and decide whether it
- * is ours. `l2Group`: the frame came to a broadcast or multicast MAC. Returns the packet to
- * hand to a protocol (a reassembled one for the fragment that completes a datagram), or
- * undefined after counting the outcome.
+ * Ingress checks: one IPv4 packet (buf[off..], an Ethernet payload, possibly padded) and decide
+ * whether it is ours. `l2Group`: the frame came to a broadcast or multicast MAC. Returns the
+ * packet to hand to a protocol (a reassembled one for the fragment that completes a datagram),
+ * or undefined after counting the outcome. The packet is the receive path's scratch view when
+ * one is in hand (inner.rxViews()).
  */
-export function checkIpv4(inner: InterfaceInner, payload: Uint8Array, l2Group: boolean): Ipv4Packet | undefined {
-  const p = Ipv4Packet.checked(payload);
+export function checkIpv4(inner: InterfaceInner, buf: Uint8Array, off: number, l2Group: boolean): Ipv4Packet | undefined {
+  const p = Ipv4Packet.checked(buf, off, inner.rxViews()?.ipv4);
   if (isWireError(p)) {
     inner.malformed(p);
     return undefined;
@@ -168,13 +194,14 @@ export function checkIpv4(inner: InterfaceInner, payload: Uint8Array, l2Group: b
 function toAnyDstPort(inner: InterfaceInner, p: Ipv4Packet): boolean {
   const port = inner.anyDstUdpPort;
   if (port === undefined || p.protocol() !== IpProtocol.Udp || p.isFragment()) return false;
-  const udp = p.payload();
-  return udp.length >= 4 && udp[2]! * 256 + udp[3]! === port;
+  const at = p.payloadStart();
+  const udp = p.bytes;
+  return p.payloadEnd() - at >= 4 && udp[at + 2]! * 256 + udp[at + 3]! === port;
 }
 
-/** Ingress: an IPv4 packet (EtherType 0x0800), checked, then handed to its protocol's handler. */
-export function processIpv4(inner: InterfaceInner, payload: Uint8Array, rx: RxMeta): void {
-  const ip = checkIpv4(inner, payload, rx.l2Group);
+/** Ingress: an IPv4 packet (EtherType 0x0800) at frame[off..], checked, then handed to its protocol's handler. */
+export function processIpv4(inner: InterfaceInner, frame: Uint8Array, off: number, rx: RxMeta): void {
+  const ip = checkIpv4(inner, frame, off, rx.l2Group);
   if (ip === undefined) return;
   const handler = inner.ipv4Protocols.get(ip.protocol());
   if (handler !== undefined) return handler(inner, ip, rx);

@@ -154,7 +154,7 @@ export const ipv6Protocol: NetProtocol = {
   name: 'ipv6',
   install(inner: InterfaceInner): void {
     const v6 = inner.sockets.add(IPV6_SOCKETS, new Ipv6Sockets(inner));
-    inner.etherTypes.register(EtherType.Ipv6, processIpv6);
+    inner.etherTypes.register(EtherType.Ipv6, (i, frame, off, rx) => processIpv6(i, frame.subarray(off), rx));
     inner.addressSources.push(() => v6.usableAddresses());
   },
 };

@@ -341,19 +341,21 @@ export function pollIpv6(inner: InterfaceInner, v6: Ipv6Inner, now: number): voi
 /** When pollIpv6 next has work, or undefined. */
 export function ipv6PollAt(v6: Ipv6Inner): number | undefined {
   let at = v6.neighbours.nextExpiry();
-  const take = (t: number | undefined): void => {
-    if (t !== undefined && Number.isFinite(t) && (at === undefined || t < at)) at = t;
-  };
   for (const e of v6.addrs.values()) {
-    if (e.state === 'tentative') take(e.dadNextAt);
+    if (e.state === 'tentative') at = earlier(at, e.dadNextAt);
     else if (e.state !== 'duplicate') {
-      take(e.validUntil);
-      if (e.state === 'preferred') take(e.preferredUntil);
+      at = earlier(at, e.validUntil);
+      if (e.state === 'preferred') at = earlier(at, e.preferredUntil);
     }
   }
-  take(v6.router?.until);
-  for (const p of v6.onLink.values()) take(p.validUntil);
-  take(v6.rsNextAt);
-  for (const q of v6.pending.values()) take(q.nextRetryAt);
+  at = earlier(at, v6.router?.until);
+  for (const p of v6.onLink.values()) at = earlier(at, p.validUntil);
+  at = earlier(at, v6.rsNextAt);
+  for (const q of v6.pending.values()) at = earlier(at, q.nextRetryAt);
   return at;
+}
+
+/** The earlier of `at` and a finite `t` (undefined: neither is set). */
+function earlier(at: number | undefined, t: number | undefined): number | undefined {
+  return t !== undefined && Number.isFinite(t) && (at === undefined || t < at) ? t : at;
 }

@@ -118,3 +118,45 @@ describe('PacketBuffer: edges', () => {
     expect(own.buffer.byteLength).toBe(16 * 1024 + 1);
   });
 });
+
+describe('PacketBuffer: one object for every packet (reset, pushAt)', () => {
+  it('reset() points the object at fresh zeroed bytes and leaves frames taken before as they were', () => {
+    const pb = PacketBuffer.alloc(4, 34);
+    pb.view().fill(9);
+    pb.pushAt(34);
+    const first = pb.frame();
+    const again = pb.reset(6, 34);
+    expect(again).toBe(pb);
+    expect([pb.start, pb.length, pb.end, pb.headroom]).toEqual([34, 6, 40, 34]);
+    expect(pb.buf).not.toBe(first);
+    expect(pb.buf.every((b) => b === 0)).toBe(true);
+    expect(first.subarray(34, 38).every((b) => b === 9)).toBe(true);
+    expect(() => pb.reset(-1)).toThrow(RangeError);
+  });
+
+  it('pushAt() moves the head as push() does and returns where the header starts', () => {
+    const pb = PacketBuffer.alloc(10, 20);
+    expect(pb.pushAt(8)).toBe(12);
+    expect(pb.start).toBe(12);
+    expect(pb.push(12).length).toBe(30);
+    expect(() => pb.pushAt(1)).toThrow(RangeError);
+  });
+
+  it('with headroom for exactly the headers pushed, the frame is the whole buffer (no new view)', () => {
+    const pb = PacketBuffer.alloc(64, 34);
+    pb.pushAt(20);
+    pb.pushAt(14);
+    expect(pb.frame()).toBe(pb.buf);
+    expect(pb.frame().length).toBe(98);
+    // A short one is padded: the buffer is longer than the frame, so the frame is a view of it.
+    const short = PacketBuffer.alloc(8, 34);
+    short.pushAt(34);
+    expect(short.frame()).not.toBe(short.buf);
+    expect(short.frame().length).toBe(60);
+    // Headroom left over: a view from the first header on.
+    const roomy = PacketBuffer.alloc(64, 40);
+    roomy.pushAt(34);
+    expect(roomy.frame().length).toBe(98);
+    expect(roomy.frame().byteOffset).toBe(roomy.buf.byteOffset + 6);
+  });
+});

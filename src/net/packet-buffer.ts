@@ -24,6 +24,7 @@ const SLAB_BYTES = 256 * 1024;
 const SLAB_MAX_FRAME = 16 * 1024;
 let slab = new Uint8Array(SLAB_BYTES);
 let slabUsed = 0;
+const EMPTY = new Uint8Array(0);
 
 /** A zeroed buffer of at least ETH_MIN_FRAME bytes with room for `len` bytes, from the slab. */
 export function allocFrame(len: number): Uint8Array {
@@ -43,16 +44,20 @@ export function allocFrame(len: number): Uint8Array {
  * each pushed header in front of it); [0, start) is the headroom still free.
  */
 export class PacketBuffer {
-  private head: number;
-
   private constructor(
-    /** The whole backing buffer, headroom included. */
-    readonly buf: Uint8Array,
-    head: number,
-    /** One past the payload's last byte. */
-    readonly end: number,
-  ) {
-    this.head = head;
+    private bytes: Uint8Array,
+    private head: number,
+    private stop: number,
+  ) {}
+
+  /** The whole backing buffer, headroom included. */
+  get buf(): Uint8Array {
+    return this.bytes;
+  }
+
+  /** One past the payload's last byte. */
+  get end(): number {
+    return this.stop;
   }
 
   /**
@@ -60,11 +65,23 @@ export class PacketBuffer {
    * to pad the finished frame to ETH_MIN_FRAME. Throws RangeError on a negative length (a caller's bug).
    */
   static alloc(payloadLen: number, headroom: number = MAX_HEADROOM): PacketBuffer {
+    return new PacketBuffer(EMPTY, 0, 0).reset(payloadLen, headroom);
+  }
+
+  /**
+   * Point this object at fresh bytes, as alloc() would make them: a sender that hands each frame
+   * on and keeps no PacketBuffer (an echo reply) uses one object for every packet instead of one
+   * per packet. Frames taken from it before stay as they are. With headroom for exactly the
+   * headers pushed, the finished frame is the whole buffer and frame() makes no view.
+   */
+  reset(payloadLen: number, headroom: number = MAX_HEADROOM): this {
     if (!Number.isInteger(payloadLen) || payloadLen < 0 || !Number.isInteger(headroom) || headroom < 0) {
       throw new RangeError(`PacketBuffer: payload ${payloadLen} and headroom ${headroom} must be integers >= 0`);
     }
-    const buf = allocFrame(headroom + (payloadLen < ETH_MIN_FRAME ? ETH_MIN_FRAME : payloadLen));
-    return new PacketBuffer(buf, headroom, headroom + payloadLen);
+    this.bytes = allocFrame(headroom + (payloadLen < ETH_MIN_FRAME ? ETH_MIN_FRAME : payloadLen));
+    this.head = headroom;
+    this.stop = headroom + payloadLen;
+    return this;
   }
 
   /** Offset of the packet's first byte in `buf` (the outermost header pushed so far). */
@@ -74,7 +91,7 @@ export class PacketBuffer {
 
   /** Bytes from the outermost header to the end of the payload. */
   get length(): number {
-    return this.end - this.head;
+    return this.stop - this.head;
   }
 
   /** Bytes left in front for more headers. */
@@ -84,14 +101,19 @@ export class PacketBuffer {
 
   /** The packet so far, [start, end), as a view: before any push, the payload to fill in. */
   view(): Uint8Array {
-    return this.buf.subarray(this.head, this.end);
+    return this.bytes.subarray(this.head, this.stop);
   }
 
   /** Prepend `n` header bytes; returns the packet from the new header on. Throws RangeError without the headroom. */
   push(n: number): Uint8Array {
+    return this.bytes.subarray(this.pushAt(n), this.stop);
+  }
+
+  /** push() without the view: returns where the new header starts in `buf`. */
+  pushAt(n: number): number {
     if (!Number.isInteger(n) || n < 0 || n > this.head) throw new RangeError(`PacketBuffer: cannot push ${n} bytes with ${this.head} of headroom`);
     this.head -= n;
-    return this.buf.subarray(this.head, this.end);
+    return this.head;
   }
 
   /** Remove the outermost `n` bytes again (a header to rebuild, e.g. for a retransmission). */
@@ -102,12 +124,13 @@ export class PacketBuffer {
 
   /** Internet checksum of the packet's bytes [start + from, start + to), chained onto `initial`. */
   checksum(initial = 0, from = 0, to: number = this.length): number {
-    return internetChecksum(this.buf, initial, this.head + from, this.head + to);
+    return internetChecksum(this.bytes, initial, this.head + from, this.head + to);
   }
 
-  /** The finished frame: [start, end), zero-padded to ETH_MIN_FRAME. */
+  /** The finished frame: [start, end), zero-padded to ETH_MIN_FRAME (the whole buffer, no new view, when that is all of it). */
   frame(): Uint8Array {
     const min = this.head + ETH_MIN_FRAME;
-    return this.buf.subarray(this.head, this.end > min ? this.end : min);
+    const end = this.stop > min ? this.stop : min;
+    return this.head === 0 && end === this.bytes.length ? this.bytes : this.bytes.subarray(this.head, end);
   }
 }

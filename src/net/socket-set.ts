@@ -29,11 +29,14 @@ export class SocketKey<T extends ProtocolState> {
 /** Every protocol's state on one interface, each registered once under its key. */
 export class SocketSet {
   private readonly states = new Map<string, ProtocolState>();
+  /** The same states in registration order, for the per-unit walks (no iterator object per walk). */
+  private readonly list: ProtocolState[] = [];
 
   /** Register `state` under `key`; throws if the key is taken (a protocol installed twice: a caller's bug). */
   add<T extends ProtocolState>(key: SocketKey<T>, state: T): T {
     if (this.states.has(key.name)) throw new Error(`socket set: ${key.name} already registered`);
     this.states.set(key.name, state);
+    this.list.push(state);
     return state;
   }
 
@@ -57,8 +60,8 @@ export class SocketSet {
   /** The earliest pollAt() of any state, or undefined if none has a timer scheduled. */
   pollAt(): number | undefined {
     let at: number | undefined;
-    for (const s of this.states.values()) {
-      const t = s.pollAt();
+    for (let i = 0; i < this.list.length; i++) {
+      const t = this.list[i]!.pollAt();
       if (t !== undefined && (at === undefined || t < at)) at = t;
     }
     return at;
@@ -66,11 +69,11 @@ export class SocketSet {
 
   /** Tell every state that takes batches that a batch of received frames begins or ends. */
   batch(open: boolean): void {
-    for (const s of this.states.values()) s.batch?.(open);
+    for (let i = 0; i < this.list.length; i++) this.list[i]!.batch?.(open);
   }
 
   /** Run every state's due timers, in registration order. */
   poll(now: number): void {
-    for (const s of this.states.values()) s.poll(now);
+    for (let i = 0; i < this.list.length; i++) this.list[i]!.poll(now);
   }
 }

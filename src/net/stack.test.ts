@@ -208,10 +208,11 @@ describe('NetStack: protocol modules (socket set, dispatch tables, timers)', () 
       name: 'probe',
       install(inner) {
         inner.sockets.add(PROBE, new Probe());
-        inner.etherTypes.register(IPV6, (_i, payload, rx) => seen.push({ what: 'ether', len: payload.length, rx }));
+        // rx is the interface's, filled in again for the next frame: a handler that keeps it copies it.
+        inner.etherTypes.register(IPV6, (_i, frame, off, rx) => seen.push({ what: 'ether', len: frame.length - off, rx: { ...rx } }));
         inner.ipv4Protocols.register(IpProtocol.Tcp, (i, ipp, rx) => {
           i.handled();
-          seen.push({ what: 'tcp', len: ipp.payload().length, rx });
+          seen.push({ what: 'tcp', len: ipp.payload().length, rx: { ...rx } });
         });
       },
     };

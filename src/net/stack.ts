@@ -8,10 +8,10 @@ import { arpProtocol, defendAddress, dispatchAnnouncement, startProbe } from './
 import type { AddressProbe, ProbeOptions } from './arp-probe.js';
 import type { ArpCache } from './arp-cache.js';
 import type { NetCounters } from './counters.js';
-import type { NetProtocol } from './dispatch.js';
+import type { NetProtocol, RxMeta } from './dispatch.js';
 import { ICMP_SOCKETS, dispatchIcmpv4, icmpv4Protocol } from './icmp.js';
 import type { EchoReplyHandler } from './icmp.js';
-import { InterfaceInner } from './iface.js';
+import { InterfaceInner, RxScratch } from './iface.js';
 import type { NetConfig, NetDevice, NetEvent } from './iface.js';
 import { ipv4Protocol } from './ipv4.js';
 import type { SocketSet } from './socket-set.js';
@@ -111,12 +111,24 @@ export class NetStack {
   /** Ingress: one whole Ethernet frame (no FCS). Never throws on its bytes; every outcome is counted. */
   processFrame(frame: Uint8Array): void {
     const inner = this.inner;
+    // The views and link-layer facts of a frame are the interface's scratch objects, re-pointed
+    // per frame (see RxScratch); a frame that arrives while another is in hand (two stacks wired
+    // back to back answer each other at once) gets its own.
+    inner.rxDepth++;
+    try {
+      this.ingress(inner, frame, inner.rxViews());
+    } finally {
+      inner.rxDepth--;
+    }
+  }
+
+  private ingress(inner: InterfaceInner, frame: Uint8Array, scratch: RxScratch | undefined): void {
     inner.counters.rxFrames++;
     inner.counters.rxBytes += frame.length;
     // A NIC with this MTU takes nothing longer (the link and the NIC drop them too; local
     // delivery from another guest does not pass them).
     if (frame.length > inner.cfg.mtu + MAX_L2_HEADER) return inner.dropRx('oversize');
-    const f = EthernetFrame.checked(frame);
+    const f = EthernetFrame.checked(frame, scratch?.eth);
     if (isWireError(f)) return inner.malformed(f);
     // We are untagged. VID 0 is a priority tag only and means "this LAN" (802.1Q 9.6), so keep it.
     const vid = f.vlanId();
@@ -134,7 +146,14 @@ export class NetStack {
     if (src === NO_MAC || isMulticastMac(src) || src === inner.mac) return inner.dropRx('bad-src');
     const handler = inner.etherTypes.get(f.etherType());
     if (handler === undefined) return inner.dropRx('unknown-ethertype');
-    handler(inner, f.payload(), { srcMac: src, l2Group });
+    let rx: RxMeta;
+    if (scratch === undefined) rx = { srcMac: src, l2Group };
+    else {
+      scratch.rx.srcMac = src;
+      scratch.rx.l2Group = l2Group;
+      rx = scratch.rx;
+    }
+    handler(inner, frame, f.headerLen(), rx);
   }
 
   /** Accept frames to multicast MAC `mac` (a protocol joining a group: IPv6's solicited-node, say). */

@@ -451,6 +451,7 @@ export class TcpLayer implements ProtocolState {
   }
 
   private flushAll(): void {
+    if (this.dirty.size === 0) return; // the usual case, with no array made for it
     for (const c of [...this.dirty]) this.flush(c);
   }
 

@@ -18,6 +18,8 @@ export class VirtualNicDriver implements NetDevice {
   private stack: NetStack | undefined;
   private pollTimer: number | undefined;
   private pollTimerAt: number | undefined;
+  /** The stack's source of frames on an RX interrupt: made once, not per interrupt. */
+  private readonly nextFrame = (): Uint8Array | undefined => this.kernel.hw.nic.receive();
 
   constructor(private readonly kernel: GuestKernel) {
     kernel.onInterrupt(Irq.NetRx, () => this.receive());
@@ -65,7 +67,7 @@ export class VirtualNicDriver implements NetDevice {
       for (let f = nic.receive(); f !== undefined; f = nic.receive()) this.counters.rxFrames++;
       return;
     }
-    this.counters.rxFrames += stack.processFrames(() => nic.receive());
+    this.counters.rxFrames += stack.processFrames(this.nextFrame);
   }
 
   /**

@@ -39,13 +39,21 @@ export interface KernelStats {
   interrupts: number;
 }
 
+function byDeadline(a: Timer, b: Timer): number {
+  return a.at - b.at;
+}
+
 export class GuestKernel implements GuestOs {
   private readonly tasks: TaskState[] = [];
   private timers: Timer[] = [];
   private nextTimerId = 1;
   private rrCursor = 0;
   private programmed: number | undefined;
-  private readonly irqHandlers = new Map<number, () => void>();
+  /** Interrupt lines and their handlers, in the order first installed (arrays: an interrupt iterates them with no iterator object). */
+  private readonly irqLines: number[] = [];
+  private readonly irqHandlers: Array<() => void> = [];
+  /** fireTimers' list of due timers, emptied and refilled per timer interrupt. */
+  private readonly due: Timer[] = [];
   private readonly bootHooks: Array<() => void> = [];
   private readonly shutdownHooks: Array<() => void> = [];
   private readonly afterUnitHooks: Array<() => void> = [];
@@ -60,7 +68,13 @@ export class GuestKernel implements GuestOs {
 
   /** Install the handler of a virtual interrupt line. */
   onInterrupt(line: number, handler: () => void): void {
-    this.irqHandlers.set(line, handler);
+    const i = this.irqLines.indexOf(line);
+    if (i >= 0) {
+      this.irqHandlers[i] = handler;
+      return;
+    }
+    this.irqLines.push(line);
+    this.irqHandlers.push(handler);
   }
 
   /** Run at boot, in order. */
@@ -103,8 +117,16 @@ export class GuestKernel implements GuestOs {
   }
 
   cancel(id: number): void {
-    this.timers = this.timers.filter((t) => t.id !== id);
+    const i = this.timers.findIndex((t) => t.id === id);
+    if (i >= 0) this.removeTimer(i);
     this.program();
+  }
+
+  /** Remove timers[i] in place (no new array per removal). */
+  private removeTimer(i: number): void {
+    const timers = this.timers;
+    for (let j = i + 1; j < timers.length; j++) timers[j - 1] = timers[j]!;
+    timers.length--;
   }
 
   private addTimer(at: number, periodUs: number, fn: (due: number) => void): number {
@@ -127,18 +149,25 @@ export class GuestKernel implements GuestOs {
   private fireTimers(): void {
     const now = this.hw.now();
     // Snapshot the due ones: a callback may add timers, which wait for the next interrupt.
-    const due = this.timers.filter((t) => t.at <= now).sort((a, b) => a.at - b.at);
-    for (const t of due) {
+    const due = this.due;
+    due.length = 0;
+    for (const t of this.timers) if (t.at <= now) due.push(t);
+    if (due.length > 1) due.sort(byDeadline);
+    for (let k = 0; k < due.length; k++) {
+      const t = due[k]!;
       const at = t.at;
       if (t.periodUs > 0) {
         // Next release on the grid, skipping any that are already wholly past.
         t.at += t.periodUs * Math.max(1, Math.ceil((now - t.at) / t.periodUs));
       } else {
-        this.timers = this.timers.filter((x) => x !== t);
+        // A callback before this one may have cancelled it already.
+        const i = this.timers.indexOf(t);
+        if (i >= 0) this.removeTimer(i);
       }
       this.timersFired++;
       t.fn(at);
     }
+    due.length = 0;
     this.programmed = undefined; // the virtual timer fired: it is no longer armed
     this.program();
   }
@@ -156,7 +185,7 @@ export class GuestKernel implements GuestOs {
   interrupt(lines: number): void {
     this.interrupts++;
     if (lines & Irq.Timer) this.fireTimers();
-    for (const [line, handler] of this.irqHandlers) if (lines & line) handler();
+    for (let i = 0; i < this.irqLines.length; i++) if (lines & this.irqLines[i]!) this.irqHandlers[i]!();
     this.endUnit();
   }
 
