@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { writeMac } from '../wire/index.js';
 import { ArpCache } from './arp-cache.js';
 
 const S = 1_000_000;
@@ -48,5 +49,47 @@ describe('ArpCache', () => {
   it('rejects a nonsense configuration', () => {
     expect(() => new ArpCache(0, 1)).toThrow(RangeError);
     expect(() => new ArpCache(1, 0)).toThrow(RangeError);
+  });
+});
+
+describe('ArpCache: per-frame lookups in place', () => {
+  it('lookupInto writes the MAC where lookup would return it, and nothing for an unknown or expired entry', () => {
+    const c = new ArpCache(60 * S, 8);
+    const macs = [0x02_4e_53_00_00_0a, 0xfe_ff_ff_ff_ff_fe, 0x00_00_00_00_00_01, 0x02_80_00_00_00_00];
+    macs.forEach((m, i) => c.insert(100 + i, m, 0));
+    macs.forEach((m, i) => {
+      const buf = new Uint8Array(10).fill(0xee);
+      expect(c.lookupInto(100 + i, 5, buf, 2)).toBe(true);
+      const want = new Uint8Array(10).fill(0xee);
+      writeMac(want, 2, m);
+      expect([...buf]).toEqual([...want]);
+    });
+    const buf = new Uint8Array(6).fill(7);
+    expect(c.lookupInto(99, 5, buf, 0)).toBe(false);
+    expect(c.lookupInto(100, 60 * S, buf, 0)).toBe(false);
+    expect([...buf]).toEqual([7, 7, 7, 7, 7, 7]);
+    expect(c.has(100)).toBe(false); // swept, as lookup does
+  });
+
+  it('nextExpiry follows the oldest entry through refreshes, removals, evictions and expiry', () => {
+    const c = new ArpCache(10, 3);
+    expect(c.nextExpiry()).toBeUndefined();
+    c.insert(1, 0x0a, 0);
+    c.insert(2, 0x0b, 1);
+    expect(c.nextExpiry()).toBe(10);
+    c.insert(1, 0x0a, 5); // refreshed: 2 is the oldest now
+    expect(c.nextExpiry()).toBe(11);
+    c.remove(2);
+    expect(c.nextExpiry()).toBe(15);
+    c.insert(3, 0x0c, 6);
+    c.insert(4, 0x0d, 7);
+    c.insert(5, 0x0e, 8); // full: evicts 1
+    expect(c.nextExpiry()).toBe(16);
+    c.expire(16);
+    expect(c.nextExpiry()).toBe(17);
+    expect(c.lookup(4, 17)).toBeUndefined();
+    expect(c.nextExpiry()).toBe(18);
+    c.expire(100);
+    expect(c.nextExpiry()).toBeUndefined();
   });
 });

@@ -157,11 +157,7 @@ function learn(inner: InterfaceInner, ip: Ipv4, mac: Mac, now: number): void {
  */
 export function dispatchToNeighbour(inner: InterfaceInner, nextHop: Ipv4, frame: Uint8Array): boolean {
   const now = inner.now();
-  const mac = inner.arp.lookup(nextHop, now);
-  if (mac !== undefined) {
-    writeMac(frame, 0, mac);
-    return inner.transmit(frame);
-  }
+  if (inner.arp.lookupInto(nextHop, now, frame, 0)) return inner.transmit(frame);
   const q = inner.pending.get(nextHop);
   if (q !== undefined) {
     if (q.frames.length >= inner.cfg.arpPendingMax) return inner.dropTx('arp-queue-full');
@@ -205,6 +201,7 @@ export function pollArp(inner: InterfaceInner, now: number): void {
 /** When pollArp next has work: a retry or give-up, or a cache entry's expiry. */
 export function arpPollAt(inner: InterfaceInner): number | undefined {
   let at = inner.arp.nextExpiry();
+  if (inner.pending.size === 0) return at; // the usual case, with no iterator made for it
   for (const q of inner.pending.values()) if (at === undefined || q.nextRetryAt < at) at = q.nextRetryAt;
   return at;
 }
@@ -242,6 +239,7 @@ export class ArpState implements ProtocolState {
   constructor(private readonly inner: InterfaceInner) {}
   pollAt(): number | undefined {
     let at = arpPollAt(this.inner);
+    if (this.probes.size === 0) return at;
     for (const p of this.probes) {
       const t = p.pollAt();
       if (t !== undefined && (at === undefined || t < at)) at = t;

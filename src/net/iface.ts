@@ -5,14 +5,14 @@
 // icmp.ts, udp.ts) are functions over this state plus their own entry in the socket set;
 // stack.ts is the public face.
 
-import { EthernetFrame, Icmpv4Packet, Ipv4Packet, MAC_BROADCAST, isMulticastMac, prefixMask, subnetBroadcast } from '../wire/index.js';
+import { ETHERNET_HEADER_LEN, EtherType, EthernetFrame, Icmpv4Packet, Ipv4Packet, MAC_BROADCAST, emitEthernetHeader, isMulticastMac, prefixMask, readMac, subnetBroadcast } from '../wire/index.js';
 import type { IpAddr, Ipv4, Ipv4Cidr, Mac, WireError } from '../wire/index.js';
 import { ArpCache } from './arp-cache.js';
 import { newNetCounters } from './counters.js';
 import type { NetCounters, RxDropReason, TxDropReason } from './counters.js';
 import { DEFAULT_REASSEMBLY_LIMITS, Ipv4Reassembler } from './reassembly.js';
 import { DispatchTable } from './dispatch.js';
-import type { EtherTypeHandler, Ipv4ProtocolHandler } from './dispatch.js';
+import type { EtherTypeHandler, Ipv4ProtocolHandler, RxMeta } from './dispatch.js';
 import { SocketSet } from './socket-set.js';
 import { DEFAULT_IPV6_CONFIG } from './ipv6-config.js';
 import type { Ipv6Config } from './ipv6-config.js';
@@ -68,6 +68,8 @@ export interface NetDevice {
 export type ResolvedConfig = Required<Omit<NetConfig, 'gateway' | 'nd' | 'tentative'>> & { gateway: Ipv4 | undefined; nd: Ipv6Config };
 
 const SECOND = 1_000_000;
+/** Where the source MAC is in an Ethernet header. */
+export const ETHERNET_SRC = 6;
 
 function resolveConfig(c: NetConfig): ResolvedConfig {
   const r: ResolvedConfig = {
@@ -146,11 +148,35 @@ export class RxScratch {
   readonly eth = EthernetFrame.scratch();
   readonly ipv4 = Ipv4Packet.scratch();
   readonly icmpv4 = Icmpv4Packet.scratch();
-  readonly rx: { srcMac: Mac; l2Group: boolean } = { srcMac: 0, l2Group: false };
+  readonly rx = new RxFrame(EMPTY_FRAME, false);
+}
+
+const EMPTY_FRAME = new Uint8Array(ETHERNET_HEADER_LEN);
+
+/**
+ * RxMeta of a received frame, its source MAC read from the frame only when a handler asks (a
+ * MAC above 2^31 is a heap object once it crosses a call, and most handlers never ask).
+ */
+export class RxFrame implements RxMeta {
+  constructor(
+    /** The frame whose Ethernet header this describes. */
+    public frame: Uint8Array,
+    public l2Group: boolean,
+  ) {}
+
+  get srcMac(): Mac {
+    return readMac(this.frame, ETHERNET_SRC);
+  }
 }
 
 export class InterfaceInner {
   readonly cfg: ResolvedConfig;
+  /**
+   * The Ethernet header of an IPv4 frame from us, destination zero: copied per frame, no MAC
+   * passed as a number (Linux's hh_cache, one per interface). Our MAC is its bytes
+   * [ETHERNET_SRC, ETHERNET_SRC + 6), where a received frame's destination is compared with it.
+   */
+  readonly ipv4Header = new Uint8Array(ETHERNET_HEADER_LEN);
   readonly counters: NetCounters = newNetCounters();
   readonly arp: ArpCache;
   readonly reassembly: Ipv4Reassembler;
@@ -187,6 +213,7 @@ export class InterfaceInner {
   ) {
     this.cfg = resolveConfig(cfg);
     this.tentative = cfg.tentative === true;
+    emitEthernetHeader(this.ipv4Header, 0, 0, this.cfg.mac, EtherType.Ipv4);
     // Not a cryptographic source: it spreads probe and retransmission times and picks DHCP
     // xids, so two guests (different MACs) booted at once do not move in step.
     this.seed = (Math.floor(cfg.mac / 0x1_0000) ^ (cfg.mac & 0xffff) * 0x9e37 ^ Math.floor(now())) >>> 0 || 0x9e3779b9;

@@ -14,6 +14,7 @@ import {
   Ipv4Packet,
   Ipv4Repr,
   MAC_BROADCAST,
+  copyBytes,
   emitEthernetHeader,
   emitIpv4Header,
   isWireError,
@@ -115,10 +116,15 @@ export function dispatchIpv4(inner: InterfaceInner, dst: Ipv4, protocol: number,
 
 /** Push the Ethernet header and send to `mac`, or (mac undefined) to neighbour `nextHop` through ARP. */
 function sendFrame(inner: InterfaceInner, mac: Mac | undefined, nextHop: Ipv4 | undefined, pb: PacketBuffer): boolean {
-  // A neighbour's MAC is written once ARP has it (dispatchToNeighbour); until then it is zero.
-  emitEthernetHeader(pb.buf, pb.pushAt(ETHERNET_HEADER_LEN), mac ?? 0, inner.mac, EtherType.Ipv4);
-  const frame = pb.frame();
-  return mac !== undefined ? inner.transmit(frame) : dispatchToNeighbour(inner, nextHop!, frame);
+  const off = pb.pushAt(ETHERNET_HEADER_LEN);
+  if (mac !== undefined) {
+    emitEthernetHeader(pb.buf, off, mac, inner.mac, EtherType.Ipv4);
+    return inner.transmit(pb.frame());
+  }
+  // To a neighbour: the interface's header (our MAC, no number passed for it), the destination
+  // written once ARP has it (dispatchToNeighbour); until then it is zero.
+  copyBytes(pb.buf, off, inner.ipv4Header, 0, ETHERNET_HEADER_LEN);
+  return dispatchToNeighbour(inner, nextHop!, pb.frame());
 }
 
 /**

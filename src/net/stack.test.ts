@@ -209,10 +209,10 @@ describe('NetStack: protocol modules (socket set, dispatch tables, timers)', () 
       install(inner) {
         inner.sockets.add(PROBE, new Probe());
         // rx is the interface's, filled in again for the next frame: a handler that keeps it copies it.
-        inner.etherTypes.register(IPV6, (_i, frame, off, rx) => seen.push({ what: 'ether', len: frame.length - off, rx: { ...rx } }));
+        inner.etherTypes.register(IPV6, (_i, frame, off, rx) => seen.push({ what: 'ether', len: frame.length - off, rx: { srcMac: rx.srcMac, l2Group: rx.l2Group } }));
         inner.ipv4Protocols.register(IpProtocol.Tcp, (i, ipp, rx) => {
           i.handled();
-          seen.push({ what: 'tcp', len: ipp.payload().length, rx: { ...rx } });
+          seen.push({ what: 'tcp', len: ipp.payload().length, rx: { srcMac: rx.srcMac, l2Group: rx.l2Group } });
         });
       },
     };

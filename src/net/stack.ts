@@ -2,16 +2,16 @@
 // checks, then ARP or IPv4 and its protocols); egress leaves through the NetDevice; timers run
 // in poll(), and pollAt() says when.
 
-import { ETHERNET_HEADER_LEN, EthernetFrame, MAC_BROADCAST, VLAN_TAG_LEN, isMulticastMac, isWireError } from '../wire/index.js';
+import { ETHERNET_HEADER_LEN, EthernetFrame, MAC_BROADCAST, VLAN_TAG_LEN, isMulticastMac, isMulticastMacAt, isWireError, isZeroMacAt, sameMacAt } from '../wire/index.js';
 import type { IpAddr, Ipv4, Ipv4Cidr, Mac } from '../wire/index.js';
 import { arpProtocol, defendAddress, dispatchAnnouncement, startProbe } from './arp.js';
 import type { AddressProbe, ProbeOptions } from './arp-probe.js';
 import type { ArpCache } from './arp-cache.js';
 import type { NetCounters } from './counters.js';
-import type { NetProtocol, RxMeta } from './dispatch.js';
+import type { NetProtocol } from './dispatch.js';
 import { ICMP_SOCKETS, dispatchIcmpv4, icmpv4Protocol } from './icmp.js';
 import type { EchoReplyHandler } from './icmp.js';
-import { InterfaceInner, RxScratch } from './iface.js';
+import { ETHERNET_SRC, InterfaceInner, RxFrame, RxScratch } from './iface.js';
 import type { NetConfig, NetDevice, NetEvent } from './iface.js';
 import { ipv4Protocol } from './ipv4.js';
 import type { SocketSet } from './socket-set.js';
@@ -20,7 +20,6 @@ import type { UdpDatagram, UdpSocket } from './udp.js';
 
 /** Ethernet header with one 802.1Q tag: a frame is at most the MTU plus this. */
 const MAX_L2_HEADER = ETHERNET_HEADER_LEN + VLAN_TAG_LEN;
-const NO_MAC: Mac = 0;
 
 /** What every stack runs: ARP, IPv4, ICMPv4, UDP. More are added with NetStack.install(). */
 const BASE_PROTOCOLS: readonly NetProtocol[] = [arpProtocol, ipv4Protocol, icmpv4Protocol, udpProtocol];
@@ -133,25 +132,25 @@ export class NetStack {
     // We are untagged. VID 0 is a priority tag only and means "this LAN" (802.1Q 9.6), so keep it.
     const vid = f.vlanId();
     if (vid !== undefined && vid !== 0) return inner.dropRx('vlan');
-    const dst = f.dstAddr();
-    const l2Group = isMulticastMac(dst);
+    // The MACs are compared where they lie in the frame (see RxFrame).
+    const us = inner.ipv4Header;
+    const l2Group = isMulticastMacAt(frame, 0);
     if (l2Group) {
       // Broadcast always; a multicast group only once joined (joinMulticastMac).
-      if (!inner.acceptsGroup(dst)) return inner.dropRx('multicast-not-joined');
-    } else if (dst !== inner.mac) {
+      if (!inner.acceptsGroup(f.dstAddr())) return inner.dropRx('multicast-not-joined');
+    } else if (!sameMacAt(frame, 0, us, ETHERNET_SRC)) {
       return inner.dropRx('not-for-us');
     }
-    const src = f.srcAddr();
     // A group address cannot send, nor can no address; our own MAC as source is a loop or a MAC clash.
-    if (src === NO_MAC || isMulticastMac(src) || src === inner.mac) return inner.dropRx('bad-src');
+    if (isZeroMacAt(frame, ETHERNET_SRC) || isMulticastMacAt(frame, ETHERNET_SRC) || sameMacAt(frame, ETHERNET_SRC, us, ETHERNET_SRC)) return inner.dropRx('bad-src');
     const handler = inner.etherTypes.get(f.etherType());
     if (handler === undefined) return inner.dropRx('unknown-ethertype');
-    let rx: RxMeta;
-    if (scratch === undefined) rx = { srcMac: src, l2Group };
+    let rx: RxFrame;
+    if (scratch === undefined) rx = new RxFrame(frame, l2Group);
     else {
-      scratch.rx.srcMac = src;
-      scratch.rx.l2Group = l2Group;
       rx = scratch.rx;
+      rx.frame = frame;
+      rx.l2Group = l2Group;
     }
     handler(inner, frame, f.headerLen(), rx);
   }

@@ -406,6 +406,7 @@ export class TcpLayer implements ProtocolState {
   /** When poll() next has work, or undefined. */
   pollAt(): number | undefined {
     if (this.dirty.size > 0) return this.ip.now();
+    if (this.conns.size === 0) return undefined;
     let at: number | undefined;
     for (const c of this.conns.values()) {
       const t = c.nextDeadline();

@@ -190,7 +190,8 @@ export class GuestKernel implements GuestOs {
   }
 
   runnable(): boolean {
-    for (const t of this.tasks) if (t.ready) return true;
+    const tasks = this.tasks;
+    for (let i = 0; i < tasks.length; i++) if (tasks[i]!.ready) return true;
     return false;
   }
 

@@ -40,6 +40,26 @@ export function isMulticastMac(mac: Mac): boolean {
   return Math.floor(mac / 0x100_0000_0000) % 2 === 1;
 }
 
+/**
+ * The MACs at a[aOff..aOff+6) and b[bOff..bOff+6) are the same: a MAC compared where it lies,
+ * without reading it into a number (one above 2^31 is a heap object once it crosses a call).
+ */
+export function sameMacAt(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number): boolean {
+  for (let i = 0; i < 6; i++) if (a[aOff + i] !== b[bOff + i]) return false;
+  return true;
+}
+
+/** isMulticastMac() of the MAC at buf[off..off+6), read in place (the group bit of its first byte). */
+export function isMulticastMacAt(buf: Uint8Array, off: number): boolean {
+  return (buf[off]! & 1) === 1;
+}
+
+/** The MAC at buf[off..off+6) is 00:00:00:00:00:00. */
+export function isZeroMacAt(buf: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 6; i++) if (buf[off + i] !== 0) return false;
+  return true;
+}
+
 const MAC_RE = /^([0-9a-fA-F]{2})([:-])([0-9a-fA-F]{2})\2([0-9a-fA-F]{2})\2([0-9a-fA-F]{2})\2([0-9a-fA-F]{2})\2([0-9a-fA-F]{2})$/;
 
 /** Parse "02:4e:53:00:00:0a" (or with dashes); undefined if malformed. */

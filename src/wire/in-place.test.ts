@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import { ARP_REQUEST_FRAME, ICMP_ECHO_FRAME, IPV4_WITH_OPTIONS, UDP_VLAN_FRAME } from '../../test/fixtures/wire-frames.js';
 import { ArpPacket, ArpProblem, arpProblem } from './arp.js';
+import { isMulticastMac, isMulticastMacAt, isZeroMacAt, sameMacAt, writeMac } from './address.js';
 import { copyBytes } from './bytes.js';
 import { isWireError } from './error.js';
 import { EthernetFrame, EthernetRepr, emitEthernetHeader, ethernetHeaderLen, payloadEtherType } from './ethernet.js';
@@ -198,5 +199,31 @@ describe('emitters at an offset', () => {
     copyBytes(dst, to, src, from, data.length);
     expect([...dst.subarray(to, to + data.length)]).toEqual([...data]);
     expect([...dst.subarray(0, to), ...dst.subarray(to + data.length)].every((b) => b === 7)).toBe(true);
+  });
+});
+
+describe('MACs compared where they lie', () => {
+  const mac = fc.oneof(fc.nat(0xffff_ffff_ffff), fc.constantFrom(0, 0xffff_ffff_ffff, 0x0100_5e00_0001, 0x02_4e_53_00_00_0a));
+  test.prop([mac, mac, fc.nat(5), fc.nat(5)])('sameMacAt, isMulticastMacAt and isZeroMacAt say what the numbers say', (a, b, aOff, bOff) => {
+    const x = new Uint8Array(aOff + 6);
+    const y = new Uint8Array(bOff + 6);
+    writeMac(x, aOff, a);
+    writeMac(y, bOff, b);
+    expect(sameMacAt(x, aOff, y, bOff)).toBe(a === b);
+    expect(sameMacAt(x, aOff, x, aOff)).toBe(true);
+    expect(isMulticastMacAt(x, aOff)).toBe(isMulticastMac(a));
+    expect(isZeroMacAt(x, aOff)).toBe(a === 0);
+  });
+
+  it('tells MACs apart that differ in any one byte', () => {
+    const a = new Uint8Array([2, 0x4e, 0x53, 0, 0, 0x0a]);
+    for (let i = 0; i < 6; i++) {
+      const b = a.slice();
+      b[i]! ^= 0x10;
+      expect(sameMacAt(a, 0, b, 0)).toBe(false);
+      const z = new Uint8Array(6);
+      z[i] = 1;
+      expect(isZeroMacAt(z, 0)).toBe(false);
+    }
   });
 });
