@@ -29,7 +29,7 @@ COPY . .
 # addon build (install) and tsc and the bundle (prepare). Then keep only what runs: the bin requires
 # dist/bundle/nanoshare.cjs (scripts/bundle.mjs), never the rest of dist/.
 RUN npm ci --prefer-offline \
- && test -f dist/bundle/nanoshare.cjs \
+ && test -f dist/bundle/nanoshare.cjs && test -f dist/bundle/nanoshare.cjs.cache \
  && ls native/build/Release/*.node \
  && npm prune --omit=dev \
  && mkdir -p /out/native/build/Release /out/dist \

@@ -162,12 +162,14 @@ class Nanoshare {
   private out = '';
   ready = false;
 
-  constructor(ns: Netns, dir: string, extra: string[]) {
+  constructor(ns: Netns, dir: string, extra: string[], traceGc = true) {
     this.control = join(dir, `ctl-${process.pid}-${Date.now()}.sock`);
-    // As the bin's shebang and `npm start` run it, plus --trace-gc (its lines go to stdout). No
-    // boot probe: RFC 5227's 4 to 7 s of waiting is the protocol's, not the machine's cost, and
+    // As the bin's shebang and `npm start` run it, plus --trace-gc (its lines go to stdout) for
+    // the GC figures; --boot-only reports none and runs it without (--trace-gc is one of the V8
+    // flags that make V8 refuse the bundle's code cache: bin/load-bundle.cjs). No boot probe:
+    // RFC 5227's 4 to 7 s of waiting is the protocol's, not the machine's cost, and
     // exec-to-first-reply measures the machine.
-    this.child = ns.spawn([process.execPath, '--single-threaded-gc', '--trace-gc', BIN, 'run', '--tap', NS_TAP, '--bridge', BRIDGE,
+    this.child = ns.spawn([process.execPath, '--single-threaded-gc', ...(traceGc ? ['--trace-gc'] : []), BIN, 'run', '--tap', NS_TAP, '--bridge', BRIDGE,
       '--control', this.control, '--stats-interval', '0', '--log-level', 'warn', '--address-probe', 'off',
       // The MACs the probing side's static neighbours name (unset, they would be derived).
       '--rtos-mac', RTOS.mac, '--gpos-mac', GPOS.mac, ...extra], { env: BOOT_ENV });
@@ -342,10 +344,10 @@ interface Lab {
 }
 
 /** Boot nanoshare and wait for the rtos's first reply; exec-to-reply in ms, and its CPU and run-queue time read just after. */
-async function bootNanoshare(lab: Lab, extra: string[]): Promise<{ m: Nanoshare; bootMs: number; sched: { cpuMs: number; waitMs: number } }> {
+async function bootNanoshare(lab: Lab, extra: string[], traceGc = true): Promise<{ m: Nanoshare; bootMs: number; sched: { cpuMs: number; waitMs: number } }> {
   const first = lab.probe.first(RTOS.ip);
   const t0 = hrNs();
-  const m = new Nanoshare(lab.ns, lab.dir, extra);
+  const m = new Nanoshare(lab.ns, lab.dir, extra, traceGc);
   const r = await first;
   const sched = schedMs(m.child.pid);
   if (r.atNs === null) throw new Error('nanoshare did not answer within 20 s');
@@ -573,7 +575,7 @@ async function bootOnly(lab: Lab, before: number[]): Promise<number> {
   const nodeExtraCaMs: number[] = [];
   // Interleaved: a boot, then Node's own start (in both environments when the bench's sets NODE_EXTRA_CA_CERTS).
   for (let i = 0; i < lab.o.rounds; i++) {
-    const { m, bootMs, sched } = await bootNanoshare(lab, []);
+    const { m, bootMs, sched } = await bootNanoshare(lab, [], false);
     boots.push({ bootMs, rssBootMb: rssMb(m.child.pid), ...sched });
     await m.stop();
     nodeMs.push(await nodeStartMs(lab.ns, BOOT_ENV));
@@ -593,6 +595,7 @@ async function bootOnly(lab: Lab, before: number[]): Promise<number> {
     ['node -e 0 (exec to exit)', range(nodeMs), '-', '-'],
   ]));
   out.push(environmentNote(nodeMs, nodeExtraCaMs));
+  out.push('nanoshare run as the bin and `npm start` run it (node --single-threaded-gc); the full run adds --trace-gc for its GC figures, which makes V8 refuse the code cache of the bundle, so its boots are slower.');
   out.push('CPU and run-queue times: /proc/PID/schedstat of the nanoshare process (not its `ip` children), read when the reply reaches the bench; on a loaded machine the wait grows, the CPU time much less.');
   out.push('');
   out.push(`${median(bootMs) < 150 ? 'met    ' : 'MISSED '} exec to first reply < 150 ms (${f(median(bootMs), 1)})`);
