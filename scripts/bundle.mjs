@@ -2,8 +2,9 @@
 // Bundles the compiled program (dist/, from tsc) into one CommonJS file, dist/bundle/nanoshare.cjs,
 // which bin/nanoshare loads (bin/load-bundle.cjs). Why (issue 8, exec to the first reply): loading
 // ~90 ES modules one by one (resolve, read, compile, link each) was the largest part of a boot,
-// and any ES module at all starts Node's ES module loader (~10 ms more than a CommonJS start on the 2-core VM); one
-// CommonJS file of the same code is read and compiled once. What is not in it, or not run:
+// and any ES module at all starts Node's ES module loader (~10 ms more than a CommonJS start on
+// the 2-core VM); one CommonJS file of the same code is read and compiled once. What is not in
+// it, or not run:
 // - every npm package (pino, pino-pretty, prom-client, TypeBox...): `packages: 'external'`, so
 //   each is loaded from node_modules exactly as before, and only when used;
 // - the native TAP addon (a .node file, loaded by path from native/build/Release);
