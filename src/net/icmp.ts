@@ -110,7 +110,7 @@ export function processIcmpv4(inner: InterfaceInner, ip: Ipv4Packet): void {
  */
 function dispatchEchoReply(inner: InterfaceInner, dst: Ipv4, req: Icmpv4Packet, fresh: boolean): boolean {
   const len = req.length;
-  const pb = fresh ? PacketBuffer.alloc(len, IPV4_HEADROOM) : inner.sockets.require(ICMP_SOCKETS).reply.reset(len, IPV4_HEADROOM);
+  const pb = fresh ? PacketBuffer.alloc(len, IPV4_HEADROOM) : inner.sockets.require(ICMP_SOCKETS).reply.reset(len, IPV4_HEADROOM, true);
   const at = pb.start;
   copyBytes(pb.buf, at, req.bytes, req.offset, len);
   emitIcmpv4Echo(pb.buf, at, Icmpv4Type.EchoReply, req.echoIdent(), req.echoSeqNo(), len - ICMPV4_HEADER_LEN);

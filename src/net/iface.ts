@@ -5,7 +5,7 @@
 // icmp.ts, udp.ts) are functions over this state plus their own entry in the socket set;
 // stack.ts is the public face.
 
-import { ETHERNET_HEADER_LEN, EtherType, EthernetFrame, Icmpv4Packet, Ipv4Packet, MAC_BROADCAST, emitEthernetHeader, isMulticastMac, prefixMask, readMac, subnetBroadcast } from '../wire/index.js';
+import { ETHERNET_HEADER_LEN, EtherType, EthernetFrame, Icmpv4Packet, Ipv4Packet, MAC_BROADCAST, UdpPacket, emitEthernetHeader, isMulticastMac, prefixMask, readMac, subnetBroadcast } from '../wire/index.js';
 import type { IpAddr, Ipv4, Ipv4Cidr, Mac, WireError } from '../wire/index.js';
 import { ArpCache } from './arp-cache.js';
 import { newNetCounters } from './counters.js';
@@ -148,6 +148,7 @@ export class RxScratch {
   readonly eth = EthernetFrame.scratch();
   readonly ipv4 = Ipv4Packet.scratch();
   readonly icmpv4 = Icmpv4Packet.scratch();
+  readonly udp = UdpPacket.scratch();
   readonly rx = new RxFrame(EMPTY_FRAME, false);
 }
 

@@ -160,3 +160,24 @@ describe('PacketBuffer: one object for every packet (reset, pushAt)', () => {
     expect(roomy.frame().byteOffset).toBe(roomy.buf.byteOffset + 6);
   });
 });
+
+describe('PacketBuffer: exact headroom', () => {
+  it('is just the finished frame, padding included, when the headers fill the headroom', () => {
+    for (const len of [0, 8, 18, 26, 64, 1000]) {
+      const pb = PacketBuffer.alloc(0, 0).reset(len, 42, true);
+      pb.pushAt(42);
+      expect(pb.frame()).toBe(pb.buf);
+      expect(pb.frame().length).toBe(Math.max(42 + len, ETH_MIN_FRAME));
+    }
+  });
+
+  it('still gives a padded frame, as a copy, when the headers came out shorter than promised', () => {
+    const pb = PacketBuffer.alloc(0, 0).reset(4, 42, true);
+    pb.view().set([1, 2, 3, 4]);
+    pb.pushAt(20);
+    const f = pb.frame();
+    expect(f.length).toBe(ETH_MIN_FRAME);
+    expect([...f.subarray(0, 24)]).toEqual([...pb.buf.subarray(22, 46)]);
+    expect(f.subarray(24).every((b) => b === 0)).toBe(true);
+  });
+});

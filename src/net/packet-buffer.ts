@@ -71,14 +71,16 @@ export class PacketBuffer {
   /**
    * Point this object at fresh bytes, as alloc() would make them: a sender that hands each frame
    * on and keeps no PacketBuffer (an echo reply) uses one object for every packet instead of one
-   * per packet. Frames taken from it before stay as they are. With headroom for exactly the
-   * headers pushed, the finished frame is the whole buffer and frame() makes no view.
+   * per packet. Frames taken from it before stay as they are. `exact`: the sender pushes headers
+   * of exactly `headroom` bytes, so the buffer is just the finished frame (padding included)
+   * and frame() makes no view.
    */
-  reset(payloadLen: number, headroom: number = MAX_HEADROOM): this {
+  reset(payloadLen: number, headroom: number = MAX_HEADROOM, exact = false): this {
     if (!Number.isInteger(payloadLen) || payloadLen < 0 || !Number.isInteger(headroom) || headroom < 0) {
       throw new RangeError(`PacketBuffer: payload ${payloadLen} and headroom ${headroom} must be integers >= 0`);
     }
-    this.bytes = allocFrame(headroom + (payloadLen < ETH_MIN_FRAME ? ETH_MIN_FRAME : payloadLen));
+    // Room to pad to ETH_MIN_FRAME from wherever the first header ends up (headroom at worst).
+    this.bytes = allocFrame(exact ? headroom + payloadLen : headroom + (payloadLen < ETH_MIN_FRAME ? ETH_MIN_FRAME : payloadLen));
     this.head = headroom;
     this.stop = headroom + payloadLen;
     return this;
@@ -131,6 +133,13 @@ export class PacketBuffer {
   frame(): Uint8Array {
     const min = this.head + ETH_MIN_FRAME;
     const end = this.stop > min ? this.stop : min;
-    return this.head === 0 && end === this.bytes.length ? this.bytes : this.bytes.subarray(this.head, end);
+    if (this.head === 0 && end === this.bytes.length) return this.bytes;
+    // An `exact` reset whose headers came out shorter than promised has no room to pad: a copy.
+    if (end > this.bytes.length) {
+      const f = allocFrame(end - this.head);
+      f.set(this.bytes.subarray(this.head, this.stop));
+      return f;
+    }
+    return this.bytes.subarray(this.head, end);
   }
 }

@@ -3,12 +3,13 @@
 // unreachable) and egress dispatchUdp (payload written once into a PacketBuffer, the UDP header
 // pushed in front of it).
 
-import { Icmpv4DstUnreachable, IpProtocol, UDP_HEADER_LEN, UdpPacket, UdpRepr, isWireError } from '../wire/index.js';
+import { Icmpv4DstUnreachable, IpProtocol, UDP_HEADER_LEN, UdpPacket, copyBytes, emitUdpHeader, isWireError } from '../wire/index.js';
 import type { Ipv4, Ipv4Packet, Mac } from '../wire/index.js';
 import type { NetProtocol, RxMeta } from './dispatch.js';
 import { dispatchIcmpUnreachable } from './icmp.js';
 import type { InterfaceInner } from './iface.js';
-import { dispatchIpv4 } from './ipv4.js';
+import { IPV4_HEADROOM, dispatchIpv4 } from './ipv4.js';
+import type { L4Header } from './ipv4.js';
 import { PacketBuffer } from './packet-buffer.js';
 import { SocketKey } from './socket-set.js';
 import type { ProtocolState } from './socket-set.js';
@@ -43,6 +44,9 @@ export interface UdpSocket {
 export class UdpSockets implements ProtocolState {
   readonly ports = new Map<number, UdpHandler>();
   nextEphemeralPort = EPHEMERAL_FIRST;
+  /** What dispatchUdp builds every datagram in (reset per datagram; see there). */
+  readonly out = PacketBuffer.alloc(0, 0);
+  readonly header = new UdpHeader();
   pollAt(): undefined {
     return undefined;
   }
@@ -111,7 +115,7 @@ export function udpBind(inner: InterfaceInner, port: number, handler: UdpHandler
 export function processUdp(inner: InterfaceInner, ip: Ipv4Packet, rx: RxMeta): void {
   const src = ip.srcAddr();
   const dst = ip.dstAddr();
-  const u = UdpPacket.checked(ip.payload(), src, dst);
+  const u = UdpPacket.checked(ip.bytes, src, dst, ip.payloadStart(), ip.payloadEnd(), inner.rxViews()?.udp);
   if (isWireError(u)) return inner.malformed(u);
   const dstPort = u.dstPort();
   const srcPort = u.srcPort();
@@ -137,12 +141,30 @@ export function processUdp(inner: InterfaceInner, ip: Ipv4Packet, rx: RxMeta): v
  */
 export function dispatchUdp(inner: InterfaceInner, srcPort: number, dst: Ipv4, dstPort: number, payload: Uint8Array, via?: Mac): boolean {
   if (!validPort(srcPort) || !validPort(dstPort)) return inner.dropTx('bad-port');
-  const pb = PacketBuffer.alloc(payload.length);
-  pb.view().set(payload);
-  const repr = new UdpRepr(srcPort, dstPort);
-  const ok = dispatchIpv4(inner, dst, IpProtocol.Udp, pb, { len: UDP_HEADER_LEN, emit: (b, s, d) => repr.emit(b.push(UDP_HEADER_LEN), s, d) }, via);
+  const t = inner.sockets.require(UDP_SOCKETS);
+  // One PacketBuffer and one header for every datagram: dispatchIpv4 emits the header before it
+  // transmits and keeps neither, so a send nested in a transmit (stacks back to back) finds
+  // them free again.
+  const pb = t.out.reset(payload.length, UDP_HEADER_LEN + IPV4_HEADROOM, true);
+  copyBytes(pb.buf, pb.start, payload, 0, payload.length);
+  const h = t.header;
+  h.srcPort = srcPort;
+  h.dstPort = dstPort;
+  const ok = dispatchIpv4(inner, dst, IpProtocol.Udp, pb, h, via);
   if (ok) inner.counters.udpTx++;
   return ok;
+}
+
+/** The UDP header dispatchIpv4 pushes in front of a datagram's payload (the ports set per send). */
+class UdpHeader implements L4Header {
+  readonly len = UDP_HEADER_LEN;
+  srcPort = 0;
+  dstPort = 0;
+
+  emit(pb: PacketBuffer, src: Ipv4, dst: Ipv4): void {
+    const off = pb.pushAt(UDP_HEADER_LEN);
+    emitUdpHeader(pb.buf, off, pb.end, this.srcPort, this.dstPort, src, dst);
+  }
 }
 
 function validPort(port: number): boolean {

@@ -14,6 +14,7 @@ import { isWireError } from './error.js';
 import { EthernetFrame, EthernetRepr, emitEthernetHeader, ethernetHeaderLen, payloadEtherType } from './ethernet.js';
 import { Icmpv4Packet, Icmpv4Type, emitIcmpv4, emitIcmpv4Echo } from './icmpv4.js';
 import { Ipv4Packet, Ipv4Problem, Ipv4Repr, emitIpv4Header, ipv4Problem } from './ipv4.js';
+import { UdpPacket, UdpRepr, emitUdpHeader } from './udp.js';
 
 const IPV4_REASON: Record<Ipv4Problem, string | undefined> = {
   [Ipv4Problem.None]: undefined,
@@ -225,5 +226,36 @@ describe('MACs compared where they lie', () => {
       z[i] = 1;
       expect(isZeroMacAt(z, 0)).toBe(false);
     }
+  });
+});
+
+describe('UDP at an offset', () => {
+  test.prop([mangled(UDP_VLAN_FRAME.subarray(38)), fc.boolean()], { numRuns: 1000 })('UdpPacket.checked(buf, src, dst, off, end, reuse) reads what a view of the subarray reads', ({ buf, off, end, body }, withSum) => {
+    const src = withSum ? 0x0a4d0001 : undefined;
+    const dst = withSum ? 0x0a4d000b : undefined;
+    const plain = UdpPacket.checked(body, src, dst);
+    const scratch = UdpPacket.scratch();
+    const at = UdpPacket.checked(buf, src, dst, off, end, scratch);
+    if (isWireError(at) || isWireError(plain)) {
+      expect(at).toEqual(plain);
+      return;
+    }
+    expect(at).toBe(scratch);
+    expect([at.bytes, at.offset]).toEqual([buf, off]);
+    const fields = (u: UdpPacket) => [u.srcPort(), u.dstPort(), u.len(), u.checksum(), [...u.payload()], [...u.buffer]];
+    expect(fields(at)).toEqual(fields(plain));
+  });
+
+  test.prop([fc.nat(30), fc.nat(0xffff), fc.nat(0xffff), fc.nat(0xffff_ffff), fc.nat(0xffff_ffff), fc.uint8Array({ maxLength: 200 })])('emitUdpHeader writes what UdpRepr.emit writes', (off, sp, dp, src, dst, payload) => {
+    const want = new Uint8Array(8 + payload.length);
+    want.set(payload, 8);
+    new UdpRepr(sp, dp).emit(want, src, dst);
+    const buf = new Uint8Array(off + 8 + payload.length + 4).fill(3);
+    buf.set(payload, off + 8);
+    emitUdpHeader(buf, off, off + 8 + payload.length, sp, dp, src, dst);
+    expect([...buf.subarray(off, off + 8 + payload.length)]).toEqual([...want]);
+    expect([...buf.subarray(off + 8 + payload.length)]).toEqual([3, 3, 3, 3]);
+    expect(() => emitUdpHeader(buf, off, off + 7, sp, dp, src, dst)).toThrow(RangeError);
+    expect(() => emitUdpHeader(buf, off, buf.length + 1, sp, dp, src, dst)).toThrow(RangeError);
   });
 });

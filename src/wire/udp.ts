@@ -19,55 +19,93 @@ const field = {
 export const UDP_HEADER_LEN: number = field.payload;
 
 const MAX_LEN = 0xffff;
+const SCRATCH = new Uint8Array(0);
 /** A computed checksum of 0 is sent as all ones; 0 on the wire means "none". */
 const CHECKSUM_NONE = 0;
 const CHECKSUM_ZERO_AS = 0xffff;
 
-/** A zero-copy view of a UDP datagram whose length (and checksum, if asked) has been checked. */
+/**
+ * A zero-copy view of a UDP datagram whose length (and checksum, if asked) has been checked: the
+ * datagram starts at `offset` in `bytes` (a whole frame, say), so a receive path needs no
+ * subarray to look at it.
+ */
 export class UdpPacket {
-  private constructor(readonly buffer: Uint8Array) {}
+  private constructor(
+    private buf: Uint8Array,
+    private off: number,
+    private stop: number,
+  ) {}
 
-  /** Check lengths; with src/dst, also verify a non-zero checksum over the pseudo-header. */
-  static checked(buf: Uint8Array, src?: Ipv4, dst?: Ipv4): UdpPacket | WireError {
-    if (buf.length < UDP_HEADER_LEN) {
-      return new WireError('udp', 'truncated', buf.length, `truncated header (${buf.length} of ${UDP_HEADER_LEN} bytes)`);
+  /**
+   * Check lengths of the datagram in buf[off..end) (pass exactly the IP payload); with src/dst,
+   * also verify a non-zero checksum over the pseudo-header. With `reuse`, a receive path that
+   * looks at one datagram at a time points that one view at it instead of making one per datagram.
+   */
+  static checked(buf: Uint8Array, src?: Ipv4, dst?: Ipv4, off = 0, end: number = buf.length, reuse?: UdpPacket): UdpPacket | WireError {
+    const avail = end - off;
+    if (!(off >= 0) || end > buf.length || avail < UDP_HEADER_LEN) {
+      return new WireError('udp', 'truncated', avail, `truncated header (${avail} of ${UDP_HEADER_LEN} bytes)`);
     }
-    const len = readU16(buf, field.length);
-    if (len < UDP_HEADER_LEN || len > buf.length) {
-      return new WireError('udp', 'bad-length', field.length, `bad length ${len} (${buf.length} bytes available)`);
+    const len = readU16(buf, off + field.length);
+    if (len < UDP_HEADER_LEN || len > avail) {
+      return new WireError('udp', 'bad-length', field.length, `bad length ${len} (${avail} bytes available)`);
     }
-    if (src !== undefined && dst !== undefined && readU16(buf, field.checksum) !== CHECKSUM_NONE) {
+    if (src !== undefined && dst !== undefined && readU16(buf, off + field.checksum) !== CHECKSUM_NONE) {
       const pseudo = pseudoHeaderSum(src, dst, IpProtocol.Udp, len);
-      if (internetChecksum(buf, pseudo, 0, len) !== 0) {
+      if (internetChecksum(buf, pseudo, off, off + len) !== 0) {
         return new WireError('udp', 'bad-checksum', field.checksum, 'bad checksum');
       }
     }
-    return new UdpPacket(buf);
+    if (reuse === undefined) return new UdpPacket(buf, off, end);
+    reuse.buf = buf;
+    reuse.off = off;
+    reuse.stop = end;
+    return reuse;
+  }
+
+  /** A view for checked()'s `reuse`; it shows nothing until checked() points it at a datagram. */
+  static scratch(): UdpPacket {
+    return new UdpPacket(SCRATCH, 0, 0);
+  }
+
+  /** The datagram's bytes as given to checked() (a subarray unless that was all of `bytes`). */
+  get buffer(): Uint8Array {
+    return this.off === 0 && this.stop === this.buf.length ? this.buf : this.buf.subarray(this.off, this.stop);
+  }
+
+  /** The array the datagram is in: see `offset`. */
+  get bytes(): Uint8Array {
+    return this.buf;
+  }
+
+  /** Where the datagram starts in `bytes`. */
+  get offset(): number {
+    return this.off;
   }
 
   /** Source port. */
   srcPort(): number {
-    return readU16(this.buffer, field.srcPort);
+    return readU16(this.buf, this.off + field.srcPort);
   }
 
   /** Destination port. */
   dstPort(): number {
-    return readU16(this.buffer, field.dstPort);
+    return readU16(this.buf, this.off + field.dstPort);
   }
 
   /** Length field: header plus payload. */
   len(): number {
-    return readU16(this.buffer, field.length);
+    return readU16(this.buf, this.off + field.length);
   }
 
   /** Checksum field as received (0 = not computed by the sender). */
   checksum(): number {
-    return readU16(this.buffer, field.checksum);
+    return readU16(this.buf, this.off + field.checksum);
   }
 
   /** Payload bytes 8..len. */
   payload(): Uint8Array {
-    return this.buffer.subarray(field.payload, this.len());
+    return this.buf.subarray(this.off + field.payload, this.off + this.len());
   }
 }
 
@@ -90,14 +128,24 @@ export class UdpRepr {
 
   /** `buf` is the whole datagram with the payload already at buf[8..]; writes ports, length and checksum. */
   emit(buf: Uint8Array, src: Ipv4, dst: Ipv4): void {
-    if (buf.length < UDP_HEADER_LEN || buf.length > MAX_LEN) {
-      throw new RangeError(`udp: datagram length ${buf.length} outside ${UDP_HEADER_LEN}..${MAX_LEN}`);
-    }
-    writeU16(buf, field.srcPort, this.srcPort);
-    writeU16(buf, field.dstPort, this.dstPort);
-    writeU16(buf, field.length, buf.length);
-    writeU16(buf, field.checksum, 0);
-    const sum = internetChecksum(buf, pseudoHeaderSum(src, dst, IpProtocol.Udp, buf.length));
-    writeU16(buf, field.checksum, sum === 0 ? CHECKSUM_ZERO_AS : sum);
+    emitUdpHeader(buf, 0, buf.length, this.srcPort, this.dstPort, src, dst);
   }
+}
+
+/**
+ * UdpRepr's emit without a repr or a view: the datagram is buf[off..end) with its payload
+ * already at off+8; writes ports, length and the checksum. Throws RangeError on a length
+ * outside 8..65535 or a range outside `buf`.
+ */
+export function emitUdpHeader(buf: Uint8Array, off: number, end: number, srcPort: number, dstPort: number, src: Ipv4, dst: Ipv4): void {
+  const len = end - off;
+  if (!(off >= 0) || end > buf.length || len < UDP_HEADER_LEN || len > MAX_LEN) {
+    throw new RangeError(`udp: datagram length ${len} outside ${UDP_HEADER_LEN}..${MAX_LEN}`);
+  }
+  writeU16(buf, off + field.srcPort, srcPort);
+  writeU16(buf, off + field.dstPort, dstPort);
+  writeU16(buf, off + field.length, len);
+  writeU16(buf, off + field.checksum, 0);
+  const sum = internetChecksum(buf, pseudoHeaderSum(src, dst, IpProtocol.Udp, len), off, end);
+  writeU16(buf, off + field.checksum, sum === 0 ? CHECKSUM_ZERO_AS : sum);
 }
