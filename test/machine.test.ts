@@ -309,6 +309,7 @@ describe('the rtos control task', () => {
     expect(out.length).toBe(rtos.control!.cycles);
     const v = new DataView(out[3]!.udp!.payload().buffer, out[3]!.udp!.payload().byteOffset, 24);
     expect(Number(v.getBigUint64(0))).toBe(4); // cycle number
+    expect(Number(v.getBigUint64(8))).toBe(1_004_000); // its release time (µs): boot at 1 s, every 1 ms
     expect(Number(v.getBigUint64(16))).toBe(0); // lateness in ns: the virtual clock has none
     const late = rtos.control!.lateness.summary();
     expect(late.count).toBe(rtos.control!.cycles);
