@@ -2,7 +2,7 @@
 // its queues, it tells the arbiter once when its TX queue stops being empty, and a flush empties
 // both queues through the caller's drop path and clears its TX state.
 import { describe, expect, it } from 'vitest';
-import { parseIpv4, parseMac } from '../wire/index.js';
+import { parseIpv4, parseIpv6, parseMac } from '../wire/index.js';
 import { Irq } from './guest-interface.js';
 import { PORT_DROPS, Port, type PortDropReason } from './port.js';
 import { IPV6_UNSPECIFIED } from './source-guard.js';
@@ -25,6 +25,15 @@ describe('Port', () => {
     expect([...p.addresses]).toEqual([IP]);
     p.replaceAddresses([IPV6_UNSPECIFIED, 0]);
     expect([...p.addresses]).toEqual([]);
+  });
+
+  it('keeps its first IPv4 address (the source check\'s in-place comparison) in step with the set', () => {
+    const p = new Port('gpos', MAC, [IPV6_UNSPECIFIED, 0, IP], false, 4, 4);
+    expect(p.ip4).toBe(IP);
+    p.replaceAddresses([IPV6_UNSPECIFIED, 0]);
+    expect(p.ip4).toBe(-1); // 0.0.0.0 is never an address the port holds
+    p.replaceAddresses([parseIpv6('fe80::1')!, IP + 1]);
+    expect(p.ip4).toBe(IP + 1);
   });
 
   it('counts frames and bytes in, frames queued out, and raises its line per delivered frame', () => {

@@ -80,6 +80,12 @@ export class Port {
   /** The MAC's high and low 24 bits: small integers the source check compares in place. */
   readonly macHi: number;
   readonly macLo: number;
+  /**
+   * The first IPv4 address of the set (-1 if none), kept in step with it: the source check
+   * compares a frame's source with it in place before it asks the switch's address table, which
+   * with 256 guests is a line or two more to fetch per frame.
+   */
+  ip4 = -1;
   readonly name: string;
   readonly mac: Mac;
   /** Primary ports are served first by the strict policy. */
@@ -109,8 +115,9 @@ export class Port {
     this.mac = mac;
     this.primary = primary;
     this.groups = new Set<Mac>();
-    this.addrs = new Set((addresses ?? []).filter((a) => !isUnspecified(a)));
+    this.addrs = new Set();
     this.conflicts = [];
+    this.replaceAddresses(addresses ?? []);
   }
 
   /** The addresses the guest may use. Changed only through the switch (Switch.setAddresses). */
@@ -121,6 +128,12 @@ export class Port {
   /** For the switch only, which keeps its address table in step. */
   replaceAddresses(addrs: readonly IpAddr[]): void {
     this.addrs = new Set(addrs.filter((a) => !isUnspecified(a)));
+    let ip4 = -1;
+    for (const a of this.addrs) if (typeof a === 'number') {
+      ip4 = a;
+      break;
+    }
+    this.ip4 = ip4;
   }
 
   /** Put a frame into the RX ring and raise the RX line; false if full (the caller drops it). */

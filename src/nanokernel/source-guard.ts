@@ -54,6 +54,8 @@ export function isUnspecified(ip: IpAddr): boolean {
 export interface SourceIdentity {
   readonly macHi: number;
   readonly macLo: number;
+  /** One IPv4 address the port holds (its first), or -1: checked in place before any table. */
+  readonly ip4: number;
 }
 
 /** Who holds which address: the switch's one table (Switch.ownerOfAddr). */
@@ -98,5 +100,5 @@ export function checkSource<P extends SourceIdentity>(port: P, frame: Uint8Array
     default:
       return spoofedMac ? 'spoofed-mac' : 'ok';
   }
-  return isUnspecified(ip) || owners.ownerOfAddr(ip) === port ? 'ok' : 'spoofed-ip';
+  return ip === port.ip4 || isUnspecified(ip) || owners.ownerOfAddr(ip) === port ? 'ok' : 'spoofed-ip';
 }
