@@ -87,6 +87,8 @@ export class Port {
    */
   ip4 = -1;
   readonly name: string;
+  /** [name], made once: an observer told of a unicast delivery gets it with no array per frame. */
+  readonly nameList: readonly string[];
   readonly mac: Mac;
   /** Primary ports are served first by the strict policy. */
   readonly primary: boolean;
@@ -112,6 +114,7 @@ export class Port {
     this.macHi = macHigh(mac);
     this.macLo = macLow(mac);
     this.name = name;
+    this.nameList = [name];
     this.mac = mac;
     this.primary = primary;
     this.groups = new Set<Mac>();

@@ -48,7 +48,7 @@ export class VirtRx {
     if (typeof to === 'string') return sw.drop(to, frame);
     if (to instanceof Port) {
       c.rxUnicast++;
-      if (deliver(sw, to, frame)) sw.observer.rx?.(frame, [to.name], 'unicast');
+      if (deliver(sw, to, frame)) sw.observer.rx?.(frame, to.nameList, 'unicast');
       return;
     }
     const cast = frame[0] === 0xff ? 'broadcast' : 'multicast';
