@@ -155,14 +155,15 @@ export class GuestKernel implements GuestOs {
     if (due.length > 1) due.sort(byDeadline);
     for (let k = 0; k < due.length; k++) {
       const t = due[k]!;
+      // A callback before this one (of this interrupt) may have cancelled it: then it does not run.
+      const i = this.timers.indexOf(t);
+      if (i < 0) continue;
       const at = t.at;
       if (t.periodUs > 0) {
         // Next release on the grid, skipping any that are already wholly past.
         t.at += t.periodUs * Math.max(1, Math.ceil((now - t.at) / t.periodUs));
       } else {
-        // A callback before this one may have cancelled it already.
-        const i = this.timers.indexOf(t);
-        if (i >= 0) this.removeTimer(i);
+        this.removeTimer(i);
       }
       this.timersFired++;
       t.fn(at);
