@@ -17,8 +17,9 @@
 // from import.meta.url (package.json, the addon) are the same from both; CommonJS has no
 // import.meta, so import.meta.url is this file's URL, set in the banner. Beside it, V8's code cache
 // of it (nanoshare.cjs.cache), which bin/load-bundle.cjs compiles it with.
-// Run by `npm run build`, `npm ci` (prepare), `npm test`, `npm run bench` and `npm run soak`, after
-// tsc. test/boot-modules.test.ts builds again in memory with bundleOptions() and fails if the files
+// Run by `npm run build`, `npm ci` (prepare), `npm run bench` and `npm run soak`, after tsc, and by
+// vitest's global setup (test/global-setup.ts) before any test, so `npm test` builds it once.
+// test/boot-modules.test.ts builds again in memory with bundleOptions() and fails if the files
 // differ (a stale bundle), and checks what the bin loads on its way to the first reply.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
