@@ -9,6 +9,7 @@ import { buildMachine } from '../src/board/machine.js';
 import { defaultConfig } from '../src/board/config.js';
 import { parseIpv4, parseMac, ArpOperation, ArpRepr, MAC_BROADCAST } from '../src/wire/index.js';
 import { arpFrame, udpFrame } from '../src/net/testing.js';
+import { median } from './floor.js';
 import { table } from './table.js';
 
 const FRAMES = Number(process.env.BENCH_ECHO_FRAMES ?? 200_000);
@@ -97,7 +98,6 @@ async function machineColdEcho(): Promise<{ hotUs: number; coldUs: number }> {
     cold.push(echo());
   }
   m.stop();
-  const median = (xs: number[]): number => xs.sort((a, b) => a - b)[xs.length >> 1]!;
   return { hotUs: median(hot), coldUs: median(cold) };
 }
 
