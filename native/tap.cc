@@ -1,4 +1,5 @@
-// nanoshare_tap: the one piece of C++ in nanoshare. Two small Node-API classes:
+// nanoshare_tap: the one piece of C++ in nanoshare (with netlink.cc: the host's links through
+// rtnetlink). Here, two small Node-API classes:
 //   Tap     - a Linux TAP device (IFF_TAP | IFF_NO_PI), non-blocking, read in batches from a
 //             uv_poll_t on the main loop (no thread-pool read per frame), written synchronously.
 //             Frames are read straight into a receive buffer that JavaScript owns and hands in
@@ -31,7 +32,17 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common.h"
+
 namespace {
+
+using nanoshare::CloseAndFree;
+using nanoshare::ErrnoName;
+using nanoshare::MakeErrnoError;
+using nanoshare::MakeError;
+using nanoshare::ReportUncaught;
+using nanoshare::StartPoll;
+using nanoshare::StopPollAndClose;
 
 constexpr uint32_t kMaxBatch = 64;               // frames per onFrames call; the rest wait a loop turn
 constexpr size_t kMaxIfName = IFNAMSIZ - 1;      // 15 characters plus the NUL
@@ -46,51 +57,6 @@ constexpr uint32_t kMaxGsoSegments = 64;  // TSO_MAX_SEGMENTS in src/link/tso.ts
 void PutLe16(uint8_t* p, uint32_t v) {
   p[0] = static_cast<uint8_t>(v);
   p[1] = static_cast<uint8_t>(v >> 8);
-}
-
-std::string ErrnoName(int err) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-  const char* name = strerrorname_np(err);
-  if (name != nullptr) return name;
-#endif
-  return "ERRNO_" + std::to_string(err);
-}
-
-Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string& message) {
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Value().Set("code", Napi::String::New(env, code));
-  return e;
-}
-
-Napi::Error MakeErrnoError(Napi::Env env, int err, const std::string& what) {
-  Napi::Error e = MakeError(env, ErrnoName(err), what + ": " + std::strerror(err));
-  e.Value().Set("errno", Napi::Number::New(env, err));
-  return e;
-}
-
-// In a libuv callback there is no JS caller to throw to: report as an uncaught exception.
-void ReportUncaught(Napi::Env env, const Napi::Error& e) {
-  napi_fatal_exception(env, e.Value());
-}
-
-void CloseAndFree(uv_poll_t* handle) {
-  handle->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(handle),
-           [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-}
-
-// Stop watching `fd`, free the poll handle (asynchronously, as libuv requires) and close the fd.
-// Idempotent: both are reset, so a second call does nothing.
-static void StopPollAndClose(uv_poll_t*& poll, int& fd) {
-  if (poll != nullptr) {
-    uv_poll_stop(poll);
-    CloseAndFree(poll);
-    poll = nullptr;
-  }
-  if (fd >= 0) {
-    close(fd);
-    fd = -1;
-  }
 }
 
 // Opens /dev/net/tun and attaches it to TAP `name`; returns the fd or throws. Leaks nothing on error.
@@ -200,23 +166,7 @@ class Tap : public Napi::ObjectWrap<Tap> {
 #endif
     fd_ = OpenTap(env, info[0].As<Napi::String>().Utf8Value(), vnetHdr_, &name_);
 
-    uv_loop_t* loop = nullptr;
-    int rc = napi_get_uv_event_loop(env, &loop) == napi_ok ? 0 : UV_EINVAL;
-    poll_ = new uv_poll_t;
-    if (rc == 0) rc = uv_poll_init(loop, poll_, fd_);
-    if (rc == 0) {
-      poll_->data = this;
-      rc = uv_poll_start(poll_, UV_READABLE, OnReadable);
-      if (rc != 0) CloseAndFree(poll_);
-    } else {
-      delete poll_;
-    }
-    if (rc != 0) {
-      poll_ = nullptr;
-      close(fd_);
-      fd_ = -1;
-      throw MakeError(env, "EUV", std::string("cannot poll TAP ") + name_ + ": " + uv_strerror(rc));
-    }
+    poll_ = StartPoll(env, fd_, this, OnReadable, /*unref=*/false, std::string("TAP ") + name_);
     onFrames_ = Napi::Persistent(info[1].As<Napi::Function>());
     onError_ = Napi::Persistent(info[2].As<Napi::Function>());
     Napi::Uint32Array lengths = info[3].As<Napi::Uint32Array>();
@@ -473,27 +423,7 @@ class HrTimer : public Napi::ObjectWrap<HrTimer> {
     fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (fd_ < 0) throw MakeErrnoError(env, errno, "timerfd_create");
 
-    uv_loop_t* loop = nullptr;
-    int rc = napi_get_uv_event_loop(env, &loop) == napi_ok ? 0 : UV_EINVAL;
-    poll_ = new uv_poll_t;
-    if (rc == 0) rc = uv_poll_init(loop, poll_, fd_);
-    if (rc == 0) {
-      poll_->data = this;
-      rc = uv_poll_start(poll_, UV_READABLE, OnExpired);
-      if (rc == 0) {
-        uv_unref(reinterpret_cast<uv_handle_t*>(poll_));  // a disarmed timer does not hold the loop
-      } else {
-        CloseAndFree(poll_);
-      }
-    } else {
-      delete poll_;
-    }
-    if (rc != 0) {
-      poll_ = nullptr;
-      close(fd_);
-      fd_ = -1;
-      throw MakeError(env, "EUV", std::string("cannot poll timerfd: ") + uv_strerror(rc));
-    }
+    poll_ = StartPoll(env, fd_, this, OnExpired, /*unref=*/true, "timerfd");  // a disarmed timer does not hold the loop
     callback_ = Napi::Persistent(info[0].As<Napi::Function>());
   }
 
@@ -621,6 +551,7 @@ class HrTimer : public Napi::ObjectWrap<HrTimer> {
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("Tap", Tap::Init(env));
   exports.Set("HrTimer", HrTimer::Init(env));
+  nanoshare::InitNetlink(env, exports);
   return exports;
 }
 

@@ -53,6 +53,8 @@ const UNWANTED = [
   /^node:http$/, // --metrics
   /^node:dgram$/, // vxlan:// links
   /^node:crypto$/, // nothing: the control socket's private name reads /dev/urandom (~5 ms of a boot)
+  /^node:child_process$/, // `ip`, run only where netlink in the addon cannot do (host/netlink.ts; ~5 ms to load)
+  /^node:child_process$/, // `ip`, run only where netlink in the addon cannot do it (host/netlink.ts; ~5 ms to load)
 ];
 
 describe('the bundle bin/nanoshare loads (dist/bundle/nanoshare.cjs, scripts/bundle.mjs)', () => {

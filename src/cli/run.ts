@@ -17,7 +17,7 @@ import type { MachineConfig } from '../board/config.js';
 import { openLink, LinkOpenError } from '../host/link-open.js';
 import { TapLink } from '../link/tap.js';
 import { linkExists, restoreTap, tapMaster, ipBridgeOps } from '../host/hostnet.js';
-import { ReattachingLink, watchBridge, ipMonitorLinkEvents } from '../host/reattach.js';
+import { ReattachingLink, watchBridge, linkEvents } from '../host/reattach.js';
 import { SystemClock } from '../host/clock.js';
 import { Lifecycle } from '../host/lifecycle.js';
 import { buildMachine, describeGuests, type Machine } from '../board/machine.js';
@@ -103,7 +103,7 @@ export async function runMachine(cfg: MachineConfig): Promise<number> {
           log,
         });
         const master = tapMaster(cfg, name);
-        if (master) stopBridgeWatch = watchBridge(name, master, ipBridgeOps, log, ipMonitorLinkEvents);
+        if (master) stopBridgeWatch = watchBridge(name, master, ipBridgeOps, log, linkEvents);
       }
     } catch (e) {
       if (e instanceof LinkOpenError) return fail(e.message, e.exitCode);

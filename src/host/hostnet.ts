@@ -1,12 +1,16 @@
-// Host-side network setup with iproute2: bring the TAP up and give it the host's address, or
-// attach it to a bridge; undo exactly what was done on exit. A TAP we created disappears by
-// itself when its file descriptor closes; a TAP that already existed is left as it was found.
-// Each `ip` run is a fork and an exec on the way to the first reply (issue 8), so a boot runs two:
-// one listing of the links before the TAP is opened (did it exist? is the bridge a bridge?), and
-// one `ip -batch -` with every change after (MTU, bridge or up, address), whose failure is
-// reported as the one command that failed, with ip's own message.
-import { execFile } from 'node:child_process';
-import { formatIpv4Cidr } from '../wire/address.js';
+// Host-side network setup, said as iproute2 commands: bring the TAP up and give it the host's
+// address, or attach it to a bridge; undo exactly what was done on exit. A TAP we created
+// disappears by itself when its file descriptor closes; a TAP that already existed is left as it
+// was found. A boot asks its questions before the TAP is opened (did it exist? is the bridge a
+// bridge?) and then runs every change (MTU, bridge or up, address) as one batch, whose failure is
+// reported as the one command that failed, with ip's own message. Each `ip` run is a fork and an
+// exec on the way to the first reply (issue 8), so both go through rtnetlink in the addon
+// (host/netlink.ts) when it is built: the batch's commands it knows are sent as `ip` would send
+// them, anything else goes to one `ip -batch -`. node:child_process itself is loaded only when
+// `ip` runs (~5 ms of loading).
+import type { ChildProcess } from 'node:child_process';
+import { formatIpv4Cidr, parseIpv4Cidr } from '../wire/address.js';
+import { nativeNetlink, type NativeNetlink } from './netlink.js';
 import type { MachineConfig } from '../board/config.js';
 import { setupUplink, UplinkInputError, type IpCommand } from './uplink.js';
 import type { BridgeOps } from './reattach.js';
@@ -23,10 +27,16 @@ function ipFailure(args: readonly string[], err: Error, stderr: string): HostNet
   return new HostNetError(missing ? 'the `ip` command is missing: install iproute2' : `ip ${args.join(' ')}: ${stderr.trim() || err.message}`);
 }
 
+/** execFile, with node:child_process loaded at its first use. */
+async function execFile(file: string, args: readonly string[], done: (err: Error | null, stdout: string, stderr: string) => void): Promise<ChildProcess> {
+  const cp = await import('node:child_process');
+  return cp.execFile(file, args, { timeout: 10_000, encoding: 'utf8' }, done);
+}
+
 /** Run `ip ARGS`; resolves with stdout, rejects with ip's own message. */
 export const ip: IpCommand = (args) =>
   new Promise((resolve, reject) => {
-    execFile('ip', args, { timeout: 10_000 }, (err, stdout, stderr) => {
+    void execFile('ip', args, (err, stdout, stderr) => {
       if (err) reject(ipFailure(args, err, String(stderr)));
       else resolve(String(stdout));
     });
@@ -76,17 +86,83 @@ export const ipBatch: IpBatch = (commands) =>
     } catch (e) {
       return reject(e);
     }
-    const child = execFile('ip', ['-batch', '-'], { timeout: 10_000 }, (err, _stdout, stderr) => {
+    execFile('ip', ['-batch', '-'], (err, _stdout, stderr) => {
       if (!err) return resolve();
       const failed = batchFailure(String(stderr), commands.length);
       if (failed) reject(new IpBatchError(`ip ${commands[failed.index]!.join(' ')}: ${failed.message}`, failed.index));
       else reject(ipFailure(['-batch', '-'], err, String(stderr)));
-    });
-    child.stdin?.on('error', () => undefined); // ip gone before reading (ENOENT): the callback reports it
-    child.stdin?.end(input);
+    }).then((child) => {
+      child.stdin?.on('error', () => undefined); // ip gone before reading (ENOENT): the callback reports it
+      child.stdin?.end(input);
+    }, reject);
   });
 
+/**
+ * One batch command done through netlink as `ip` would do it, true when done; false (and nothing
+ * done) when it is not one of the forms setupHostNet and restoreTap make: `link set dev D` with
+ * `mtu N`, `master M` and `up`, and `addr replace A/P dev D`. Throws ip's message.
+ */
+export function netlinkCommand(nl: Pick<NativeNetlink, 'linkSet' | 'addrReplace'>, args: readonly string[]): boolean {
+  if (args[0] === 'link' && args[1] === 'set' && args[2] === 'dev' && args.length > 4) {
+    let mtu = 0;
+    let master = '';
+    let up = false;
+    for (let i = 4; i < args.length; i++) {
+      const a = args[i];
+      if (a === 'up') up = true;
+      else if (a === 'mtu' && /^[1-9]\d{0,8}$/.test(args[i + 1] ?? '')) mtu = Number(args[++i]);
+      else if (a === 'master' && args[i + 1] !== undefined) master = args[++i]!;
+      else return false;
+    }
+    nl.linkSet(args[3]!, mtu, master, up);
+    return true;
+  }
+  if (args[0] === 'addr' && args[1] === 'replace' && args[3] === 'dev' && args.length === 5) {
+    const cidr = parseIpv4Cidr(args[2]!);
+    if (!cidr) return false;
+    nl.addrReplace(args[4]!, cidr.addr, cidr.prefixLen);
+    return true;
+  }
+  return false;
+}
+
+/** A batch through netlink (netlinkCommand), the rest of it, from the first command netlink does not do, with one `ip -batch -`. */
+export function netlinkBatch(nl: Pick<NativeNetlink, 'linkSet' | 'addrReplace'>, rest: IpBatch = ipBatch): IpBatch {
+  return async (commands) => {
+    for (let i = 0; i < commands.length; i++) {
+      const args = commands[i]!;
+      let done: boolean;
+      try {
+        done = netlinkCommand(nl, args);
+      } catch (e) {
+        throw new IpBatchError(`ip ${args.join(' ')}: ${(e as Error).message}`, i);
+      }
+      if (done) continue;
+      try {
+        return await rest(commands.slice(i));
+      } catch (e) {
+        if (e instanceof IpBatchError) throw new IpBatchError(e.message, e.index + i);
+        throw e;
+      }
+    }
+  };
+}
+
+/** How the changes are made here: netlink when the addon has it, else `ip -batch`. */
+function defaultBatch(): IpBatch {
+  const nl = nativeNetlink();
+  return nl ? netlinkBatch(nl) : ipBatch;
+}
+
 export async function linkExists(name: string): Promise<boolean> {
+  const nl = nativeNetlink();
+  if (nl) {
+    try {
+      return nl.linkKind(name) !== null;
+    } catch {
+      return false;
+    }
+  }
   try {
     await ip(['link', 'show', 'dev', name]);
     return true;
@@ -102,6 +178,26 @@ interface LinkInfo {
 
 /** The links of this network namespace by name, with their kind ('' for a plain interface). */
 export type LinkKinds = ReadonlyMap<string, string>;
+
+/**
+ * The kinds of the links named (those that exist), asked through netlink; undefined without the
+ * addon or when the kernel will not say (then listLinks asks `ip`).
+ */
+export function linkKindsOf(names: ReadonlyArray<string | undefined>): LinkKinds | undefined {
+  const nl = nativeNetlink();
+  if (!nl) return undefined;
+  const kinds = new Map<string, string>();
+  try {
+    for (const name of names) {
+      if (name === undefined) continue;
+      const kind = nl.linkKind(name);
+      if (kind !== null) kinds.set(name, kind);
+    }
+  } catch {
+    return undefined;
+  }
+  return kinds;
+}
 
 /** Every link and its kind, from one `ip -j -d link show`; undefined when ip cannot say (then each question is asked on its own). */
 export async function listLinks(run: IpCommand = ip): Promise<LinkKinds | undefined> {
@@ -139,7 +235,7 @@ export interface HostNetIp {
  * Set up the host side of an open TAP. `links`: the links before the TAP was opened (listLinks).
  * Returns the teardown, which never throws.
  */
-export async function setupHostNet(cfg: MachineConfig, tap: string, tapExisted: boolean, links?: LinkKinds, run: HostNetIp = { ip, batch: ipBatch }): Promise<() => Promise<void>> {
+export async function setupHostNet(cfg: MachineConfig, tap: string, tapExisted: boolean, links?: LinkKinds, run: HostNetIp = { ip, batch: defaultBatch() }): Promise<() => Promise<void>> {
   const undo: Array<() => Promise<unknown>> = [];
   const teardown = async (): Promise<void> => {
     for (const u of undo.reverse()) await u().catch(() => undefined);
@@ -202,21 +298,20 @@ export function tapMaster(cfg: MachineConfig, tap: string): string | undefined {
   return cfg.bridge ?? (cfg.uplink ? uplinkBridgeName(tap) : undefined);
 }
 
-/** Set up a TAP opened again after it was deleted, as setupHostNet did: MTU, bridge, up, address. */
+/** Set up a TAP opened again after it was deleted, as setupHostNet did: MTU, bridge, up, address (one batch). */
 export async function restoreTap(cfg: MachineConfig, tap: string): Promise<void> {
-  if (cfg.mtu !== 1500) await ip(['link', 'set', 'dev', tap, 'mtu', String(cfg.mtu)]);
+  const commands: string[][] = [];
+  if (cfg.mtu !== 1500) commands.push(['link', 'set', 'dev', tap, 'mtu', String(cfg.mtu)]);
   const master = tapMaster(cfg, tap);
-  if (master && (await linkExists(master))) await ip(['link', 'set', 'dev', tap, 'master', master]);
-  await ip(['link', 'set', 'dev', tap, 'up']);
-  if (cfg.hostIp && !master) await ip(['addr', 'replace', formatIpv4Cidr(cfg.hostIp), 'dev', tap]);
+  if (master && (await linkExists(master))) commands.push(['link', 'set', 'dev', tap, 'master', master]);
+  commands.push(['link', 'set', 'dev', tap, 'up']);
+  if (cfg.hostIp && !master) commands.push(['addr', 'replace', formatIpv4Cidr(cfg.hostIp), 'dev', tap]);
+  await defaultBatch()(commands);
 }
 
 /** The bridge watch's view of the host, through `ip`. */
 export const ipBridgeOps: BridgeOps = {
   masterOf: async (tap) => (JSON.parse(await ip(['-j', 'link', 'show', 'dev', tap])) as Array<{ master?: string }>)[0]?.master,
   exists: linkExists,
-  attach: async (tap, bridge) => {
-    await ip(['link', 'set', 'dev', tap, 'master', bridge]);
-    await ip(['link', 'set', 'dev', tap, 'up']);
-  },
+  attach: (tap, bridge) => defaultBatch()([['link', 'set', 'dev', tap, 'master', bridge], ['link', 'set', 'dev', tap, 'up']]),
 };

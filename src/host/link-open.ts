@@ -5,7 +5,7 @@
 import type { Link } from '../link/link.js';
 import { TapLink, TapError } from '../link/tap.js';
 import type { MachineConfig } from '../board/config.js';
-import { setupHostNet, listLinks, HostNetError } from './hostnet.js';
+import { setupHostNet, linkKindsOf, listLinks, HostNetError } from './hostnet.js';
 
 export class LinkOpenError extends Error {
   constructor(message: string, readonly exitCode: number) {
@@ -27,8 +27,9 @@ export async function openLink(cfg: MachineConfig): Promise<OpenedLink> {
   const spec = cfg.link;
   switch (spec.kind) {
     case 'tap': {
-      // One `ip` for both questions asked before the TAP is opened: did it exist, and what is the bridge.
-      const links = await listLinks();
+      // Both questions asked before the TAP is opened (did it exist, what is the bridge) through
+      // netlink, or with one `ip` when the addon cannot.
+      const links = linkKindsOf([spec.name, cfg.bridge]) ?? (await listLinks());
       const tapExisted = links?.has(spec.name) ?? false;
       let tap: TapLink;
       try {

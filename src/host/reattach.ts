@@ -6,10 +6,12 @@
 // the host side set up again (up, address or bridge) and logs one line. In between, frames to send
 // are dropped and counted. Retries log nothing: no flood however long the TAP stays away.
 //
-// The bridge: a TAP survives its bridge's deletion, unattached. `watchBridge` listens to
-// `ip monitor link` (an event when any link changes, no polling) and re-attaches the TAP when the
-// bridge is back, with the same one line when it goes and one when it is back.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The bridge: a TAP survives its bridge's deletion, unattached. `watchBridge` listens to link
+// events (netlink's RTNLGRP_LINK through the addon, or `ip monitor link` without it: an event when
+// any link changes, no polling) and re-attaches the TAP when the bridge is back, with the same one
+// line when it goes and one when it is back.
+import type { ChildProcess } from 'node:child_process';
+import { nativeNetlink } from './netlink.js';
 import { emptyLinkStats, type Link, type LinkReceiver, type LinkStats } from '../link/link.js';
 
 /** Error codes with which the addon reports a TAP that went away (it stops receiving after them). */
@@ -258,14 +260,37 @@ export function watchBridge(tap: string, bridge: string, ops: BridgeOps, log: Re
   };
 }
 
+/**
+ * Link events: the addon's netlink listener (no process, nothing to load), else `ip -o monitor
+ * link` (one child process for the machine's life, killed by PID on stop). Returns the stop function.
+ */
+export function linkEvents(onEvent: () => void): () => void {
+  const nl = nativeNetlink();
+  if (nl) {
+    try {
+      const monitor = new nl.LinkMonitor(onEvent);
+      return () => monitor.close();
+    } catch {
+      // No netlink socket (a sandbox that refuses AF_NETLINK): `ip` may still be allowed one.
+    }
+  }
+  return ipMonitorLinkEvents(onEvent);
+}
+
 /** Link events from `ip -o monitor link` (one child process for the machine's life, killed by PID on stop). */
 export function ipMonitorLinkEvents(onEvent: () => void): () => void {
-  let child: ChildProcess | undefined = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  child.on('error', () => undefined);
-  child.stdout!.on('data', () => onEvent());
-  child.unref();
-  (child.stdout as unknown as { unref?: () => void }).unref?.();
+  let child: ChildProcess | undefined;
+  let stopped = false;
+  void import('node:child_process').then(({ spawn }) => {
+    if (stopped) return;
+    child = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.on('error', () => undefined);
+    child.stdout!.on('data', () => onEvent());
+    child.unref();
+    (child.stdout as unknown as { unref?: () => void }).unref?.();
+  });
   return () => {
+    stopped = true;
     child?.kill('SIGTERM');
     child = undefined;
   };
