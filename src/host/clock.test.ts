@@ -67,6 +67,23 @@ describe.each([
     expect(ran.sort()).toEqual(['defer', 'timer']);
   });
 
+  it('runs timers set out of order in deadline order, and a cancelled one (once or twice) not at all', async () => {
+    const clock = new SystemClock(hr);
+    const ran: string[] = [];
+    const t0 = clock.now();
+    clock.at(t0 + 3000, () => ran.push('3'));
+    clock.at(t0 + 1000, () => ran.push('1'));
+    const two = clock.at(t0 + 2000, () => ran.push('2'));
+    const four = clock.at(t0 + 4000, () => ran.push('4'));
+    clock.at(t0 + 1500, () => ran.push('1.5'));
+    two.cancel();
+    two.cancel();
+    four.cancel();
+    await sleep(40);
+    clock.close();
+    expect(ran).toEqual(['1', '1.5', '3']);
+  });
+
   it('after close: at() and defer() are accepted, nothing runs, and a pending call is dropped', async () => {
     const clock = new SystemClock(hr);
     const ran: string[] = [];

@@ -14,10 +14,21 @@ import { performance } from 'node:perf_hooks';
 import type { Clock, TimerHandle } from '../machine/clock.js';
 import { HrTimer } from '../link/hrtimer.js';
 
-interface Entry {
-  at: number;
-  fn: () => void;
-  cancelled: boolean;
+/** A pending timer, and its own handle: one object per at(), no closure. */
+class Entry implements TimerHandle {
+  cancelled = false;
+
+  constructor(
+    readonly clock: SystemClock,
+    readonly at: number,
+    readonly fn: () => void,
+  ) {}
+
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.clock.remove(this);
+  }
 }
 
 const INERT: TimerHandle = { cancel: () => undefined };
@@ -68,21 +79,28 @@ export class SystemClock implements Clock {
 
   at(atUs: number, fn: () => void): TimerHandle {
     if (this.closed) return INERT;
-    const e: Entry = { at: atUs, fn, cancelled: false };
-    // Sorted insert: few timers are ever pending (one per guest, the rate limiter, the NIC).
-    let i = this.timers.length;
-    while (i > 0 && this.timers[i - 1]!.at > atUs) i--;
-    this.timers.splice(i, 0, e);
+    const e = new Entry(this, atUs, fn);
+    // Sorted insert, in place (splice makes an array of what it removed, even of nothing): few
+    // timers are ever pending (one per guest, the rate limiter, the NIC).
+    const timers = this.timers;
+    let i = timers.length;
+    timers.push(e);
+    while (i > 0 && timers[i - 1]!.at > atUs) {
+      timers[i] = timers[i - 1]!;
+      i--;
+    }
+    timers[i] = e;
     if (i === 0 && (this.armedAt === undefined || atUs < this.armedAt)) this.arm();
-    return {
-      cancel: () => {
-        if (e.cancelled) return;
-        e.cancelled = true;
-        const idx = this.timers.indexOf(e);
-        if (idx >= 0) this.timers.splice(idx, 1);
-        // Left armed: the wake-up finds nothing due and arms for the next (fire).
-      },
-    };
+    return e;
+  }
+
+  /** A cancelled entry out of the list, in place. Left armed: the wake-up finds nothing due and arms for the next (fire). */
+  remove(e: Entry): void {
+    const timers = this.timers;
+    const idx = timers.indexOf(e);
+    if (idx < 0) return;
+    for (let j = idx + 1; j < timers.length; j++) timers[j - 1] = timers[j]!;
+    timers.length--;
   }
 
   defer(fn: () => void): void {

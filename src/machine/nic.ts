@@ -79,7 +79,8 @@ export class Nic {
   /** Frames from the cable: into the RX ring, then one interrupt for the batch. */
   private receive(batch: readonly Uint8Array[]): void {
     let accepted = 0;
-    for (const frame of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const frame = batch[i]!;
       if (frame.length < ETHERNET_HEADER_LEN) {
         this.counters.rxRunts++;
         continue;

@@ -151,7 +151,9 @@ export class StrictPriority implements TxPolicy {
   }
 
   pending(now: number): boolean {
-    for (const p of this.primaries) {
+    const primaries = this.primaries;
+    for (let i = 0; i < primaries.length; i++) {
+      const p = primaries[i]!;
       const head = p.tx.peek();
       if (head !== undefined && (!p.bucket || p.bucket.allows(head.length, now))) return true;
     }

@@ -91,6 +91,8 @@ export class Domain implements InterruptLine {
   pending = 0;
   timerAt: number | undefined;
   timerHandle: TimerHandle | undefined;
+  /** What the clock calls when the virtual timer is due: made once (scheduler.setTimer), not per arming. */
+  onTimer: (() => void) | undefined;
   /** Frames this guest may still take in the current unit. */
   unitFramesLeft = 0;
   guest!: GuestOs;
@@ -208,10 +210,11 @@ export class Scheduler {
     d.timerHandle = undefined;
     d.timerAt = atUs;
     if (atUs === undefined) return;
-    d.timerHandle = this.clock.at(atUs, () => {
+    d.onTimer ??= () => {
       d.timerHandle = undefined;
       this.interrupt();
-    });
+    };
+    d.timerHandle = this.clock.at(atUs, d.onTimer);
   }
 
   /**
@@ -237,13 +240,16 @@ export class Scheduler {
 
   hasWork(): boolean {
     if (this.io.rxPending()) return true;
-    for (const d of this.domains) if (this.domainHasWork(d)) return true;
+    const domains = this.domains;
+    for (let i = 0; i < domains.length; i++) if (this.domainHasWork(domains[i]!)) return true;
     return this.io.txPending();
   }
 
   /** Raise due virtual timers. */
   private checkTimers(now: number): void {
-    for (const d of this.domains) {
+    const domains = this.domains;
+    for (let i = 0; i < domains.length; i++) {
+      const d = domains[i]!;
       if (d.timerAt !== undefined && d.timerAt <= now) {
         d.timerAt = undefined;
         d.timerHandle?.cancel();
@@ -254,7 +260,8 @@ export class Scheduler {
   }
 
   private primaryHasWork(): boolean {
-    for (const d of this.primaries) if (this.domainHasWork(d)) return true;
+    const primaries = this.primaries;
+    for (let i = 0; i < primaries.length; i++) if (this.domainHasWork(primaries[i]!)) return true;
     return false;
   }
 
@@ -281,7 +288,8 @@ export class Scheduler {
       this.io.receive();
       this.checkTimers(start);
       for (;;) {
-        for (const d of this.primaries) {
+        for (let i = 0; i < this.primaries.length; i++) {
+          const d = this.primaries[i]!;
           while (this.domainHasWork(d) && clock.now() - start < this.opts.sliceUs) {
             guestUs += this.runUnit(d);
             this.io.transmit();
@@ -323,7 +331,11 @@ export class Scheduler {
   /** True when a unit of `d` started now would likely still run at the primary's next deadline. */
   private guarded(d: Domain, now: number): boolean {
     let deadline = Infinity;
-    for (const p of this.primaries) if (p.timerAt !== undefined && p.timerAt < deadline) deadline = p.timerAt;
+    const primaries = this.primaries;
+    for (let i = 0; i < primaries.length; i++) {
+      const at = primaries[i]!.timerAt;
+      if (at !== undefined && at < deadline) deadline = at;
+    }
     if (deadline - now >= Math.min(2 * d.stats.avgUnitUs, this.opts.guardUs)) return false;
     d.stats.guarded++;
     this.waitingForPrimary = true;

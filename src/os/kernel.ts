@@ -117,8 +117,13 @@ export class GuestKernel implements GuestOs {
   }
 
   cancel(id: number): void {
-    const i = this.timers.findIndex((t) => t.id === id);
-    if (i >= 0) this.removeTimer(i);
+    const timers = this.timers;
+    for (let i = 0; i < timers.length; i++) {
+      if (timers[i]!.id === id) {
+        this.removeTimer(i);
+        break;
+      }
+    }
     this.program();
   }
 
@@ -139,7 +144,11 @@ export class GuestKernel implements GuestOs {
   /** Program the one virtual timer for the earliest deadline. */
   private program(): void {
     let earliest: number | undefined;
-    for (const t of this.timers) if (earliest === undefined || t.at < earliest) earliest = t.at;
+    const timers = this.timers;
+    for (let i = 0; i < timers.length; i++) {
+      const at = timers[i]!.at;
+      if (earliest === undefined || at < earliest) earliest = at;
+    }
     if (earliest !== this.programmed) {
       this.programmed = earliest;
       this.hw.setTimer(earliest);
@@ -151,7 +160,8 @@ export class GuestKernel implements GuestOs {
     // Snapshot the due ones: a callback may add timers, which wait for the next interrupt.
     const due = this.due;
     due.length = 0;
-    for (const t of this.timers) if (t.at <= now) due.push(t);
+    const timers = this.timers;
+    for (let i = 0; i < timers.length; i++) if (timers[i]!.at <= now) due.push(timers[i]!);
     if (due.length > 1) due.sort(byDeadline);
     for (let k = 0; k < due.length; k++) {
       const t = due[k]!;
@@ -219,7 +229,8 @@ export class GuestKernel implements GuestOs {
   }
 
   private endUnit(): void {
-    for (const hook of this.afterUnitHooks) hook();
+    const hooks = this.afterUnitHooks;
+    for (let i = 0; i < hooks.length; i++) hooks[i]!();
   }
 
   stats(): KernelStats {
