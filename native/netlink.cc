@@ -6,6 +6,7 @@
 //   linkKind(name)                      the link's kind as `ip -d link show` names it (IFLA_INFO_KIND:
 //                                       "bridge", "tun", "veth"...), "" for one without (a physical
 //                                       NIC, lo), null when there is no such link
+//   linkMaster(name)                    the name of the link's master ("" for none), null as above
 //   linkSet(name, mtu, master, up)      `ip link set dev NAME [mtu N] [master M] [up]` as one
 //                                       RTM_NEWLINK (the kernel sets the MTU, then the master, then
 //                                       the flags); mtu 0 and master "" leave those alone
@@ -20,6 +21,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <arpa/inet.h>
 #include <linux/if_addr.h>
@@ -36,8 +38,6 @@
 namespace nanoshare {
 namespace {
 
-constexpr size_t kReplyBytes = 32 * 1024;  // one RTM_NEWLINK answer is a few KiB
-
 // One request under construction: a header, a fixed part, then attributes (NLA alignment kept).
 struct Request {
   alignas(NLMSG_ALIGNTO) uint8_t buf[512];
@@ -51,16 +51,18 @@ struct Request {
     std::memcpy(NLMSG_DATA(hdr()), body, bodyLen);
   }
 
-  void Attr(uint16_t type, const void* data, size_t len) {
+  // Throws (a caller's bug, never the wire's) when the attribute does not fit.
+  void Attr(Napi::Env env, uint16_t type, const void* data, size_t len) {
     size_t at = NLMSG_ALIGN(hdr()->nlmsg_len);
+    if (at + RTA_ALIGN(RTA_LENGTH(len)) > sizeof buf) throw Napi::RangeError::New(env, "netlink request too long");
     auto* rta = reinterpret_cast<rtattr*>(buf + at);
     rta->rta_type = type;
     rta->rta_len = static_cast<uint16_t>(RTA_LENGTH(len));
     std::memcpy(RTA_DATA(rta), data, len);
     hdr()->nlmsg_len = static_cast<uint32_t>(at + RTA_ALIGN(RTA_LENGTH(len)));
   }
-  void AttrU32(uint16_t type, uint32_t v) { Attr(type, &v, sizeof v); }
-  void AttrName(uint16_t type, const std::string& s) { Attr(type, s.c_str(), s.size() + 1); }
+  void AttrU32(Napi::Env env, uint16_t type, uint32_t v) { Attr(env, type, &v, sizeof v); }
+  void AttrName(Napi::Env env, uint16_t type, const std::string& s) { Attr(env, type, s.c_str(), s.size() + 1); }
 };
 
 // A NETLINK_ROUTE socket for one request; closed on scope exit.
@@ -89,15 +91,23 @@ class Rtnl {
     if (sendto(fd_, req.buf, req.hdr()->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
       throw MakeErrnoError(env_, errno, "netlink send");
     }
-    static thread_local uint8_t buf[kReplyBytes];
     for (;;) {
-      ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      // Sized as iproute2 sizes it: peek at the datagram's whole length first, so an answer of
+      // any size (a link with many alternative names runs to tens of KiB) is read whole.
+      ssize_t n = recv(fd_, nullptr, 0, MSG_PEEK | MSG_TRUNC);
+      if (n >= 0) {
+        buf_.resize(static_cast<size_t>(n) > buf_.size() ? static_cast<size_t>(n) : buf_.size());
+        n = recv(fd_, buf_.data(), buf_.size(), 0);
+      }
       if (n < 0) {
         if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          throw MakeError(env_, "ETIMEDOUT", "the kernel did not answer a netlink request within 5 s");
+        }
         throw MakeErrnoError(env_, errno, "netlink receive");
       }
       int len = static_cast<int>(n);
-      for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+      for (auto* h = reinterpret_cast<nlmsghdr*>(buf_.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
         if (h->nlmsg_seq != 1) continue;
         if (h->nlmsg_type == NLMSG_ERROR) {
           if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return EPROTO;
@@ -129,11 +139,14 @@ class Rtnl {
 
   Napi::Env env_;
   int fd_;
+  std::vector<uint8_t> buf_ = std::vector<uint8_t>(8192);
 };
 
 // The error `ip` would print for a refused change: the kernel's message, else RTNETLINK's errno.
 Napi::Error Refused(Napi::Env env, int err, const std::string& why) {
-  Napi::Error e = MakeError(env, ErrnoName(err), why.empty() ? std::string("RTNETLINK answers: ") + std::strerror(err) : "Error: " + why + ".");
+  // ip adds the period only where the kernel's message has none.
+  std::string text = why.empty() ? std::string("RTNETLINK answers: ") + std::strerror(err) : "Error: " + why + (why.back() == '.' ? "" : ".");
+  Napi::Error e = MakeError(env, ErrnoName(err), text);
   e.Value().Set("errno", Napi::Number::New(env, err));
   return e;
 }
@@ -147,36 +160,81 @@ std::string NameArg(const Napi::CallbackInfo& info, size_t i, const char* usage)
   return s;
 }
 
-Napi::Value LinkKind(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string name = NameArg(info, 0, "linkKind(name: string)");
+// A whole-number argument in [lo, hi], or a RangeError naming it (no silent wrap of 2^32 + n, -1, NaN).
+uint32_t U32Arg(const Napi::CallbackInfo& info, size_t i, const char* what, double lo, double hi) {
+  double v = info[i].As<Napi::Number>().DoubleValue();
+  if (!(v >= lo && v <= hi) || v != static_cast<double>(static_cast<uint32_t>(v))) {
+    throw Napi::RangeError::New(info.Env(), std::string(what) + " must be a whole number from " + std::to_string(static_cast<uint64_t>(lo)) + " to " + std::to_string(static_cast<uint64_t>(hi)));
+  }
+  return static_cast<uint32_t>(v);
+}
+
+// RTM_GETLINK for `name`: false when there is no such link, else its answer in `reply` (checked
+// to be a link message with room for its fixed part).
+bool GetLink(Napi::Env env, const std::string& name, std::string* reply) {
   ifinfomsg ifi{};
   ifi.ifi_family = AF_UNSPEC;
   Request req(RTM_GETLINK, 0, &ifi, sizeof ifi);
-  req.AttrName(IFLA_IFNAME, name);
-  req.AttrU32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+  req.AttrName(env, IFLA_IFNAME, name);
+  req.AttrU32(env, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
   Rtnl nl(env);
-  std::string reply, why;
-  int err = nl.Exchange(req, &reply, &why);
-  if (err == ENODEV) return env.Null();
+  std::string why;
+  int err = nl.Exchange(req, reply, &why);
+  if (err == ENODEV) return false;
   if (err != 0) throw Refused(env, err, why);
-  auto* h = reinterpret_cast<const nlmsghdr*>(reply.data());
-  if (h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg))) {
-    throw MakeError(env, "EPROTO", "linkKind " + name + ": an answer that is not a link");
+  auto* h = reinterpret_cast<const nlmsghdr*>(reply->data());
+  if (reply->size() < sizeof(nlmsghdr) || h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg))) {
+    throw MakeError(env, "EPROTO", "link " + name + ": the kernel's answer is not a link");
   }
+  return true;
+}
+
+// Calls fn(rta) for each top-level attribute of a GetLink answer until it returns true.
+template <typename Fn>
+void EachLinkAttr(const std::string& reply, Fn fn) {
+  auto* h = reinterpret_cast<const nlmsghdr*>(reply.data());
   int left = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof(ifinfomsg)));
   auto* rta = reinterpret_cast<const rtattr*>(static_cast<const uint8_t*>(NLMSG_DATA(h)) + NLMSG_ALIGN(sizeof(ifinfomsg)));
   for (; RTA_OK(rta, left); rta = RTA_NEXT(rta, left)) {
-    if (rta->rta_type != IFLA_LINKINFO) continue;
+    if (fn(rta)) return;
+  }
+}
+
+Napi::Value LinkKind(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = NameArg(info, 0, "linkKind(name: string)");
+  std::string reply;
+  if (!GetLink(env, name, &reply)) return env.Null();
+  std::string kind;
+  EachLinkAttr(reply, [&](const rtattr* rta) {
+    if (rta->rta_type != IFLA_LINKINFO) return false;
     int inner = static_cast<int>(RTA_PAYLOAD(rta));
     for (auto* i = static_cast<const rtattr*>(RTA_DATA(rta)); RTA_OK(i, inner); i = RTA_NEXT(i, inner)) {
       if (i->rta_type == IFLA_INFO_KIND) {
         const char* s = static_cast<const char*>(RTA_DATA(i));
-        return Napi::String::New(env, std::string(s, strnlen(s, RTA_PAYLOAD(i))));
+        kind.assign(s, strnlen(s, RTA_PAYLOAD(i)));
       }
     }
-  }
-  return Napi::String::New(env, "");
+    return true;
+  });
+  return Napi::String::New(env, kind);
+}
+
+// linkMaster(name): the name of the link's master ("" for none), null when there is no such link.
+Napi::Value LinkMaster(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = NameArg(info, 0, "linkMaster(name: string)");
+  std::string reply;
+  if (!GetLink(env, name, &reply)) return env.Null();
+  uint32_t index = 0;
+  EachLinkAttr(reply, [&](const rtattr* rta) {
+    if (rta->rta_type != IFLA_MASTER || RTA_PAYLOAD(rta) < sizeof index) return false;
+    std::memcpy(&index, RTA_DATA(rta), sizeof index);
+    return true;
+  });
+  char master[IF_NAMESIZE] = {0};
+  if (index != 0 && if_indextoname(index, master) == nullptr) return Napi::String::New(env, "");
+  return Napi::String::New(env, master);
 }
 
 Napi::Value LinkSet(const Napi::CallbackInfo& info) {
@@ -184,7 +242,7 @@ Napi::Value LinkSet(const Napi::CallbackInfo& info) {
   const char* usage = "linkSet(name: string, mtu: number, master: string, up: boolean)";
   std::string name = NameArg(info, 0, usage);
   if (info.Length() < 4 || !info[1].IsNumber() || !info[2].IsString() || !info[3].IsBoolean()) throw Napi::TypeError::New(env, usage);
-  uint32_t mtu = info[1].As<Napi::Number>().Uint32Value();
+  uint32_t mtu = U32Arg(info, 1, "linkSet: mtu", 0, 0xffffffff);
   std::string master = info[2].As<Napi::String>().Utf8Value();
   bool up = info[3].As<Napi::Boolean>().Value();
   ifinfomsg ifi{};
@@ -194,12 +252,12 @@ Napi::Value LinkSet(const Napi::CallbackInfo& info) {
     ifi.ifi_change = IFF_UP;
   }
   Request req(RTM_NEWLINK, NLM_F_ACK, &ifi, sizeof ifi);
-  req.AttrName(IFLA_IFNAME, name);
-  if (mtu != 0) req.AttrU32(IFLA_MTU, mtu);
+  req.AttrName(env, IFLA_IFNAME, name);
+  if (mtu != 0) req.AttrU32(env, IFLA_MTU, mtu);
   if (!master.empty()) {
     unsigned index = if_nametoindex(master.c_str());
     if (index == 0) throw MakeError(env, "ENODEV", "Cannot find device \"" + master + "\"");
-    req.AttrU32(IFLA_MASTER, index);
+    req.AttrU32(env, IFLA_MASTER, index);
   }
   Rtnl nl(env);
   std::string why;
@@ -214,19 +272,20 @@ Napi::Value AddrReplace(const Napi::CallbackInfo& info) {
   const char* usage = "addrReplace(name: string, addr: number, prefixLen: number)";
   std::string name = NameArg(info, 0, usage);
   if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) throw Napi::TypeError::New(env, usage);
-  uint32_t addr = htonl(info[1].As<Napi::Number>().Uint32Value());
-  uint32_t prefix = info[2].As<Napi::Number>().Uint32Value();
-  if (prefix > 32) throw Napi::RangeError::New(env, "addrReplace: prefixLen must be 0..32");
+  uint32_t host = U32Arg(info, 1, "addrReplace: addr", 0, 0xffffffff);
+  uint32_t addr = htonl(host);
+  uint32_t prefix = U32Arg(info, 2, "addrReplace: prefixLen", 0, 32);
   unsigned index = if_nametoindex(name.c_str());
   if (index == 0) throw MakeError(env, "ENODEV", "Cannot find device \"" + name + "\"");
   ifaddrmsg ifa{};
   ifa.ifa_family = AF_INET;
   ifa.ifa_prefixlen = static_cast<uint8_t>(prefix);
-  ifa.ifa_scope = RT_SCOPE_UNIVERSE;
+  // ip's default_scope: host for the loopback net, else global.
+  ifa.ifa_scope = (host >> 24) == 127 ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE;
   ifa.ifa_index = index;
   Request req(RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, &ifa, sizeof ifa);
-  req.Attr(IFA_LOCAL, &addr, sizeof addr);
-  req.Attr(IFA_ADDRESS, &addr, sizeof addr);
+  req.Attr(env, IFA_LOCAL, &addr, sizeof addr);
+  req.Attr(env, IFA_ADDRESS, &addr, sizeof addr);
   Rtnl nl(env);
   std::string why;
   int err = nl.Exchange(req, nullptr, &why);
@@ -325,6 +384,7 @@ class LinkMonitor : public Napi::ObjectWrap<LinkMonitor> {
 
 void InitNetlink(Napi::Env env, Napi::Object exports) {
   exports.Set("linkKind", Napi::Function::New(env, LinkKind, "linkKind"));
+  exports.Set("linkMaster", Napi::Function::New(env, LinkMaster, "linkMaster"));
   exports.Set("linkSet", Napi::Function::New(env, LinkSet, "linkSet"));
   exports.Set("addrReplace", Napi::Function::New(env, AddrReplace, "addrReplace"));
   exports.Set("LinkMonitor", LinkMonitor::Init(env));

@@ -53,7 +53,6 @@ const UNWANTED = [
   /^node:http$/, // --metrics
   /^node:dgram$/, // vxlan:// links
   /^node:crypto$/, // nothing: the control socket's private name reads /dev/urandom (~5 ms of a boot)
-  /^node:child_process$/, // `ip`, run only where netlink in the addon cannot do (host/netlink.ts; ~5 ms to load)
   /^node:child_process$/, // `ip`, run only where netlink in the addon cannot do it (host/netlink.ts; ~5 ms to load)
 ];
 

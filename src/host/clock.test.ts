@@ -67,7 +67,7 @@ describe.each([
     expect(ran.sort()).toEqual(['defer', 'timer']);
   });
 
-  it('runs timers set out of order in deadline order, and a cancelled one (once or twice) not at all', async () => {
+  it('runs timers set out of order in deadline order (equal deadlines in the order set), and a cancelled one (once or twice) not at all', async () => {
     const clock = new SystemClock(hr);
     const ran: string[] = [];
     const t0 = clock.now();
@@ -76,12 +76,13 @@ describe.each([
     const two = clock.at(t0 + 2000, () => ran.push('2'));
     const four = clock.at(t0 + 4000, () => ran.push('4'));
     clock.at(t0 + 1500, () => ran.push('1.5'));
+    clock.at(t0 + 1500, () => ran.push('1.5 again')); // an equal deadline runs after the one set before it
     two.cancel();
     two.cancel();
     four.cancel();
     await sleep(40);
     clock.close();
-    expect(ran).toEqual(['1', '1.5', '3']);
+    expect(ran).toEqual(['1', '1.5', '1.5 again', '3']);
   });
 
   it('after close: at() and defer() are accepted, nothing runs, and a pending call is dropped', async () => {

@@ -36,10 +36,10 @@ async function execFile(file: string, args: readonly string[], done: (err: Error
 /** Run `ip ARGS`; resolves with stdout, rejects with ip's own message. */
 export const ip: IpCommand = (args) =>
   new Promise((resolve, reject) => {
-    void execFile('ip', args, (err, stdout, stderr) => {
+    execFile('ip', args, (err, stdout, stderr) => {
       if (err) reject(ipFailure(args, err, String(stderr)));
       else resolve(String(stdout));
-    });
+    }).catch(reject); // a spawn that throws (ENOMEM, EPERM) rejects like any other failure
   });
 
 /** Several `ip` commands run in order by one `ip -batch -`; rejects with an IpBatchError naming the first that failed. */
@@ -141,8 +141,9 @@ export function netlinkBatch(nl: Pick<NativeNetlink, 'linkSet' | 'addrReplace'>,
       try {
         return await rest(commands.slice(i));
       } catch (e) {
+        // The commands before i were done (through netlink) either way: say so, so they are undone.
         if (e instanceof IpBatchError) throw new IpBatchError(e.message, e.index + i);
-        throw e;
+        throw new IpBatchError((e as Error).message, i);
       }
     }
   };
@@ -160,7 +161,7 @@ export async function linkExists(name: string): Promise<boolean> {
     try {
       return nl.linkKind(name) !== null;
     } catch {
-      return false;
+      // The kernel would not say (netlink refused, no answer): ask ip.
     }
   }
   try {
@@ -311,7 +312,15 @@ export async function restoreTap(cfg: MachineConfig, tap: string): Promise<void>
 
 /** The bridge watch's view of the host, through `ip`. */
 export const ipBridgeOps: BridgeOps = {
-  masterOf: async (tap) => (JSON.parse(await ip(['-j', 'link', 'show', 'dev', tap])) as Array<{ master?: string }>)[0]?.master,
+  masterOf: async (tap) => {
+    const nl = nativeNetlink();
+    if (nl) {
+      const master = nl.linkMaster(tap);
+      if (master === null) throw new HostNetError(`Device "${tap}" does not exist.`);
+      return master || undefined;
+    }
+    return (JSON.parse(await ip(['-j', 'link', 'show', 'dev', tap])) as Array<{ master?: string }>)[0]?.master;
+  },
   exists: linkExists,
   attach: (tap, bridge) => defaultBatch()([['link', 'set', 'dev', tap, 'master', bridge], ['link', 'set', 'dev', tap, 'up']]),
 };

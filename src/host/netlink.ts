@@ -11,6 +11,8 @@ import { loadNativeAddon } from '../link/tap.js';
 export interface NativeNetlink {
   /** The link's kind as `ip -d link show` names it ("bridge", "tun", "veth"), "" for none, null when there is no such link. */
   linkKind(name: string): string | null;
+  /** The name of the link's master ("" for none), null when there is no such link. */
+  linkMaster(name: string): string | null;
   /** `ip link set dev NAME [mtu MTU] [master MASTER] [up]` as one request; mtu 0 and master "" leave those alone. Throws ip's message. */
   linkSet(name: string, mtu: number, master: string, up: boolean): void;
   /** `ip addr replace ADDR/PREFIXLEN dev NAME` for an IPv4 address. Throws ip's message. */

@@ -283,7 +283,11 @@ export function ipMonitorLinkEvents(onEvent: () => void): () => void {
   let stopped = false;
   void import('node:child_process').then(({ spawn }) => {
     if (stopped) return;
-    child = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      child = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch {
+      return; // no watch (a spawn that throws: ENOMEM, EPERM); the TAP's own reattach still works
+    }
     child.on('error', () => undefined);
     child.stdout!.on('data', () => onEvent());
     child.unref();
