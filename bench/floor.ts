@@ -33,6 +33,7 @@ const RESPONDER_C = join(ROOT, 'bench', 'floor', 'responder.c');
 
 const BRIDGE = 'nsfbr0';
 const HOST = '10.77.0.1';
+const HOST_MAC = '02:4e:53:00:00:01';
 const RTOS = { ip: '10.77.0.10', mac: '02:4e:53:00:00:0a' };
 const GPOS = { ip: '10.77.0.11', mac: '02:4e:53:00:00:0b' };
 const FLOOR = { ip: '10.77.0.20', mac: '02:4e:53:00:00:14', tap: 'nsftapc' };
@@ -469,7 +470,11 @@ async function soak(lab: Lab): Promise<Soak> {
 }
 
 function setUpLab(ns: Netns, peer: Netns): void {
-  ns.exec(['ip', 'link', 'add', BRIDGE, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
+  // The bridge's MAC set, not taken from its ports: a bridge otherwise takes the lowest MAC of
+  // its ports, so each TAP that comes or goes (every boot of every row) may change it, and a
+  // change flushes the host's ARP cache on the bridge; the next row's first reply then waited for
+  // Linux to ask again after 1 s (the C responder's exec to first reply read 1005 ms in two rounds of three).
+  ns.exec(['ip', 'link', 'add', BRIDGE, 'address', HOST_MAC, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
   ns.exec(['ip', 'addr', 'add', `${HOST}/24`, 'dev', BRIDGE]);
   ns.exec(['ip', 'link', 'set', BRIDGE, 'up']);
   // The kernel row: Linux's own stack in a namespace of its own, behind a veth on the bridge.
