@@ -1,6 +1,6 @@
 // ICMP for IPv4 (RFC 792): echo, destination unreachable, and any other type passed on raw.
 
-import { readU16, writeU16 } from './bytes.js';
+import { ByteRangeView, readU16, writeU16 } from './bytes.js';
 import { internetChecksum } from './checksum.js';
 import { WireError } from './error.js';
 
@@ -47,19 +47,16 @@ const field = {
 
 /** Length of the ICMP header, rest-of-header included. */
 export const ICMPV4_HEADER_LEN: number = field.data;
-const SCRATCH = new Uint8Array(0);
 
 /**
  * A zero-copy view of an ICMPv4 message whose checksum has been checked: the message is
  * bytes[offset..end) (the IP payload inside a whole frame, say), so a receive path needs no
  * subarray to look at it.
  */
-export class Icmpv4Packet {
-  private constructor(
-    private buf: Uint8Array,
-    private off: number,
-    private stop: number,
-  ) {}
+export class Icmpv4Packet extends ByteRangeView {
+  private constructor(buf?: Uint8Array, off?: number, stop?: number) {
+    super(buf, off, stop);
+  }
 
   /**
    * Check length (>= 8) and the checksum over the whole of buf[off..end) (pass exactly the IP
@@ -72,41 +69,12 @@ export class Icmpv4Packet {
       return new WireError('icmpv4', 'truncated', len, `truncated header (${len} of ${ICMPV4_HEADER_LEN} bytes)`);
     }
     if (internetChecksum(buf, 0, off, end) !== 0) return new WireError('icmpv4', 'bad-checksum', field.checksum, 'bad checksum');
-    if (reuse === undefined) return new Icmpv4Packet(buf, off, end);
-    reuse.buf = buf;
-    reuse.off = off;
-    reuse.stop = end;
-    return reuse;
+    return reuse === undefined ? new Icmpv4Packet(buf, off, end) : reuse.point(buf, off, end);
   }
 
   /** A view for checked()'s `reuse`; it shows nothing until checked() points it at a message. */
   static scratch(): Icmpv4Packet {
-    return new Icmpv4Packet(SCRATCH, 0, 0);
-  }
-
-  /** The array the message is in: see `offset` and `end`. */
-  get bytes(): Uint8Array {
-    return this.buf;
-  }
-
-  /** Where the message starts in `bytes`. */
-  get offset(): number {
-    return this.off;
-  }
-
-  /** One past the message's last byte in `bytes`. */
-  get end(): number {
-    return this.stop;
-  }
-
-  /** The message's length in bytes, header included. */
-  get length(): number {
-    return this.stop - this.off;
-  }
-
-  /** The message's bytes: a subarray unless the view covers all of `bytes`. */
-  get buffer(): Uint8Array {
-    return this.off === 0 && this.stop === this.buf.length ? this.buf : this.buf.subarray(this.off, this.stop);
+    return new Icmpv4Packet();
   }
 
   /** Message type (see Icmpv4Type). */

@@ -1,7 +1,7 @@
 // UDP header (RFC 768) with the IPv4 pseudo-header checksum.
 
 import type { Ipv4 } from './address.js';
-import { readU16, writeU16 } from './bytes.js';
+import { ByteRangeView, readU16, writeU16 } from './bytes.js';
 import { internetChecksum, pseudoHeaderSum } from './checksum.js';
 import { WireError } from './error.js';
 import { IpProtocol } from './ipv4.js';
@@ -19,7 +19,6 @@ const field = {
 export const UDP_HEADER_LEN: number = field.payload;
 
 const MAX_LEN = 0xffff;
-const SCRATCH = new Uint8Array(0);
 /** A computed checksum of 0 is sent as all ones; 0 on the wire means "none". */
 const CHECKSUM_NONE = 0;
 const CHECKSUM_ZERO_AS = 0xffff;
@@ -29,12 +28,10 @@ const CHECKSUM_ZERO_AS = 0xffff;
  * datagram starts at `offset` in `bytes` (a whole frame, say), so a receive path needs no
  * subarray to look at it.
  */
-export class UdpPacket {
-  private constructor(
-    private buf: Uint8Array,
-    private off: number,
-    private stop: number,
-  ) {}
+export class UdpPacket extends ByteRangeView {
+  private constructor(buf?: Uint8Array, off?: number, stop?: number) {
+    super(buf, off, stop);
+  }
 
   /**
    * Check lengths of the datagram in buf[off..end) (pass exactly the IP payload); with src/dst,
@@ -56,31 +53,12 @@ export class UdpPacket {
         return new WireError('udp', 'bad-checksum', field.checksum, 'bad checksum');
       }
     }
-    if (reuse === undefined) return new UdpPacket(buf, off, end);
-    reuse.buf = buf;
-    reuse.off = off;
-    reuse.stop = end;
-    return reuse;
+    return reuse === undefined ? new UdpPacket(buf, off, end) : reuse.point(buf, off, end);
   }
 
   /** A view for checked()'s `reuse`; it shows nothing until checked() points it at a datagram. */
   static scratch(): UdpPacket {
-    return new UdpPacket(SCRATCH, 0, 0);
-  }
-
-  /** The datagram's bytes as given to checked() (a subarray unless that was all of `bytes`). */
-  get buffer(): Uint8Array {
-    return this.off === 0 && this.stop === this.buf.length ? this.buf : this.buf.subarray(this.off, this.stop);
-  }
-
-  /** The array the datagram is in: see `offset`. */
-  get bytes(): Uint8Array {
-    return this.buf;
-  }
-
-  /** Where the datagram starts in `bytes`. */
-  get offset(): number {
-    return this.off;
+    return new UdpPacket();
   }
 
   /** Source port. */
