@@ -2,6 +2,7 @@
 // release started (the real-time guarantee made visible) and may send a small UDP telemetry
 // datagram each period (off unless a destination is configured).
 import type { Ipv4 } from '../../wire/address.js';
+import { writeU32 } from '../../wire/bytes.js';
 import type { NetStack, UdpSocket } from '../../net/index.js';
 import type { GuestKernel, TaskHandle } from '../kernel.js';
 import { LatencyRecorder } from '../latency.js';
@@ -24,7 +25,6 @@ export class ControlTask {
   private readonly handle: TaskHandle;
   private readonly socket: UdpSocket | undefined;
   private readonly payload = new Uint8Array(24);
-  private readonly view = new DataView(this.payload.buffer);
 
   constructor(kernel: GuestKernel, net: NetStack, private readonly opts: ControlTaskOptions) {
     this.handle = kernel.spawn({ name: 'control', priority: opts.priority ?? 0, step: (now) => this.step(now) });
@@ -52,12 +52,12 @@ export class ControlTask {
     this.cycles++;
     if (this.socket && this.opts.telemetry) {
       // 8-byte cycle number, 8-byte release time (µs), 8-byte lateness (ns); all big endian.
-      // Written as two 32-bit halves (exact below 2^53), with no BigInt or view made per cycle;
-      // the socket copies the payload into its frame, so one buffer serves every cycle.
-      const v = this.view;
-      setU64(v, 0, this.cycles);
-      setU64(v, 8, Math.floor(released));
-      setU64(v, 16, Math.max(0, Math.round(late * 1000)));
+      // Written as two 32-bit halves (exact below 2^53), with no BigInt made per cycle; the
+      // socket copies the payload into its frame, so one buffer serves every cycle.
+      const p = this.payload;
+      writeU64(p, 0, this.cycles);
+      writeU64(p, 8, Math.floor(released));
+      writeU64(p, 16, Math.max(0, Math.round(late * 1000)));
       if (this.socket.send(this.opts.telemetry.dst, this.opts.telemetry.port, this.payload)) this.telemetrySent++;
       else this.telemetryDropped++;
     }
@@ -65,8 +65,8 @@ export class ControlTask {
   }
 }
 
-/** A big-endian u64 of a safe integer `x` (0 <= x < 2^53) at `off`. */
-function setU64(v: DataView, off: number, x: number): void {
-  v.setUint32(off, Math.floor(x / 0x1_0000_0000));
-  v.setUint32(off + 4, x >>> 0);
+/** A big-endian u64 of a safe integer `x` (0 <= x < 2^53) at `off`: wire/bytes.ts's writeU32 twice. */
+function writeU64(buf: Uint8Array, off: number, x: number): void {
+  writeU32(buf, off, Math.floor(x / 0x1_0000_0000));
+  writeU32(buf, off + 4, x >>> 0);
 }
