@@ -310,7 +310,7 @@ export async function restoreTap(cfg: MachineConfig, tap: string): Promise<void>
   await defaultBatch()(commands);
 }
 
-/** The bridge watch's view of the host, through `ip`. */
+/** The bridge watch's view of the host: through netlink in the addon, `ip` without it. */
 export const ipBridgeOps: BridgeOps = {
   masterOf: async (tap) => {
     const nl = nativeNetlink();
@@ -322,5 +322,5 @@ export const ipBridgeOps: BridgeOps = {
     return (JSON.parse(await ip(['-j', 'link', 'show', 'dev', tap])) as Array<{ master?: string }>)[0]?.master;
   },
   exists: linkExists,
-  attach: (tap, bridge) => defaultBatch()([['link', 'set', 'dev', tap, 'master', bridge], ['link', 'set', 'dev', tap, 'up']]),
+  attach: (tap, bridge) => defaultBatch()([['link', 'set', 'dev', tap, 'master', bridge, 'up']]),
 };
