@@ -36,8 +36,6 @@
 
 namespace {
 
-using nanoshare::CloseAndFree;
-using nanoshare::ErrnoName;
 using nanoshare::MakeErrnoError;
 using nanoshare::MakeError;
 using nanoshare::ReportUncaught;
